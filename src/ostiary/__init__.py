@@ -1,0 +1,1 @@
+"""Ostiary: JWT authentication server and resource-server toolkit."""

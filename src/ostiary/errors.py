@@ -1,0 +1,264 @@
+"""The one exception hierarchy of Ostiary.
+
+Every error has a public ``description`` that may be sent to a client and a private ``detail``
+that is logged and never sent. OAuth errors are named after the error codes of RFC 6749 §5.2
+and RFC 6750 §3.1 and carry their ``error`` code and HTTP ``status_code``. Every failure to
+verify a token is an :class:`InvalidToken` with a machine-readable ``reason``, so a caller
+catches one class and a log line says why.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class OstiaryError(Exception):
+    """Base of every error Ostiary raises on purpose."""
+
+    error: ClassVar[str] = "server_error"
+    status_code: ClassVar[int] = 500
+    description: str = "The server met an unexpected condition."
+
+    def __init__(self, description: str | None = None, *, detail: str | None = None) -> None:
+        if description is not None:
+            self.description = description
+        self.detail = detail
+        super().__init__(self.description)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.description!r})"
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+class ConfigurationError(OstiaryError):
+    """The operator gave a setting, key or argument that cannot be used safely."""
+
+    description = "The configuration is not valid."
+
+
+class InvalidKey(ConfigurationError):
+    """A key that is malformed, too weak, or of the wrong kind for its algorithm."""
+
+    description = "The key is not valid for its algorithm."
+
+
+# --- OAuth 2.0 (RFC 6749 §5.2) and Bearer (RFC 6750 §3.1) -----------------------------------
+
+
+class InvalidRequest(OstiaryError):
+    error = "invalid_request"
+    status_code = 400
+    description = "The request is missing a parameter or is otherwise malformed."
+
+
+class InvalidClient(OstiaryError):
+    """RFC 6749 §5.2: 401 with a ``WWW-Authenticate`` challenge for the scheme the client used."""
+
+    error = "invalid_client"
+    status_code = 401
+    description = "Client authentication failed."
+
+
+class InvalidGrant(OstiaryError):
+    error = "invalid_grant"
+    status_code = 400
+    description = "The grant is invalid, expired or revoked."
+
+
+class UnauthorizedClient(OstiaryError):
+    error = "unauthorized_client"
+    status_code = 400
+    description = "The client is not allowed to use this grant type."
+
+
+class UnsupportedGrantType(OstiaryError):
+    error = "unsupported_grant_type"
+    status_code = 400
+    description = "The grant type is not supported."
+
+
+class InvalidScope(OstiaryError):
+    error = "invalid_scope"
+    status_code = 400
+    description = "The requested scope is invalid or exceeds what was granted."
+
+
+class InsufficientScope(OstiaryError):
+    """RFC 6750 §3.1: the token is valid but lacks a scope (or role) the resource needs."""
+
+    error = "insufficient_scope"
+    status_code = 403
+    description = "The token does not grant the scope this resource requires."
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        scope: str = "",
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(description, detail=detail)
+        self.scope = scope
+
+
+class RateLimited(OstiaryError):
+    error = "rate_limited"
+    status_code = 429
+    description = "Too many requests; try again later."
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        retry_after: int = 1,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(description, detail=detail)
+        self.retry_after = retry_after
+
+
+class TemporarilyUnavailable(OstiaryError):
+    error = "temporarily_unavailable"
+    status_code = 503
+    description = "The service is temporarily unable to handle the request."
+
+
+class ServerError(OstiaryError):
+    error = "server_error"
+    status_code = 500
+    description = "The server met an unexpected condition."
+
+
+# --- token verification (RFC 6750 §3.1 invalid_token) --------------------------------------
+
+
+class InvalidToken(OstiaryError):
+    """The token is expired, revoked, malformed or invalid for other reasons (RFC 6750 §3.1).
+
+    ``reason`` says which check failed, for logs and metrics; the public description stays
+    generic so that a client learns no more than it must.
+    """
+
+    error = "invalid_token"
+    status_code = 401
+    reason: ClassVar[str] = "invalid"
+    description = "The access token is invalid."
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return (self.reason,)
+
+
+class MalformedToken(InvalidToken):
+    reason = "malformed"
+    description = "The token is not a well-formed compact JWS."
+
+
+class TokenTooLarge(MalformedToken):
+    reason = "too_large"
+    description = "The token is larger than allowed."
+
+
+class DuplicateMember(MalformedToken):
+    reason = "duplicate_member"
+    description = "The token repeats a member name in its header or claims."
+
+
+class DisallowedAlgorithm(InvalidToken):
+    reason = "disallowed_algorithm"
+    description = "The token's algorithm is not allowed."
+
+
+class AlgorithmMismatch(InvalidToken):
+    reason = "algorithm_mismatch"
+    description = "The token's algorithm is not the one bound to its key."
+
+
+class ForbiddenHeader(InvalidToken):
+    reason = "forbidden_header"
+    description = "The token carries a header parameter that is never accepted."
+
+
+class UnsupportedCritical(InvalidToken):
+    reason = "unsupported_crit"
+    description = "The token marks a header extension as critical that is not understood."
+
+
+class UnknownKey(InvalidToken):
+    reason = "unknown_key"
+    description = "The token was signed with an unknown key."
+
+
+class BadSignature(InvalidToken):
+    reason = "bad_signature"
+    description = "The token's signature is invalid."
+
+
+class WrongTokenType(InvalidToken):
+    reason = "wrong_type"
+    description = "The token is not of the expected type."
+
+
+class Expired(InvalidToken):
+    reason = "expired"
+    description = "The token has expired."
+
+
+class NotYetValid(InvalidToken):
+    reason = "not_yet_valid"
+    description = "The token is not valid yet."
+
+
+class IssuedInFuture(InvalidToken):
+    reason = "issued_in_future"
+    description = "The token claims to be issued in the future."
+
+
+class WrongIssuer(InvalidToken):
+    reason = "wrong_issuer"
+    description = "The token was not issued by the expected issuer."
+
+
+class WrongAudience(InvalidToken):
+    reason = "wrong_audience"
+    description = "The token is not intended for this audience."
+
+
+class MissingClaim(InvalidToken):
+    reason = "missing_claim"
+    description = "The token lacks a required claim."
+
+
+class InvalidClaim(InvalidToken):
+    reason = "invalid_claim"
+    description = "A claim of the token has an invalid value."
+
+
+class Revoked(InvalidToken):
+    reason = "revoked"
+    description = "The token has been revoked."
+
+
+class InvalidClaims(InvalidToken):
+    """Several claim checks failed at once; ``errors`` holds each of them."""
+
+    reason = "invalid_claims"
+    description = "The token's claims are invalid."
+
+    def __init__(self, errors: list[InvalidToken]) -> None:
+        self.errors = tuple(errors)
+        names = ", ".join(e.reason for e in self.errors)
+        super().__init__(detail=f"failed claim checks: {names}")
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(e.reason for e in self.errors)
+
+
+class KeySetUnavailable(TemporarilyUnavailable):
+    """No key set could be fetched yet, so no token can be verified (the JWKS endpoint is down
+    and nothing was cached)."""
+
+    description = "The keys to verify tokens are not available right now."

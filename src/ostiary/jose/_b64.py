@@ -1,0 +1,34 @@
+"""Canonical base64url without padding (RFC 7515 §2, Appendix C).
+
+Non-canonical encodings (stray bits in the last character) are refused, so one signature has
+exactly one spelling.
+"""
+
+from __future__ import annotations
+
+import binascii
+from typing import Final
+
+_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
+# Allowed last characters when 2 or 1 characters of padding are missing.
+_CANONICAL_LAST: Final = {2: b"AQgw", 1: b"AEIMQUYcgkosw048"}
+
+
+def b64url_decode(segment: bytes) -> bytes:
+    """Decode one segment; ``ValueError`` for anything but canonical unpadded base64url."""
+    if segment.translate(None, _ALPHABET):
+        raise ValueError("characters outside the base64url alphabet")
+    pad = -len(segment) % 4
+    if pad == 3:
+        raise ValueError("impossible base64url length")
+    if pad and segment[-1] not in _CANONICAL_LAST[pad]:
+        raise ValueError("non-canonical base64url")
+    return binascii.a2b_base64(segment.translate(_TO_STANDARD) + b"=" * pad, strict_mode=True)
+
+
+def b64url_encode(data: bytes) -> bytes:
+    return binascii.b2a_base64(data, newline=False).translate(_FROM_STANDARD).rstrip(b"=")
+
+
+_FROM_STANDARD: Final = bytes.maketrans(b"+/", b"-_")

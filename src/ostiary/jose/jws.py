@@ -1,0 +1,165 @@
+"""Compact JWS (RFC 7515 §7.1) signing and strict verification.
+
+Parsing and signature checks are joserfc's; around them sit the checks RFC 8725 asks of a
+verifier and that a JOSE library leaves to its caller: a size cap before any decoding, exactly
+three segments, no ``none``, the algorithm fixed by the key rather than by the token (§3.1),
+no key taken from the token itself (``jku``, ``x5u``, ``x5c``, ``jwk``; §3.10 and CVE-2018-0114),
+no unknown ``crit`` (RFC 7515 §4.1.11), and no duplicate member names (§3.6 via RFC 7515 §5.2).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from ostiary.errors import (
+    AlgorithmMismatch,
+    BadSignature,
+    DisallowedAlgorithm,
+    ForbiddenHeader,
+    MalformedToken,
+    TokenTooLarge,
+    UnknownKey,
+    UnsupportedCritical,
+)
+from ostiary.jose._b64 import b64url_decode, b64url_encode
+from ostiary.jose._json import strict_loads
+from ostiary.jose.algorithms import ALGORITHMS
+from ostiary.jose.jwk import JWK
+
+DEFAULT_MAX_TOKEN_SIZE: Final = 8 * 1024
+#: Header parameters that would let the token choose its own key (RFC 8725 §3.10).
+FORBIDDEN_HEADERS: Final = frozenset({"jku", "x5u", "x5c", "jwk"})
+#: RFC 7797 unencoded payloads are not used by JWTs and are refused with or without ``crit``.
+_REFUSED_EXTENSIONS: Final = frozenset({"crit", "b64"})
+_FORBIDDEN_OR_REFUSED: Final = FORBIDDEN_HEADERS | _REFUSED_EXTENSIONS
+
+
+class KeyLookup(Protocol):
+    """Where a verifier finds the key named by a token's ``kid``."""
+
+    def get(self, kid: str | None) -> JWK | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedJWS:
+    """A compact JWS whose form and header passed the checks, its signature not yet checked."""
+
+    header: dict[str, Any]
+    alg: str
+    kid: str | None
+    signing_input: bytes
+    payload: bytes
+    signature: bytes
+
+    def verify(self, key: JWK) -> dict[str, Any]:
+        """Check the signature with ``key`` (joserfc's algorithm) and return the claims set."""
+        if key.alg != self.alg:
+            raise AlgorithmMismatch(detail=f"token alg {self.alg}, key {key.kid} is {key.alg}")
+        if not key.verify_signature(self.signing_input, self.signature):
+            raise BadSignature()
+        claims = strict_loads(self.payload)
+        if not isinstance(claims, dict):
+            raise MalformedToken(detail="the payload is not a JSON object")
+        return claims
+
+
+def parse_compact(token: str | bytes, *, max_size: int = DEFAULT_MAX_TOKEN_SIZE) -> ParsedJWS:
+    """Check a token's form and header without touching any key.
+
+    The framing is parsed here rather than by joserfc's ``extract_compact`` because that one
+    reads the header with a plain ``json.loads``, which silently keeps the last of duplicate
+    members; parsing once, strictly, is also what keeps verification fast.
+    """
+    raw = _as_bytes(token, max_size)
+    segments = raw.split(b".")
+    if len(segments) != 3:
+        kind = "a JWE or nested token" if len(segments) == 5 else "not a compact JWS"
+        raise MalformedToken(detail=f"{kind}: expected exactly three segments")
+    header_b64, payload_b64, signature_b64 = segments
+    try:
+        header_json = b64url_decode(header_b64)
+        payload = b64url_decode(payload_b64)
+        signature = b64url_decode(signature_b64)
+    except ValueError as exc:
+        raise MalformedToken(detail=f"bad base64url: {exc}") from None
+    header = strict_loads(header_json)
+    if not isinstance(header, dict):
+        raise MalformedToken(detail="the header is not a JSON object")
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in ALGORITHMS:
+        # "none" in any spelling lands here, as does every algorithm off the allow-list.
+        raise DisallowedAlgorithm(detail=f"alg {str(alg)[:32]!r} is not allowed")
+    if not _FORBIDDEN_OR_REFUSED.isdisjoint(header):
+        if not FORBIDDEN_HEADERS.isdisjoint(header):
+            raise ForbiddenHeader(
+                detail=f"header carries {sorted(FORBIDDEN_HEADERS & header.keys())}"
+            )
+        raise UnsupportedCritical(detail="crit/b64 extensions are not supported")
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise MalformedToken(detail="kid is not a string")
+    if not payload_b64 or not signature:
+        raise MalformedToken(detail="empty payload or signature")
+    return ParsedJWS(
+        header=header,
+        alg=alg,
+        kid=kid,
+        signing_input=raw[: len(header_b64) + 1 + len(payload_b64)],
+        payload=payload,
+        signature=signature,
+    )
+
+
+def verify_compact(
+    token: str | bytes, keys: KeyLookup, *, max_size: int = DEFAULT_MAX_TOKEN_SIZE
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Parse, find the key by ``kid`` among ``keys`` and check the signature.
+
+    Returns ``(header, claims)``. Claims are not validated here: see :mod:`ostiary.jose.claims`.
+    """
+    parsed = parse_compact(token, max_size=max_size)
+    key = keys.get(parsed.kid)
+    if key is None:
+        raise UnknownKey(detail="no key for the token's kid")
+    return parsed.header, parsed.verify(key)
+
+
+def sign_compact(
+    claims: Mapping[str, Any],
+    key: JWK,
+    *,
+    typ: str = "JWT",
+    headers: Mapping[str, Any] | None = None,
+) -> str:
+    """Sign a claims set with ``key`` as a compact JWS whose header names ``alg``, ``kid`` and
+    ``typ`` (RFC 7515 §7.1; RFC 9068 §2.1 for ``typ: at+jwt``)."""
+    protected: dict[str, Any] = {"alg": key.alg, "kid": key.kid, "typ": typ}
+    if headers:
+        if not FORBIDDEN_HEADERS.isdisjoint(headers) or "alg" in headers:
+            raise ValueError("alg, jku, x5u, x5c and jwk are never set by the caller")
+        protected.update(headers)
+    signing_input = (
+        b64url_encode(json.dumps(protected, separators=(",", ":")).encode())
+        + b"."
+        + b64url_encode(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
+    )
+    signature = key.sign(signing_input)
+    return (signing_input + b"." + b64url_encode(signature)).decode("ascii")
+
+
+def _as_bytes(token: str | bytes, max_size: int) -> bytes:
+    if isinstance(token, str):
+        if len(token) > max_size:
+            raise TokenTooLarge(detail=f"{len(token)} characters, limit {max_size}")
+        try:
+            return token.encode("ascii")
+        except UnicodeEncodeError:
+            raise MalformedToken(detail="non-ASCII characters") from None
+    if isinstance(token, bytes | bytearray):
+        if len(token) > max_size:
+            raise TokenTooLarge(detail=f"{len(token)} bytes, limit {max_size}")
+        return bytes(token)
+    raise MalformedToken(detail=f"a token is text, not {type(token).__name__}")

@@ -1,0 +1,29 @@
+"""What other services install to verify Ostiary's tokens on their own.
+
+Works with the base install alone (``cryptography``, ``joserfc``, ``httpx``). The FastAPI and
+Flask integrations live in :mod:`ostiary.resource.fastapi` and :mod:`ostiary.resource.flask`
+and import their framework only when used.
+"""
+
+from __future__ import annotations
+
+from ostiary.errors import InsufficientScope, InvalidToken, KeySetUnavailable
+from ostiary.resource.cache import VerifiedTokenCache
+from ostiary.resource.claims import AccessClaims
+from ostiary.resource.jwks_client import JWKSClient, JWKSPolicy
+from ostiary.resource.middleware import BearerAuthMiddleware
+from ostiary.resource.revocation import RevocationList
+from ostiary.resource.verifier import TokenVerifier
+
+__all__ = [
+    "AccessClaims",
+    "BearerAuthMiddleware",
+    "InsufficientScope",
+    "InvalidToken",
+    "JWKSClient",
+    "JWKSPolicy",
+    "KeySetUnavailable",
+    "RevocationList",
+    "TokenVerifier",
+    "VerifiedTokenCache",
+]

@@ -1,0 +1,87 @@
+"""Bearer token usage (RFC 6750), independent of any web framework.
+
+Only the ``Authorization`` header is accepted (§2.1). A token in the URL query (§2.3) is
+refused, as RFC 9700 §2.5 and RFC 6750 §5.3 advise, and so is a request that carries more than
+one token or a malformed header (§3.1 ``invalid_request``). Challenges and error bodies follow
+§3: no ``error`` when no credentials were sent, ``invalid_token`` for a bad token,
+``insufficient_scope`` naming the scope needed. The token is never echoed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import parse_qsl
+
+from ostiary.errors import InsufficientScope, InvalidRequest, OstiaryError
+
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# RFC 6750 §3: what is not allowed inside a quoted challenge parameter.
+_UNQUOTABLE: Final = re.compile(r"[^\x20\x21\x23-\x5B\x5D-\x7E]")
+
+
+def extract_bearer(authorization: Sequence[str], query_string: bytes | str = b"") -> str | None:
+    """The bearer token of a request, ``None`` when it carries no credentials at all.
+
+    ``authorization`` is every ``Authorization`` header value the request had.
+    """
+    query = query_string.decode("latin-1") if isinstance(query_string, bytes) else query_string
+    in_query = "access_token" in query and any(
+        name == "access_token" for name, _ in parse_qsl(query, keep_blank_values=True)
+    )
+    if in_query:
+        raise InvalidRequest("Access tokens are accepted in the Authorization header only.")
+    if not authorization:
+        return None
+    if len(authorization) > 1:
+        raise InvalidRequest("The request carries more than one Authorization header.")
+    scheme, _, credentials = authorization[0].strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None  # another scheme: for this resource, no bearer credentials were sent
+    credentials = credentials.strip()
+    if not credentials or not _B64TOKEN.fullmatch(credentials):
+        raise InvalidRequest("The Authorization header is not a well-formed Bearer credential.")
+    return credentials
+
+
+@dataclass(frozen=True, slots=True)
+class BearerError:
+    """An error as a resource server answers it: status, challenge and JSON body."""
+
+    status_code: int
+    www_authenticate: str
+    body: dict[str, str]
+
+
+def missing_credentials(realm: str) -> BearerError:
+    """RFC 6750 §3.1: no credentials → 401 with a challenge and no error code."""
+    return BearerError(
+        status_code=401,
+        www_authenticate=f'Bearer realm="{_quote(realm)}"',
+        body={"error_description": "Bearer authentication is required."},
+    )
+
+
+def bearer_error(exc: OstiaryError, realm: str) -> BearerError:
+    """The response for ``exc``: ``invalid_token`` (401), ``insufficient_scope`` (403),
+    ``invalid_request`` (400), or the error's own code (503 when keys are unavailable)."""
+    description = exc.description
+    params = [f'realm="{_quote(realm)}"', f'error="{exc.error}"']
+    params.append(f'error_description="{_quote(description)}"')
+    body = {"error": exc.error, "error_description": description}
+    if isinstance(exc, InsufficientScope) and exc.scope:
+        params.append(f'scope="{_quote(exc.scope)}"')
+        body["scope"] = exc.scope
+    return BearerError(
+        status_code=exc.status_code,
+        www_authenticate="Bearer " + ", ".join(params),
+        body=body,
+    )
+
+
+def _quote(value: str) -> str:
+    """Keep only the characters RFC 6750 §3 allows inside a quoted parameter."""
+    return _UNQUOTABLE.sub("", value)

@@ -1,0 +1,152 @@
+"""`TokenVerifier`: everything a resource server needs to trust an Ostiary access token.
+
+Strict RFC 9068 verification (:mod:`ostiary.jose`), keys from a JWKS URL or given up front, a
+cache of verified tokens, and revocations fed in by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ostiary.clock import SYSTEM_CLOCK, Clock
+from ostiary.errors import ConfigurationError, Revoked, UnknownKey
+from ostiary.jose import (
+    DEFAULT_LEEWAY,
+    DEFAULT_MAX_TOKEN_SIZE,
+    JWK,
+    ClaimRules,
+    JWKSet,
+    ParsedJWS,
+    check_type,
+    parse_compact,
+    validate_claims,
+)
+from ostiary.resource.cache import DEFAULT_CACHE_SIZE, VerifiedTokenCache
+from ostiary.resource.claims import AccessClaims
+from ostiary.resource.jwks_client import JWKSClient, JWKSPolicy
+from ostiary.resource.revocation import RevocationList
+
+KeysArgument = Mapping[str, Any] | Iterable[JWK | Mapping[str, Any]] | JWKSet
+
+
+class TokenVerifier:
+    """Verifies JWT access tokens of one issuer for one or more audiences.
+
+    ``keys`` is a JWKS document (``{"keys": [...]}``), a list of keys (``JWK`` objects or JWK
+    dicts) or a :class:`~ostiary.jose.JWKSet`; ``jwks_url`` fetches and caches them instead.
+    Raises :class:`~ostiary.errors.InvalidToken` (with a ``reason``) for a bad token and
+    :class:`~ostiary.errors.KeySetUnavailable` when no keys could be fetched at all.
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str | Iterable[str],
+        jwks_url: str | None = None,
+        keys: KeysArgument | None = None,
+        leeway: float = DEFAULT_LEEWAY,
+        clock: Clock = SYSTEM_CLOCK,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        max_token_size: int = DEFAULT_MAX_TOKEN_SIZE,
+        jwks_policy: JWKSPolicy | None = None,
+        jwks_client: JWKSClient | None = None,
+    ) -> None:
+        sources = sum(x is not None for x in (jwks_url, keys, jwks_client))
+        if sources != 1:
+            raise ConfigurationError("give exactly one of jwks_url=, keys= or jwks_client=")
+        self.rules = ClaimRules.for_access_tokens(issuer=issuer, audience=audience, leeway=leeway)
+        self.clock = clock
+        self.max_token_size = max_token_size
+        self.cache = VerifiedTokenCache(cache_size)
+        self.revocations = RevocationList()
+        self._static: JWKSet | None = _key_set(keys) if keys is not None else None
+        if jwks_url is not None:
+            jwks_client = JWKSClient(jwks_url, policy=jwks_policy, clock=clock)
+        self.jwks = jwks_client
+
+    async def verify(self, token: str | bytes) -> AccessClaims:
+        """Verify ``token``; may fetch the issuer's JWKS."""
+        cache_key = VerifiedTokenCache.key(token)
+        hit = self._cached(cache_key)
+        if hit is not None:
+            return hit
+        parsed = self._parse(token)
+        key = (
+            self._static.get(parsed.kid)
+            if self._static is not None
+            else await self._jwks().get_key(parsed.kid)
+        )
+        return self._finish(cache_key, parsed, key)
+
+    def verify_sync(self, token: str | bytes) -> AccessClaims:
+        """Verify ``token`` without an event loop; may fetch the JWKS with a blocking call."""
+        cache_key = VerifiedTokenCache.key(token)
+        hit = self._cached(cache_key)
+        if hit is not None:
+            return hit
+        parsed = self._parse(token)
+        key = (
+            self._static.get(parsed.kid)
+            if self._static is not None
+            else self._jwks().get_key_sync(parsed.kid)
+        )
+        return self._finish(cache_key, parsed, key)
+
+    # --- revocation hooks ------------------------------------------------------------------
+
+    def revoke_token(self, jti: str, *, expires_at: float) -> None:
+        """Refuse the token ``jti`` from now on (until it would have expired anyway)."""
+        self.revocations.revoke_token(jti, until=expires_at)
+        self.cache.drop(jti=jti)
+
+    def revoke_session(self, sid: str, *, until: float) -> None:
+        """Refuse every token of session ``sid``."""
+        self.revocations.revoke_session(sid, until=until)
+        self.cache.drop(sid=sid)
+
+    def revoke_subject(self, sub: str, *, not_before: float) -> None:
+        """Refuse every token of ``sub`` issued before ``not_before``."""
+        self.revocations.revoke_subject(sub, not_before=not_before)
+        self.cache.drop(sub=sub)
+
+    # --- steps -----------------------------------------------------------------------------
+
+    def _cached(self, cache_key: bytes) -> AccessClaims | None:
+        claims = self.cache.get(cache_key, self.clock.now())
+        if claims is not None and self.revocations and self.revocations.is_revoked(claims):
+            raise Revoked()
+        return claims
+
+    def _parse(self, token: str | bytes) -> ParsedJWS:
+        parsed = parse_compact(token, max_size=self.max_token_size)
+        check_type(parsed.header, self.rules.types)
+        return parsed
+
+    def _finish(self, cache_key: bytes, parsed: ParsedJWS, key: JWK | None) -> AccessClaims:
+        if key is None:
+            raise UnknownKey(detail="no key for the token's kid")
+        raw = parsed.verify(key)
+        now = self.clock.now()
+        validate_claims(raw, self.rules, now=now)
+        claims = AccessClaims.from_claims(raw)
+        if self.revocations and self.revocations.is_revoked(claims):
+            raise Revoked()
+        self.cache.put(cache_key, claims, now)
+        return claims
+
+    def _jwks(self) -> JWKSClient:
+        assert self.jwks is not None  # one of the sources is always set (checked in __init__)
+        return self.jwks
+
+
+def _key_set(keys: KeysArgument) -> JWKSet:
+    if isinstance(keys, JWKSet):
+        return keys
+    if isinstance(keys, Mapping):
+        return JWKSet.from_dict(keys)
+    out: list[JWK] = []
+    for item in keys:
+        out.append(item if isinstance(item, JWK) else JWK.from_dict(item))
+    return JWKSet(k.public() for k in out)
