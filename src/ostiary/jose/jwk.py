@@ -40,7 +40,7 @@ _KEY_MEMBERS: Final = frozenset({"kty", "crv", "x", "y", "n", "e", "k"}) | PRIVA
 class JWK:
     """One key, one algorithm, one ``kid``. Immutable once built."""
 
-    __slots__ = ("_algorithm", "_key", "alg", "kid")
+    __slots__ = ("_algorithm", "_key", "_public", "alg", "kid")
 
     def __init__(self, key: _JoseKey, *, alg: str, kid: str | None = None) -> None:
         spec = _checked_spec(alg)
@@ -48,6 +48,7 @@ class JWK:
         self._key = key
         self.alg = alg
         self.kid = kid if kid is not None else key.thumbprint()
+        self._public: JWK | None = None
         # joserfc's implementation of the one algorithm this key is bound to. Looked up once:
         # the registry warns on every lookup of EdDSA, which RFC 9864 renames but which is still
         # the name every JOSE library and the issue's clients understand.
@@ -131,7 +132,7 @@ class JWK:
         if spec.kty != "oct":
             raise InvalidKey(f"{alg} does not take a shared secret")
         raw = secret.encode() if isinstance(secret, str) else bytes(secret)
-        if any(marker in raw for marker in _KEY_TEXT_MARKERS) or raw.lstrip().startswith(b"{"):
+        if any(marker in raw for marker in _KEY_TEXT_MARKERS) or _is_json_object(raw):
             raise InvalidKey("key material in PEM, SSH or JWK form is never an HMAC secret")
         if len(raw) < spec.min_size:
             raise InvalidKey(f"{alg} needs a secret of at least {spec.min_size} bytes")
@@ -196,7 +197,9 @@ class JWK:
         """The same key without its private part (a symmetric key is returned as it is)."""
         if self.is_symmetric or not self.is_private:
             return self
-        return JWK.from_dict(self.public_dict())
+        if self._public is None:  # built once: importing a key is slow, and this is a hot path
+            self._public = JWK.from_dict(self.public_dict())
+        return self._public
 
     def __repr__(self) -> str:  # never shows key material
         kind = "private" if self.is_private else "public"
@@ -297,6 +300,17 @@ def _infer_alg(data: Mapping[str, Any]) -> str:
     if kty == "OKP" and crv in ("Ed25519", "Ed448"):
         return "EdDSA"
     raise InvalidKey(f"the key (kty {kty!r}) must say which algorithm it is for ('alg')")
+
+
+def _is_json_object(raw: bytes) -> bool:
+    """Whether ``raw`` is JSON object text (a JWK pasted where a secret belongs). A random
+    secret that merely starts with ``{`` is not."""
+    if not raw.lstrip().startswith(b"{"):
+        return False
+    try:
+        return isinstance(json.loads(raw), dict)
+    except ValueError:
+        return False
 
 
 def _kid_of(data: Mapping[str, Any]) -> str | None:

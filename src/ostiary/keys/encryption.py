@@ -46,7 +46,8 @@ class MasterKey:
     def from_text(cls, text: str) -> MasterKey:
         value = text.strip()
         try:
-            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+            # validate: refuse stray characters instead of silently dropping them
+            raw = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
         except ValueError as exc:
             raise ConfigurationError("the master key is not base64url text") from exc
         return cls(raw)
@@ -84,6 +85,8 @@ class MasterKey:
                 raise InvalidKey("unknown sealed-key format")
             nonce = _unb64(envelope["iv"])
             ciphertext = _unb64(envelope["ct"])
+            if len(nonce) != _NONCE_BYTES:  # AESGCM would raise a bare ValueError
+                raise InvalidKey("the sealed key is malformed")
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InvalidKey("the sealed key is malformed") from exc
         try:

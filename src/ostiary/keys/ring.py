@@ -55,12 +55,15 @@ class KeyRing:
             raise InvalidKey("a key ring holds private keys; it publishes their public halves")
         if managed.state is KeyState.ACTIVE and self.active is not None:
             raise ConfigurationError("a key ring has at most one active key")
+        if managed.state is KeyState.RETIRED and managed.retired_at is None:
+            raise ConfigurationError("a retired key needs the time it was retired")
         self._keys[managed.kid] = managed
 
     # --- lifecycle -------------------------------------------------------------------------
 
     def add(self, key: JWK, *, state: KeyState = KeyState.NEXT) -> ManagedKey:
-        """Add a key as *next* (published, not yet signing) or, on an empty ring, *active*."""
+        """Add a key as *next* (published, not yet signing) or as *active* when the ring has
+        no active key."""
         if state is KeyState.RETIRED:
             raise ConfigurationError("a new key starts as next or active")
         now = self._clock.now()

@@ -1,0 +1,18 @@
+"""The root Typer app: ``ostiary keys ...`` and ``ostiary token ...``."""
+
+from __future__ import annotations
+
+import typer
+
+from ostiary.cli import keys, token
+
+app = typer.Typer(
+    name="ostiary",
+    help="Ostiary: a JWT authentication server and resource-server toolkit.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Locals of a crashed command may hold a token or a private key: never print them.
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(keys.app, name="keys")
+app.add_typer(token.app, name="token")

@@ -1,0 +1,33 @@
+"""Fixtures of the interoperability tests: the local JWKS server and Node's jose."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.interop.support import JWKSServer, NodeJose, NodeUnavailable
+
+
+@pytest.fixture(scope="session")
+def jwks_server() -> Iterator[JWKSServer]:
+    """One HTTP server on 127.0.0.1 for the session; stopped at teardown."""
+    server = JWKSServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def node_jose() -> NodeJose:
+    """Node with the pinned jose installed (``npm install`` only when needed).
+
+    Without node or npm, or when the install fails, the Node tests skip on a developer's
+    machine and fail under CI (see tests/conftest.py).
+    """
+    try:
+        return NodeJose.prepare()
+    except NodeUnavailable as exc:
+        pytest.skip(f"Node jose interop tests: {exc}")
