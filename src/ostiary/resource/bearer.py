@@ -19,6 +19,9 @@ from ostiary.errors import InsufficientScope, InvalidRequest, OstiaryError
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_RFC6750_CODES: Final = frozenset({"invalid_request", "invalid_token", "insufficient_scope"})
+#: Seconds a client is asked to wait when the keys to verify tokens are unavailable.
+RETRY_AFTER_SECONDS: Final = 10
 # RFC 6750 §3: what is not allowed inside a quoted challenge parameter.
 _UNQUOTABLE: Final = re.compile(r"[^\x20\x21\x23-\x5B\x5D-\x7E]")
 
@@ -29,7 +32,9 @@ def extract_bearer(authorization: Sequence[str], query_string: bytes | str = b""
     ``authorization`` is every ``Authorization`` header value the request had.
     """
     query = query_string.decode("latin-1") if isinstance(query_string, bytes) else query_string
-    in_query = "access_token" in query and any(
+    # The substring test is only a fast path: a percent-encoded name (``access%5Ftoken``) is
+    # still the access_token parameter once decoded, as every framework decodes it.
+    in_query = ("access_token" in query or "%" in query) and any(
         name == "access_token" for name, _ in parse_qsl(query, keep_blank_values=True)
     )
     if in_query:
@@ -49,10 +54,10 @@ def extract_bearer(authorization: Sequence[str], query_string: bytes | str = b""
 
 @dataclass(frozen=True, slots=True)
 class BearerError:
-    """An error as a resource server answers it: status, challenge and JSON body."""
+    """An error as a resource server answers it: status, headers (the challenge) and JSON body."""
 
     status_code: int
-    www_authenticate: str
+    headers: dict[str, str]
     body: dict[str, str]
 
 
@@ -60,26 +65,25 @@ def missing_credentials(realm: str) -> BearerError:
     """RFC 6750 §3.1: no credentials → 401 with a challenge and no error code."""
     return BearerError(
         status_code=401,
-        www_authenticate=f'Bearer realm="{_quote(realm)}"',
+        headers={"WWW-Authenticate": f'Bearer realm="{_quote(realm)}"'},
         body={"error_description": "Bearer authentication is required."},
     )
 
 
 def bearer_error(exc: OstiaryError, realm: str) -> BearerError:
-    """The response for ``exc``: ``invalid_token`` (401), ``insufficient_scope`` (403),
-    ``invalid_request`` (400), or the error's own code (503 when keys are unavailable)."""
+    """The response for ``exc``: ``invalid_token`` (401), ``insufficient_scope`` (403) or
+    ``invalid_request`` (400) with their RFC 6750 §3 challenge. Anything else (503 when the
+    keys are unavailable) is not an authentication failure: no challenge, a ``Retry-After``."""
     description = exc.description
+    body = {"error": exc.error, "error_description": description}
+    if exc.error not in _RFC6750_CODES:
+        return BearerError(exc.status_code, {"Retry-After": str(RETRY_AFTER_SECONDS)}, body)
     params = [f'realm="{_quote(realm)}"', f'error="{exc.error}"']
     params.append(f'error_description="{_quote(description)}"')
-    body = {"error": exc.error, "error_description": description}
     if isinstance(exc, InsufficientScope) and exc.scope:
         params.append(f'scope="{_quote(exc.scope)}"')
         body["scope"] = exc.scope
-    return BearerError(
-        status_code=exc.status_code,
-        www_authenticate="Bearer " + ", ".join(params),
-        body=body,
-    )
+    return BearerError(exc.status_code, {"WWW-Authenticate": "Bearer " + ", ".join(params)}, body)
 
 
 def _quote(value: str) -> str:

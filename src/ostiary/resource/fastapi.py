@@ -74,7 +74,7 @@ async def _render_challenge(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         error.body,
         status_code=error.status_code,
-        headers={"WWW-Authenticate": error.www_authenticate, "Cache-Control": "no-store"},
+        headers={**error.headers, "Cache-Control": "no-store"},
     )
 
 

@@ -106,6 +106,6 @@ def current_claims() -> AccessClaims:
 def _respond(error: BearerError) -> Response:
     response = jsonify(error.body)
     response.status_code = error.status_code
-    response.headers["WWW-Authenticate"] = error.www_authenticate
+    response.headers.update(error.headers)
     response.headers["Cache-Control"] = "no-store"
     return response

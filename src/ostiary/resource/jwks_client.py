@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -79,7 +80,8 @@ class JWKSClient:
         self._retry_at = 0.0
         self._unknown_kid_at = float("-inf")
         self._generation = 0
-        self._alock = asyncio.Lock()
+        # One asyncio lock per event loop: a lock is bound to the loop it first waited on.
+        self._alocks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self._lock = threading.Lock()
 
     @property
@@ -91,10 +93,12 @@ class JWKSClient:
 
     async def get_key(self, kid: str | None) -> JWK | None:
         """The key for ``kid``, fetching the key set when stale or when ``kid`` is unknown."""
-        if self._is_stale():
+        fetched = self._is_stale()
+        if fetched:
             await self._refresh_async(self._generation)
         key = self._lookup(kid)
-        if key is None and self._may_refetch_unknown():
+        # A set fetched just now for this very call is not fetched again for an unknown kid.
+        if key is None and not fetched and self._may_refetch_unknown():
             await self._refresh_async(self._generation, forced=True)
             key = self._lookup(kid)
         return key
@@ -105,28 +109,40 @@ class JWKSClient:
         return self._require_keys()
 
     async def _refresh_async(self, seen: int, *, forced: bool = False) -> None:
-        async with self._alock:
+        async with self._async_lock():
             if self._generation != seen:  # another task refreshed while this one waited
                 return
             if not forced and not self._is_stale():
                 return
             try:
-                async with httpx.AsyncClient(
-                    timeout=self.policy.timeout, transport=self._transport
-                ) as client:
-                    async with client.stream("GET", self.url, headers={"Accept": _ACCEPT}) as r:
-                        body = await _read_capped_async(r, self.policy.max_bytes)
-                        self._accept(r, body)
-            except (httpx.HTTPError, _FetchError) as exc:
+                # httpx's timeout bounds each read; this bounds the whole response.
+                async with (
+                    asyncio.timeout(self.policy.timeout),
+                    httpx.AsyncClient(timeout=self.policy.timeout, transport=self._transport) as c,
+                    c.stream("GET", self.url, headers={"Accept": _ACCEPT}) as r,
+                ):
+                    body = await _read_capped_async(r, self.policy.max_bytes)
+                    self._accept(r, body)
+            except (httpx.HTTPError, _FetchError, TimeoutError) as exc:
                 self._reject(exc)
+
+    def _async_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        lock = self._alocks.get(loop)
+        if lock is None:
+            for old in [lp for lp in self._alocks if lp.is_closed()]:
+                del self._alocks[old]
+            lock = self._alocks[loop] = asyncio.Lock()
+        return lock
 
     # --- sync ------------------------------------------------------------------------------
 
     def get_key_sync(self, kid: str | None) -> JWK | None:
-        if self._is_stale():
+        fetched = self._is_stale()
+        if fetched:
             self._refresh_sync(self._generation)
         key = self._lookup(kid)
-        if key is None and self._may_refetch_unknown():
+        if key is None and not fetched and self._may_refetch_unknown():
             self._refresh_sync(self._generation, forced=True)
             key = self._lookup(kid)
         return key
@@ -141,6 +157,7 @@ class JWKSClient:
                 return
             if not forced and not self._is_stale():
                 return
+            deadline = time.monotonic() + self.policy.timeout
             try:
                 with (
                     httpx.Client(
@@ -148,7 +165,7 @@ class JWKSClient:
                     ) as client,
                     client.stream("GET", self.url, headers={"Accept": _ACCEPT}) as r,
                 ):
-                    body = _read_capped_sync(r, self.policy.max_bytes)
+                    body = _read_capped_sync(r, self.policy.max_bytes, deadline)
                     self._accept(r, body)
             except (httpx.HTTPError, _FetchError) as exc:
                 self._reject(exc)
@@ -182,7 +199,7 @@ class JWKSClient:
         try:
             document: Any = json.loads(body)
             keys = JWKSet.from_dict(document, skip_invalid=True)
-        except (ValueError, InvalidKey) as exc:
+        except (ValueError, InvalidKey, RecursionError) as exc:  # RecursionError: deep nesting
             raise _FetchError(f"not a JWKS document: {exc}") from exc
         keys = JWKSet(k for k in keys if not k.is_symmetric)
         if len(keys) == 0:
@@ -229,7 +246,9 @@ async def _read_capped_async(response: httpx.Response, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _read_capped_sync(response: httpx.Response, limit: int) -> bytes:
+def _read_capped_sync(response: httpx.Response, limit: int, deadline: float) -> bytes:
+    """Like the async reader; ``deadline`` (``time.monotonic``) bounds the whole body, as
+    httpx's own timeout bounds only each read."""
     _check_declared_length(response, limit)
     chunks: list[bytes] = []
     size = 0
@@ -237,6 +256,8 @@ def _read_capped_sync(response: httpx.Response, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise _FetchError(f"JWKS body over {limit} bytes")
+        if time.monotonic() > deadline:
+            raise _FetchError("the JWKS response took longer than the timeout")
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -71,7 +71,10 @@ def _log_failure(exc: OstiaryError) -> None:
 async def _reject(scope: Scope, send: Any, error: BearerError) -> None:
     headers = [
         (b"content-type", b"application/json"),
-        (b"www-authenticate", error.www_authenticate.encode("latin-1")),
+        *(
+            (name.lower().encode(), value.encode("latin-1"))
+            for name, value in error.headers.items()
+        ),
         (b"cache-control", b"no-store"),
     ]
     if scope["type"] == "websocket":

@@ -142,11 +142,13 @@ class TokenVerifier:
 
 
 def _key_set(keys: KeysArgument) -> JWKSet:
+    """The verification keys, reduced to their public halves whatever form they came in."""
     if isinstance(keys, JWKSet):
-        return keys
-    if isinstance(keys, Mapping):
-        return JWKSet.from_dict(keys)
-    out: list[JWK] = []
-    for item in keys:
-        out.append(item if isinstance(item, JWK) else JWK.from_dict(item))
-    return JWKSet(k.public() for k in out)
+        if not any(k.is_private and not k.is_symmetric for k in keys):
+            return keys  # already public: keep the caller's set (it may be a live view)
+        found: list[JWK] = list(keys)
+    elif isinstance(keys, Mapping):
+        found = list(JWKSet.from_dict(keys))
+    else:
+        found = [item if isinstance(item, JWK) else JWK.from_dict(item) for item in keys]
+    return JWKSet(k.public() for k in found)
