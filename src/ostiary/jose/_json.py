@@ -8,6 +8,7 @@ those that keep the first. We reject them outright.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ostiary.errors import DuplicateMember, MalformedToken
@@ -30,11 +31,15 @@ def _reject_constant(name: str) -> Any:
     raise MalformedToken(detail=f"non-standard JSON number {name}")
 
 
+# A \uD800-\uDFFF escape; paired ones decode to one character, lone ones do not encode.
+_MAYBE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
 
 
 def strict_loads(data: bytes | str) -> Any:
-    """Parse JSON, refusing duplicate member names, NaN/Infinity and excessive nesting."""
+    """Parse JSON, refusing duplicate member names, NaN/Infinity, lone surrogates (RFC 8259
+    §8.2: not valid Unicode, and a crash waiting in whatever logs or stores the claim later)
+    and excessive nesting."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         value = _DECODER.decode(text)
@@ -42,6 +47,11 @@ def strict_loads(data: bytes | str) -> Any:
         raise MalformedToken(detail="JSON nested too deeply") from exc
     except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise MalformedToken(detail=f"invalid JSON: {exc}") from exc
+    if _MAYBE_SURROGATE.search(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise MalformedToken(detail="a string holds a lone UTF-16 surrogate") from None
     # Counting brackets is cheap and rules out deep nesting for almost every real token.
     if text.count("[") + text.count("{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
         raise MalformedToken(detail="JSON nested too deeply")

@@ -99,18 +99,22 @@ def _looks_valid(claims: dict[str, Any], rules: ClaimRules, now: float) -> bool:
         return False
     if claims.get("iss") != rules.issuer and "iss" in claims:
         return False
-    aud = claims.get("aud")
-    if aud is not None:
+    # Presence, not ``is not None``: a JSON null (``"exp": null``) must take the slow path and
+    # fail there, never skip the check.
+    if "aud" in claims:
+        aud = claims["aud"]
         if type(aud) is str:
             if aud not in rules.audiences:
                 return False
         elif not _is_string_list(aud) or rules.audiences.isdisjoint(aud):
             return False
+    for name in ("exp", "nbf", "iat"):
+        if name in claims:
+            value = claims[name]
+            if not (type(value) is int and 0 <= value < _MAX_DATE):
+                return False
     leeway = rules.leeway
     exp, nbf, iat = claims.get("exp"), claims.get("nbf"), claims.get("iat")
-    for value in (exp, nbf, iat):
-        if value is not None and not (type(value) is int and 0 <= value < _MAX_DATE):
-            return False
     if exp is not None and now >= exp + leeway:
         return False
     if nbf is not None and now + leeway < nbf:
@@ -171,11 +175,14 @@ def _check_times(claims: dict[str, Any], rules: ClaimRules, now: float) -> list[
 
 def _is_number(value: Any) -> TypeGuard[int | float]:
     """A NumericDate (RFC 7519 §2): a JSON number, here bounded so that arithmetic stays exact."""
+    # The range check comes first: ``math.isfinite`` raises OverflowError on an int such as
+    # 10**400, which a JSON payload can carry; a comparison never raises and also rules out inf
+    # and NaN.
     return (
         isinstance(value, int | float)
         and not isinstance(value, bool)
-        and math.isfinite(value)
         and -_MAX_DATE < value < _MAX_DATE
+        and math.isfinite(value)
     )
 
 

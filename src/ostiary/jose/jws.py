@@ -99,7 +99,7 @@ def parse_compact(token: str | bytes, *, max_size: int = DEFAULT_MAX_TOKEN_SIZE)
             )
         raise UnsupportedCritical(detail="crit/b64 extensions are not supported")
     kid = header.get("kid")
-    if kid is not None and not isinstance(kid, str):
+    if "kid" in header and not isinstance(kid, str):  # "kid": null is not "no kid"
         raise MalformedToken(detail="kid is not a string")
     if not payload_b64 or not signature:
         raise MalformedToken(detail="empty payload or signature")
@@ -138,8 +138,8 @@ def sign_compact(
     ``typ`` (RFC 7515 §7.1; RFC 9068 §2.1 for ``typ: at+jwt``)."""
     protected: dict[str, Any] = {"alg": key.alg, "kid": key.kid, "typ": typ}
     if headers:
-        if not FORBIDDEN_HEADERS.isdisjoint(headers) or "alg" in headers:
-            raise ValueError("alg, jku, x5u, x5c and jwk are never set by the caller")
+        if not _FORBIDDEN_OR_REFUSED.isdisjoint(headers) or "alg" in headers:
+            raise ValueError("alg, jku, x5u, x5c, jwk, crit and b64 are never set by the caller")
         protected.update(headers)
     signing_input = (
         b64url_encode(json.dumps(protected, separators=(",", ":")).encode())
