@@ -10,6 +10,8 @@ import binascii
 from typing import Final
 
 _ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+#: The compact serialization's alphabet: base64url and the "." between segments.
+COMPACT_ALPHABET: Final = _ALPHABET + b"."
 _TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
 # Allowed last characters when 2 or 1 characters of padding are missing.
 _CANONICAL_LAST: Final = {2: b"AQgw", 1: b"AEIMQUYcgkosw048"}
@@ -19,6 +21,11 @@ def b64url_decode(segment: bytes) -> bytes:
     """Decode one segment; ``ValueError`` for anything but canonical unpadded base64url."""
     if segment.translate(None, _ALPHABET):
         raise ValueError("characters outside the base64url alphabet")
+    return decode_checked(segment)
+
+
+def decode_checked(segment: bytes) -> bytes:
+    """:func:`b64url_decode` for a segment already known to hold only base64url characters."""
     pad = -len(segment) % 4
     if pad == 3:
         raise ValueError("impossible base64url length")

@@ -24,7 +24,7 @@ from ostiary.errors import (
     UnknownKey,
     UnsupportedCritical,
 )
-from ostiary.jose._b64 import b64url_decode, b64url_encode
+from ostiary.jose._b64 import COMPACT_ALPHABET, b64url_encode, decode_checked
 from ostiary.jose._json import strict_loads
 from ostiary.jose.algorithms import ALGORITHMS
 from ostiary.jose.jwk import JWK
@@ -79,10 +79,12 @@ def parse_compact(token: str | bytes, *, max_size: int = DEFAULT_MAX_TOKEN_SIZE)
         kind = "a JWE or nested token" if len(segments) == 5 else "not a compact JWS"
         raise MalformedToken(detail=f"{kind}: expected exactly three segments")
     header_b64, payload_b64, signature_b64 = segments
+    if raw.translate(None, COMPACT_ALPHABET):
+        raise MalformedToken(detail="characters outside base64url")
     try:
-        header_json = b64url_decode(header_b64)
-        payload = b64url_decode(payload_b64)
-        signature = b64url_decode(signature_b64)
+        header_json = decode_checked(header_b64)
+        payload = decode_checked(payload_b64)
+        signature = decode_checked(signature_b64)
     except ValueError as exc:
         raise MalformedToken(detail=f"bad base64url: {exc}") from None
     header = strict_loads(header_json)

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 from ostiary.errors import InsufficientScope, InvalidRequest, OstiaryError
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-_B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_B64TOKEN_CHARS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 _RFC6750_CODES: Final = frozenset({"invalid_request", "invalid_token", "insufficient_scope"})
 #: Seconds a client is asked to wait when the keys to verify tokens are unavailable.
 RETRY_AFTER_SECONDS: Final = 10
@@ -47,9 +47,19 @@ def extract_bearer(authorization: Sequence[str], query_string: bytes | str = b""
     if scheme.lower() != "bearer":
         return None  # another scheme: for this resource, no bearer credentials were sent
     credentials = credentials.strip()
-    if not credentials or not _B64TOKEN.fullmatch(credentials):
+    if not _is_b64token(credentials):
         raise InvalidRequest("The Authorization header is not a well-formed Bearer credential.")
     return credentials
+
+
+def _is_b64token(value: str) -> bool:
+    """RFC 6750 §2.1 ``b64token``; bytes.translate instead of a regex, as this runs on every
+    request."""
+    try:
+        body = value.encode("ascii").rstrip(b"=")
+    except UnicodeEncodeError:
+        return False
+    return bool(body) and not body.translate(None, _B64TOKEN_CHARS)
 
 
 @dataclass(frozen=True, slots=True)

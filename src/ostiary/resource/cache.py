@@ -20,14 +20,17 @@ DEFAULT_CACHE_SIZE: Final = 10_000
 class VerifiedTokenCache:
     """LRU of ``sha256(token) → AccessClaims``; thread-safe, for sync and async verifiers."""
 
-    __slots__ = ("_entries", "_lock", "maxsize")
+    __slots__ = ("_lock", "_touch", "entries", "maxsize")
 
     def __init__(self, maxsize: int = DEFAULT_CACHE_SIZE) -> None:
         if maxsize < 0:
             raise ValueError("maxsize must be zero (off) or positive")
         self.maxsize = maxsize
-        self._entries: OrderedDict[bytes, AccessClaims] = OrderedDict()
+        # key → (exp, claims): exp kept beside the claims so that a hit reads no property.
+        # Public for the verifier's inlined hit path; write only through the methods.
+        self.entries: OrderedDict[bytes, tuple[float, AccessClaims]] = OrderedDict()
         self._lock = threading.Lock()
+        self._touch = self.entries.move_to_end
 
     @staticmethod
     def key(token: str | bytes) -> bytes:
@@ -35,27 +38,29 @@ class VerifiedTokenCache:
         return hashlib.sha256(raw).digest()
 
     def get(self, key: bytes, now: float) -> AccessClaims | None:
-        claims = self._entries.get(key)
-        if claims is None:
+        """The claims cached under ``key`` if their token has not expired (the hot path)."""
+        entry = self.entries.get(key)
+        if entry is None:
             return None
-        if now >= claims.exp:
-            with self._lock:
-                self._entries.pop(key, None)
-            return None
-        try:
-            self._entries.move_to_end(key)
-        except KeyError:  # dropped by another thread between the two lines
-            return None
-        return claims
+        if now < entry[0]:
+            try:
+                self._touch(key)
+            except KeyError:  # dropped by another thread meanwhile
+                return None
+            return entry[1]
+        with self._lock:
+            self.entries.pop(key, None)
+        return None
 
     def put(self, key: bytes, claims: AccessClaims, now: float) -> None:
-        if self.maxsize == 0 or now >= claims.exp:
+        exp = claims.exp
+        if self.maxsize == 0 or now >= exp:
             return
         with self._lock:
-            self._entries[key] = claims
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.maxsize:
-                self._entries.popitem(last=False)
+            self.entries[key] = (exp, claims)
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.maxsize:
+                self.entries.popitem(last=False)
 
     def drop(
         self, *, jti: str | None = None, sid: str | None = None, sub: str | None = None
@@ -64,18 +69,18 @@ class VerifiedTokenCache:
         with self._lock:
             doomed = [
                 key
-                for key, claims in self._entries.items()
+                for key, (_, claims) in self.entries.items()
                 if (jti is not None and claims.jti == jti)
                 or (sid is not None and claims.sid == sid)
                 or (sub is not None and claims.sub == sub)
             ]
             for key in doomed:
-                del self._entries[key]
+                del self.entries[key]
         return len(doomed)
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
+            self.entries.clear()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.entries)

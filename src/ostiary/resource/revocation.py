@@ -16,22 +16,27 @@ class RevocationList:
         self._sid: dict[str, float] = {}
         self._sub_not_before: dict[str, float] = {}
         self._lock = threading.Lock()
+        #: False while the list is empty: read on every verification, so a plain attribute.
+        self.active = False
 
     def __bool__(self) -> bool:
-        return bool(self._jti or self._sid or self._sub_not_before)
+        return self.active
 
     def revoke_token(self, jti: str, *, until: float) -> None:
         with self._lock:
             self._jti[jti] = max(until, self._jti.get(jti, 0.0))
+            self.active = True
 
     def revoke_session(self, sid: str, *, until: float) -> None:
         with self._lock:
             self._sid[sid] = max(until, self._sid.get(sid, 0.0))
+            self.active = True
 
     def revoke_subject(self, sub: str, *, not_before: float) -> None:
         """Tokens of ``sub`` issued before ``not_before`` are revoked."""
         with self._lock:
             self._sub_not_before[sub] = max(not_before, self._sub_not_before.get(sub, 0.0))
+            self.active = True
 
     def is_revoked(self, claims: AccessClaims) -> bool:
         if claims.jti in self._jti:
@@ -53,3 +58,4 @@ class RevocationList:
             horizon = now - max_token_lifetime
             for sub in [s for s, nb in self._sub_not_before.items() if nb <= horizon]:
                 del self._sub_not_before[sub]
+            self.active = bool(self._jti or self._sid or self._sub_not_before)

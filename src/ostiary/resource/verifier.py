@@ -7,6 +7,7 @@ cache of verified tokens, and revocations fed in by the caller.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from hashlib import sha256
 from typing import Any
 
 from ostiary.clock import SYSTEM_CLOCK, Clock
@@ -58,8 +59,11 @@ class TokenVerifier:
             raise ConfigurationError("give exactly one of jwks_url=, keys= or jwks_client=")
         self.rules = ClaimRules.for_access_tokens(issuer=issuer, audience=audience, leeway=leeway)
         self.clock = clock
+        self._now = clock.now
         self.max_token_size = max_token_size
         self.cache = VerifiedTokenCache(cache_size)
+        self._cache_entries = self.cache.entries
+        self._cache_touch = self.cache.entries.move_to_end
         self.revocations = RevocationList()
         self._static: JWKSet | None = _key_set(keys) if keys is not None else None
         if jwks_url is not None:
@@ -68,10 +72,12 @@ class TokenVerifier:
 
     async def verify(self, token: str | bytes) -> AccessClaims:
         """Verify ``token``; may fetch the issuer's JWKS."""
-        cache_key = VerifiedTokenCache.key(token)
-        hit = self._cached(cache_key)
-        if hit is not None:
-            return hit
+        cache_key = sha256(token.encode() if isinstance(token, str) else token).digest()
+        entry = self._cache_entries.get(cache_key)
+        if entry is not None:
+            hit = self._cache_hit(cache_key, entry)
+            if hit is not None:
+                return hit
         parsed = self._parse(token)
         key = (
             self._static.get(parsed.kid)
@@ -82,10 +88,12 @@ class TokenVerifier:
 
     def verify_sync(self, token: str | bytes) -> AccessClaims:
         """Verify ``token`` without an event loop; may fetch the JWKS with a blocking call."""
-        cache_key = VerifiedTokenCache.key(token)
-        hit = self._cached(cache_key)
-        if hit is not None:
-            return hit
+        cache_key = sha256(token.encode() if isinstance(token, str) else token).digest()
+        entry = self._cache_entries.get(cache_key)
+        if entry is not None:
+            hit = self._cache_hit(cache_key, entry)
+            if hit is not None:
+                return hit
         parsed = self._parse(token)
         key = (
             self._static.get(parsed.kid)
@@ -113,11 +121,21 @@ class TokenVerifier:
 
     # --- steps -----------------------------------------------------------------------------
 
-    def _cached(self, cache_key: bytes) -> AccessClaims | None:
-        claims = self.cache.get(cache_key, self.clock.now())
-        if claims is not None and self.revocations and self.revocations.is_revoked(claims):
-            raise Revoked()
-        return claims
+    def _cache_hit(
+        self, cache_key: bytes, entry: tuple[float, AccessClaims]
+    ) -> AccessClaims | None:
+        """A cache hit costs a SHA-256, a dictionary lookup and an expiry check: the callers
+        look the entry up themselves and come here only when there is one."""
+        if self._now() >= entry[0] or self.revocations.active:
+            fresh = self.cache.get(cache_key, self._now())  # evicts an expired entry
+            if fresh is not None and self.revocations.is_revoked(fresh):
+                raise Revoked()
+            return fresh
+        try:
+            self._cache_touch(cache_key)
+        except KeyError:  # dropped by another thread (a revocation): verify afresh
+            return None
+        return entry[1]
 
     def _parse(self, token: str | bytes) -> ParsedJWS:
         parsed = parse_compact(token, max_size=self.max_token_size)
@@ -131,7 +149,7 @@ class TokenVerifier:
         now = self.clock.now()
         validate_claims(raw, self.rules, now=now)
         claims = AccessClaims.from_claims(raw)
-        if self.revocations and self.revocations.is_revoked(claims):
+        if self.revocations.active and self.revocations.is_revoked(claims):
             raise Revoked()
         self.cache.put(cache_key, claims, now)
         return claims

@@ -290,7 +290,7 @@ async def test_cache_is_a_bounded_lru(clock: FrozenClock) -> None:
     await verifier.verify(tokens[3])  # evicts the least recent, tokens[1]
     assert len(verifier.cache) == 3
     assert keys.lookups == 4
-    cached = set(verifier.cache._entries)
+    cached = set(verifier.cache.entries)
     assert cached == {VerifiedTokenCache.key(t) for t in (tokens[0], tokens[2], tokens[3])}
     await verifier.verify(tokens[1])  # evicted, so verified again
     assert keys.lookups == 5
@@ -318,8 +318,8 @@ async def test_cache_key_is_the_sha256_of_the_token(clock: FrozenClock) -> None:
     digest = hashlib.sha256(token.encode("ascii")).digest()
     assert VerifiedTokenCache.key(token) == digest
     assert VerifiedTokenCache.key(token.encode("ascii")) == digest
-    assert list(verifier.cache._entries) == [digest]
-    for stored in verifier.cache._entries:
+    assert list(verifier.cache.entries) == [digest]
+    for stored in verifier.cache.entries:
         assert len(stored) == 32
         assert token.encode() not in stored
         assert stored != token.encode()

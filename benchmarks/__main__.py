@@ -1,0 +1,124 @@
+"""``python -m benchmarks [verify|http ...] [--quick] [--markdown]``: run, print, never assert.
+
+Exit status 0 whether targets PASS or MISS; 1 only when a bench crashed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from types import FrameType
+from typing import TypeVar
+
+from benchmarks._common import Target, load_average, machine_lines
+
+PARTS = ("verify", "http")
+N = TypeVar("N", int, float)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Ostiary benchmarks: ratios against baselines measured in the same run.",
+    )
+    parser.add_argument("parts", nargs="*", metavar="PART", help="verify, http (default: both)")
+    parser.add_argument("--quick", action="store_true", help="short loops, for a smoke run")
+    parser.add_argument("--markdown", action="store_true", help="print tables as Markdown")
+    parser.add_argument(
+        "--repeats", type=_positive(int), help="verify: timed repeats (default 7; quick 5)"
+    )
+    parser.add_argument("--rounds", type=_positive(int), help="http: rounds (default 3)")
+    parser.add_argument("--duration", type=_positive(float), help="http: seconds per measurement")
+    parser.add_argument("--connections", type=_positive(int), help="http: keep-alive connections")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    return args
+
+
+def _positive(kind: Callable[[str], N]) -> Callable[[str], N]:
+    def parse(text: str) -> N:
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        return value
+
+    return parse
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # Turn SIGTERM into SystemExit so that `finally` blocks stop the server processes.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    parts = [p for p in PARTS if p in args.parts] or list(PARTS)
+    signal.signal(signal.SIGTERM, _terminate)
+    started = time.perf_counter()
+    print("Ostiary benchmarks" + (" (--quick: short loops, smoke run only)" if args.quick else ""))
+    for line in machine_lines():
+        print("  " + line)
+    tables: list[tuple[str, str]] = []
+    targets: list[Target] = []
+    crashed = False
+    for part in parts:
+        print(f"\n[{part}]", flush=True)
+        try:
+            header, table, found = _run_part(part, args)
+        except Exception:
+            traceback.print_exc()
+            print(f"[{part}] CRASHED", flush=True)
+            crashed = True
+            continue
+        tables.append((header, table))
+        targets += found
+    for header, table in tables:
+        print(f"\n{header}\n\n{table}")
+    if targets:
+        print("\nTargets (ratios within the same run; no timing is asserted):")
+        for target in targets:
+            print("  " + target.line())
+        passed = sum(t.passed for t in targets)
+        print(f"  {passed}/{len(targets)} PASS")
+    print(
+        f"\nDone in {time.perf_counter() - started:.0f} s; load average now {load_average()}"
+        + ("; a bench CRASHED (exit 1)" if crashed else "")
+    )
+    return 1 if crashed else 0
+
+
+def _run_part(part: str, args: argparse.Namespace) -> tuple[str, str, list[Target]]:
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    if part == "verify":
+        from benchmarks import verify
+
+        vconfig = verify.QUICK if args.quick else verify.VerifyConfig()
+        if args.repeats is not None:
+            vconfig = dataclasses.replace(vconfig, repeats=args.repeats)
+        vreport = verify.run(vconfig, log)
+        return vreport.header(), vreport.table(markdown=args.markdown), vreport.targets
+
+    from benchmarks import http
+
+    hconfig = http.QUICK if args.quick else http.HttpConfig()
+    overrides = {
+        "rounds": args.rounds,
+        "duration": args.duration,
+        "connections": args.connections,
+    }
+    hconfig = dataclasses.replace(hconfig, **{k: v for k, v in overrides.items() if v is not None})
+    hreport = http.run(hconfig, log)
+    return hreport.header(), hreport.table(markdown=args.markdown), hreport.targets
+
+
+if __name__ == "__main__":
+    sys.exit(main())
