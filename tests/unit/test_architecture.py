@@ -1,0 +1,46 @@
+"""The boundaries of ../shared/ARCHITECTURE.md, checked on the source itself."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "ostiary"
+WEB_AND_STORAGE = ("fastapi", "starlette", "sqlalchemy", "redis", "flask", "uvicorn", "alembic")
+DOMAIN = ("jose", "keys", "tokens", "authn", "authz", "grants")
+
+
+def _imports(path: Path) -> Iterator[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+def _modules(package: str = "") -> list[Path]:
+    return sorted((SRC / package).rglob("*.py"))
+
+
+def test_the_source_tree_is_where_the_test_expects_it() -> None:
+    assert (SRC / "jose" / "__init__.py").is_file()
+    assert len(_modules()) > 20
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(SRC)))
+def test_only_ostiary_jose_imports_the_jose_library(path: Path) -> None:
+    if path.is_relative_to(SRC / "jose"):
+        return
+    offending = [m for m in _imports(path) if m.split(".")[0] in ("joserfc", "jwt", "jose")]
+    assert not offending, f"{path.relative_to(SRC)} imports {offending}"
+
+
+@pytest.mark.parametrize("package", [p for p in DOMAIN if (SRC / p).is_dir()])
+def test_domain_packages_import_no_web_framework_or_database(package: str) -> None:
+    for path in _modules(package):
+        offending = [m for m in _imports(path) if m.split(".")[0] in WEB_AND_STORAGE]
+        assert not offending, f"{path.relative_to(SRC)} imports {offending}"
