@@ -131,6 +131,59 @@ class ServerError(OstiaryError):
     description = "The server met an unexpected condition."
 
 
+# --- accounts and sessions --------------------------------------------------------------------
+
+
+class InvalidCredentials(InvalidGrant):
+    """RFC 6749 §5.2 ``invalid_grant`` for a failed login: a wrong password, an unknown user and a
+    disabled account all raise this one error with one description, so that a client cannot tell
+    which it was. 401 because the caller's credentials were refused."""
+
+    status_code = 401
+    description = "The username or password is incorrect."
+
+
+class RefreshTokenReused(InvalidGrant):
+    """A refresh token was presented after it had been exchanged (RFC 9700 §4.14.2): the whole
+    family was revoked. ``session_id`` and ``user_id`` let the caller revoke the family's live
+    access tokens too; the client sees a plain ``invalid_grant``."""
+
+    def __init__(self, *, session_id: str, user_id: str, detail: str | None = None) -> None:
+        super().__init__(detail=detail or f"refresh token reuse; session {session_id} revoked")
+        self.session_id = session_id
+        self.user_id = user_id
+
+
+class WeakPassword(InvalidRequest):
+    """The new password breaks the password policy; the description says which rule."""
+
+    description = "The password does not meet the password policy."
+
+
+class InvalidUsername(InvalidRequest):
+    description = "The username is not valid."
+
+
+class AccountExists(OstiaryError):
+    error = "account_exists"
+    status_code = 409
+    description = "An account with this username exists already."
+
+
+class RegistrationDisabled(OstiaryError):
+    """Self-registration is switched off (RFC 6749 §4.1.2.1 ``access_denied``)."""
+
+    error = "access_denied"
+    status_code = 403
+    description = "Registration is disabled."
+
+
+class NotFound(OstiaryError):
+    error = "not_found"
+    status_code = 404
+    description = "The resource was not found."
+
+
 # --- token verification (RFC 6750 §3.1 invalid_token) --------------------------------------
 
 

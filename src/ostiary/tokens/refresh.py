@@ -1,0 +1,212 @@
+"""Refresh-token families with rotation and reuse detection (RFC 9700 §4.14.2, RFC 6749 §6).
+
+A refresh token is an opaque random string; only its SHA-256 digest is stored. Each use
+exchanges it for a successor. Presenting a token a second time means it was copied: the whole
+family (the session) is revoked, because the server cannot tell the thief from the user.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Final, NamedTuple
+
+from ostiary.clock import SYSTEM_CLOCK, Clock
+from ostiary.errors import ConfigurationError, InvalidGrant, RefreshTokenReused
+from ostiary.storage.protocols import Conflict, SessionStore
+from ostiary.storage.records import RefreshToken, Session
+
+DAY: Final = 86_400.0
+DEFAULT_ABSOLUTE_TTL: Final = 30 * DAY
+DEFAULT_IDLE_TTL: Final = 7 * DAY
+#: Far above the 43 characters of a real token; longer input is refused before hashing.
+MAX_TOKEN_LENGTH: Final = 256
+MAX_USER_AGENT_LENGTH: Final = 512
+MIN_SECRET_BYTES: Final = 32
+
+
+class IssuedRefresh(NamedTuple):
+    session: Session
+    #: The plaintext refresh token: handed to the client once, never stored nor logged.
+    token: str
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_session_id() -> str:
+    return "ses_" + secrets.token_urlsafe(16)
+
+
+class RefreshTokens:
+    """Starts, rotates and revokes refresh-token families.
+
+    With ``grace_seconds`` > 0, a token used less than that long ago is answered with the same
+    successor again instead of being treated as reuse, for a client whose first response got
+    lost. Successors are then derived as HMAC-SHA256(``secret``, token), so the retry can be
+    answered without storing any plaintext.
+    """
+
+    def __init__(
+        self,
+        sessions: SessionStore,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        absolute_ttl: float = DEFAULT_ABSOLUTE_TTL,
+        idle_ttl: float = DEFAULT_IDLE_TTL,
+        grace_seconds: float = 0.0,
+        secret: bytes | None = None,
+    ) -> None:
+        if absolute_ttl <= 0 or idle_ttl <= 0 or grace_seconds < 0:
+            raise ConfigurationError("refresh-token lifetimes must be positive")
+        if grace_seconds > 0 and (secret is None or len(secret) < MIN_SECRET_BYTES):
+            raise ConfigurationError(
+                f"a refresh grace window needs a secret of at least {MIN_SECRET_BYTES} bytes"
+            )
+        self._sessions = sessions
+        self._clock = clock
+        self.absolute_ttl = absolute_ttl
+        self.idle_ttl = idle_ttl
+        self.grace_seconds = grace_seconds
+        self._secret = secret
+
+    async def start(
+        self,
+        *,
+        user_id: str,
+        client_id: str,
+        scope: str,
+        user_agent: str | None = None,
+        address: str | None = None,
+    ) -> IssuedRefresh:
+        """A new family (a login) and its first refresh token."""
+        now = self._clock.now()
+        session = Session(
+            id=new_session_id(),
+            user_id=user_id,
+            client_id=client_id,
+            scope=scope,
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + self.absolute_ttl,
+            user_agent=user_agent[:MAX_USER_AGENT_LENGTH] if user_agent else None,
+            address=address,
+        )
+        token = secrets.token_urlsafe(32)
+        first = RefreshToken(hash_refresh_token(token), session.id, issued_at=now)
+        await self._sessions.create(session, first)
+        return IssuedRefresh(session, token)
+
+    async def rotate(self, token: str) -> IssuedRefresh:
+        """Exchange ``token`` for its successor (RFC 6749 §6, rotation per RFC 9700 §4.14.2).
+
+        Raises :class:`~ostiary.errors.InvalidGrant` for an unknown, revoked or expired token
+        and :class:`~ostiary.errors.RefreshTokenReused` (after revoking the family) for reuse.
+        """
+        if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
+            raise InvalidGrant(detail="refresh token of impossible length")
+        old_hash = hash_refresh_token(token)
+        found = await self._sessions.find_token(old_hash)
+        if found is None:
+            raise InvalidGrant(detail="unknown refresh token")
+        record, session = found
+        now = self._clock.now()
+        self._check_live(session, now)
+        if record.used_at is not None:
+            return await self._answer_used(token, record.used_at, session, now)
+        self._check_not_idle(session, now)
+        successor = self._successor(token)
+        successor_record = RefreshToken(hash_refresh_token(successor), session.id, issued_at=now)
+        try:
+            rotated = await self._sessions.rotate(old_hash, successor_record, now=now)
+        except Conflict:  # a concurrent retry inserted the same derived successor first
+            rotated = False
+        if rotated:
+            return IssuedRefresh(replace(session, last_used_at=now), successor)
+        # Another request exchanged it first (or the family was revoked meanwhile).
+        return await self._answer_lost_race(token, old_hash, now)
+
+    def expires_in(self, session: Session) -> int:
+        """Seconds until the family's current refresh token stops working unused: the sooner
+        of its idle timeout and its absolute end (``refresh_token_expires_in``)."""
+        end = min(session.expires_at, session.last_used_at + self.idle_ttl)
+        return max(0, int(end - self._clock.now()))
+
+    # --- revocation and listing ------------------------------------------------------------
+
+    async def revoke_session(
+        self, session_id: str, *, user_id: str | None = None
+    ) -> Session | None:
+        """Revoke one family; with ``user_id``, only if it is that user's. Returns the session
+        revoked now, or None (unknown, someone else's, or revoked already)."""
+        if user_id is not None:
+            session = await self._sessions.get(session_id)
+            if session is None or session.user_id != user_id:
+                return None
+        revoked = await self._sessions.revoke(now=self._clock.now(), session_id=session_id)
+        return revoked[0] if revoked else None
+
+    async def revoke_user(self, user_id: str, *, keep: str | None = None) -> list[Session]:
+        """Revoke every family of a user, except the session ``keep`` (after a password change
+        the session that made it stays)."""
+        now = self._clock.now()
+        if keep is None:
+            return await self._sessions.revoke(now=now, user_id=user_id)
+        revoked: list[Session] = []
+        for session in await self._sessions.list_for_user(user_id, now=now):
+            if session.id != keep:
+                revoked += await self._sessions.revoke(now=now, session_id=session.id)
+        return revoked
+
+    async def list_sessions(self, user_id: str) -> Sequence[Session]:
+        """The user's live sessions (neither revoked, expired nor idle), newest first."""
+        now = self._clock.now()
+        sessions = await self._sessions.list_for_user(user_id, now=now)
+        return [s for s in sessions if now - s.last_used_at <= self.idle_ttl]
+
+    # --- the steps of rotate ---------------------------------------------------------------
+
+    def _check_live(self, session: Session, now: float) -> None:
+        if session.revoked_at is not None:
+            raise InvalidGrant(detail=f"session {session.id} is revoked")
+        if now >= session.expires_at:
+            raise InvalidGrant(detail=f"session {session.id} reached its absolute lifetime")
+
+    def _check_not_idle(self, session: Session, now: float) -> None:
+        if now - session.last_used_at > self.idle_ttl:
+            raise InvalidGrant(detail=f"session {session.id} was idle too long")
+
+    def _successor(self, token: str) -> str:
+        if self._secret is None or self.grace_seconds <= 0:
+            return secrets.token_urlsafe(32)
+        digest = hmac.new(self._secret, token.encode("utf-8"), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+    async def _answer_used(
+        self, token: str, used_at: float, session: Session, now: float
+    ) -> IssuedRefresh:
+        """A token exchanged before: within the grace window, the same successor again;
+        otherwise reuse, and the family is revoked."""
+        if self.grace_seconds > 0 and now - used_at < self.grace_seconds:
+            successor = self._successor(token)
+            found = await self._sessions.find_token(hash_refresh_token(successor))
+            # Only while the successor itself is unused: otherwise the chain moved on.
+            if found is not None and found[1].id == session.id and found[0].used_at is None:
+                return IssuedRefresh(found[1], successor)
+        await self._sessions.revoke(now=now, session_id=session.id)
+        raise RefreshTokenReused(session_id=session.id, user_id=session.user_id)
+
+    async def _answer_lost_race(self, token: str, old_hash: str, now: float) -> IssuedRefresh:
+        found = await self._sessions.find_token(old_hash)
+        if found is None:
+            raise InvalidGrant(detail="refresh token vanished during rotation")
+        record, session = found
+        self._check_live(session, now)
+        if record.used_at is None:  # the store refused for no reason we can see
+            raise InvalidGrant(detail="refresh token rotation was refused")
+        return await self._answer_used(token, record.used_at, session, now)
