@@ -1,0 +1,210 @@
+"""The reference implementation of the storage Protocols, kept in dicts.
+
+No method awaits between reading and writing its state, so under asyncio each call is atomic:
+that is what makes :meth:`MemorySessionStore.rotate` a compare-and-set. For tests and for a
+single-process development server; everything is lost when the process ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+
+from ostiary.storage._checks import check_family, check_page, check_revoke_target, is_live
+from ostiary.storage.protocols import (
+    Conflict,
+    KeyStore,
+    LeaseStore,
+    RevocationStore,
+    SessionStore,
+    UserStore,
+)
+from ostiary.storage.records import (
+    KeyStatus,
+    RefreshToken,
+    Revocation,
+    Session,
+    StoredKey,
+    User,
+)
+
+
+class MemoryUserStore:
+    def __init__(self) -> None:
+        self._users: dict[str, User] = {}
+        self._ids_by_username: dict[str, str] = {}
+
+    async def create(self, user: User) -> None:
+        if user.id in self._users or user.username in self._ids_by_username:
+            raise Conflict(f"user {user.id!r} or its username exists")
+        self._users[user.id] = user
+        self._ids_by_username[user.username] = user.id
+
+    async def get(self, user_id: str) -> User | None:
+        return self._users.get(user_id)
+
+    async def get_by_username(self, username: str) -> User | None:
+        user_id = self._ids_by_username.get(username)
+        return None if user_id is None else self._users[user_id]
+
+    async def update(self, user: User) -> None:
+        old = self._users.get(user.id)
+        if old is None:
+            return
+        if self._ids_by_username.get(user.username, user.id) != user.id:
+            raise Conflict("the username is taken")
+        del self._ids_by_username[old.username]
+        self._ids_by_username[user.username] = user.id
+        self._users[user.id] = user
+
+    async def list(self, *, offset: int = 0, limit: int = 100) -> Sequence[User]:
+        check_page(offset=offset, limit=limit)
+        ordered = sorted(self._users.values(), key=lambda u: (u.created_at, u.id))
+        return ordered[offset : offset + limit]
+
+
+class MemorySessionStore:
+    def __init__(self) -> None:
+        self._sessions: dict[str, Session] = {}
+        self._tokens: dict[str, RefreshToken] = {}
+
+    async def create(self, session: Session, first_token: RefreshToken) -> None:
+        check_family(first_token, session.id)
+        if session.id in self._sessions or first_token.token_hash in self._tokens:
+            raise Conflict("the session id or the token hash exists")
+        self._sessions[session.id] = session
+        self._tokens[first_token.token_hash] = first_token
+
+    async def get(self, session_id: str) -> Session | None:
+        return self._sessions.get(session_id)
+
+    async def find_token(self, token_hash: str) -> tuple[RefreshToken, Session] | None:
+        token = self._tokens.get(token_hash)
+        if token is None:
+            return None
+        return token, self._sessions[token.session_id]
+
+    async def rotate(self, old_hash: str, successor: RefreshToken, *, now: float) -> bool:
+        old = self._tokens.get(old_hash)
+        if old is None or old.used_at is not None:
+            return False
+        session = self._sessions[old.session_id]
+        if not is_live(session, now):
+            return False
+        check_family(successor, session.id)
+        if successor.token_hash in self._tokens:
+            raise Conflict("the successor's hash exists")
+        self._tokens[old_hash] = dataclasses.replace(old, used_at=now)
+        self._tokens[successor.token_hash] = successor
+        self._sessions[session.id] = dataclasses.replace(session, last_used_at=now)
+        return True
+
+    async def revoke(
+        self, *, now: float, session_id: str | None = None, user_id: str | None = None
+    ) -> list[Session]:
+        check_revoke_target(session_id, user_id)
+        if session_id is not None:
+            found = self._sessions.get(session_id)
+            targets = [] if found is None else [found]
+        else:
+            targets = [s for s in self._sessions.values() if s.user_id == user_id]
+        revoked = [dataclasses.replace(s, revoked_at=now) for s in targets if is_live(s, now)]
+        for session in revoked:
+            self._sessions[session.id] = session
+        return _newest_first(revoked)
+
+    async def list_for_user(self, user_id: str, *, now: float) -> Sequence[Session]:
+        return _newest_first(
+            s for s in self._sessions.values() if s.user_id == user_id and is_live(s, now)
+        )
+
+
+def _newest_first(sessions: Iterable[Session]) -> list[Session]:
+    return sorted(sessions, key=lambda s: (s.created_at, s.id), reverse=True)
+
+
+class MemoryRevocationStore:
+    def __init__(self) -> None:
+        self._entries: list[Revocation] = []
+        self._last_seq = 0
+
+    async def add(self, revocation: Revocation) -> Revocation:
+        self._last_seq += 1
+        entry = dataclasses.replace(revocation, seq=self._last_seq)
+        self._entries.append(entry)
+        return entry
+
+    async def since(self, seq: int, *, limit: int = 1000) -> Sequence[Revocation]:
+        check_page(limit=limit)
+        return [e for e in self._entries if e.seq > seq][:limit]
+
+    async def purge(self, *, now: float) -> int:
+        kept = [e for e in self._entries if e.expires_at >= now]
+        purged = len(self._entries) - len(kept)
+        self._entries = kept
+        return purged
+
+
+class MemoryKeyStore:
+    def __init__(self) -> None:
+        self._keys: dict[str, StoredKey] = {}
+
+    async def list(self) -> Sequence[StoredKey]:
+        return sorted(self._keys.values(), key=lambda k: (k.created_at, k.kid))
+
+    async def add(self, key: StoredKey) -> None:
+        if key.kid in self._keys:
+            raise Conflict(f"key {key.kid!r} exists")
+        self._keys[key.kid] = key
+
+    async def set_status(
+        self,
+        kid: str,
+        status: KeyStatus,
+        *,
+        activated_at: float | None = None,
+        retired_at: float | None = None,
+    ) -> None:
+        key = self._keys.get(kid)
+        if key is None:
+            return
+        self._keys[kid] = dataclasses.replace(
+            key,
+            status=status,
+            activated_at=key.activated_at if activated_at is None else activated_at,
+            retired_at=key.retired_at if retired_at is None else retired_at,
+        )
+
+    async def delete(self, kid: str) -> None:
+        self._keys.pop(kid, None)
+
+
+class MemoryLeaseStore:
+    def __init__(self) -> None:
+        self._leases: dict[str, tuple[str, float]] = {}
+
+    async def acquire(self, name: str, *, holder: str, now: float, ttl: float) -> bool:
+        current = self._leases.get(name)
+        if current is not None and current[0] != holder and current[1] > now:
+            return False
+        self._leases[name] = (holder, now + ttl)
+        return True
+
+    async def release(self, name: str, *, holder: str) -> None:
+        current = self._leases.get(name)
+        if current is not None and current[0] == holder:
+            del self._leases[name]
+
+
+class MemoryStorage:
+    """Every store in memory; :meth:`close` does nothing."""
+
+    def __init__(self) -> None:
+        self.users: UserStore = MemoryUserStore()
+        self.sessions: SessionStore = MemorySessionStore()
+        self.revocations: RevocationStore = MemoryRevocationStore()
+        self.keys: KeyStore = MemoryKeyStore()
+        self.leases: LeaseStore = MemoryLeaseStore()
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,125 @@
+"""The tables, as typed SQLAlchemy declarative models.
+
+Alembic's ``versions/`` create these tables; the models only describe them to the stores (and to
+``alembic revision --autogenerate``). Strings are unbounded ``TEXT`` so that SQLite and
+PostgreSQL accept the same values; times are Unix seconds in double precision.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    BigInteger,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Seconds(TypeDecorator[float]):
+    """Unix seconds as DOUBLE. SQLite may hand back a whole number as an int (RETURNING does):
+    results are made floats again."""
+
+    impl = Double
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> float | None:
+        return None if value is None else float(value)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        str: Text(),
+        float: Seconds(),
+        bytes: LargeBinary(),
+    }
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(unique=True)
+    password_hash: Mapped[str]
+    #: A JSON array of role names, sorted.
+    roles: Mapped[str]
+    disabled: Mapped[bool]
+    created_at: Mapped[float] = mapped_column(index=True)
+    password_changed_at: Mapped[float]
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+    __table_args__ = (Index(None, "user_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    user_id: Mapped[str]
+    client_id: Mapped[str]
+    scope: Mapped[str]
+    created_at: Mapped[float]
+    last_used_at: Mapped[float]
+    expires_at: Mapped[float]
+    revoked_at: Mapped[float | None]
+    user_agent: Mapped[str | None]
+    address: Mapped[str | None]
+
+
+class RefreshTokenRow(Base):
+    __tablename__ = "refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
+    issued_at: Mapped[float]
+    used_at: Mapped[float | None]
+
+
+class RevocationRow(Base):
+    __tablename__ = "revocations"
+    # AUTOINCREMENT: SQLite must never hand out a purged seq again (resource servers poll "since").
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    kind: Mapped[str]
+    value: Mapped[str]
+    not_before: Mapped[float]
+    expires_at: Mapped[float] = mapped_column(index=True)
+
+
+class SigningKeyRow(Base):
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(primary_key=True)
+    alg: Mapped[str]
+    status: Mapped[str]
+    sealed: Mapped[bytes]
+    created_at: Mapped[float]
+    activated_at: Mapped[float | None]
+    retired_at: Mapped[float | None]
+
+
+class LeaseRow(Base):
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(primary_key=True)
+    holder: Mapped[str]
+    expires_at: Mapped[float]

@@ -1,0 +1,40 @@
+"""SQLStorage: every store on one SQLAlchemy engine."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ostiary.storage.protocols import (
+    KeyStore,
+    LeaseStore,
+    RevocationStore,
+    SessionStore,
+    UserStore,
+)
+from ostiary.storage.sql.engine import Database, open_engine
+from ostiary.storage.sql.keys import SQLKeyStore
+from ostiary.storage.sql.leases import SQLLeaseStore
+from ostiary.storage.sql.revocations import SQLRevocationStore
+from ostiary.storage.sql.sessions import SQLSessionStore
+from ostiary.storage.sql.users import SQLUserStore
+
+
+class SQLStorage:
+    """The stores on SQLite or PostgreSQL. The schema must be migrated first
+    (:func:`ostiary.storage.sql.upgrade`); :meth:`close` disposes of the engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        db = Database(engine)
+        self.users: UserStore = SQLUserStore(db)
+        self.sessions: SessionStore = SQLSessionStore(db)
+        self.revocations: RevocationStore = SQLRevocationStore(db)
+        self.keys: KeyStore = SQLKeyStore(db)
+        self.leases: LeaseStore = SQLLeaseStore(db)
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLStorage:
+        return cls(open_engine(url))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
