@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ostiary.keys.ring import KeyState
+
 
 @dataclass(frozen=True, slots=True)
 class User:
@@ -72,10 +74,8 @@ class Revocation:
     seq: int = 0
 
 
-class KeyStatus(StrEnum):
-    NEXT = "next"
-    ACTIVE = "active"
-    RETIRED = "retired"
+#: A stored key's place in the lifecycle: the same states as the domain's key ring.
+KeyStatus = KeyState
 
 
 @dataclass(frozen=True, slots=True)
