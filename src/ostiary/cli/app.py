@@ -1,10 +1,10 @@
-"""The root Typer app: ``ostiary keys ...`` and ``ostiary token ...``."""
+"""The root Typer app: ``ostiary serve``, ``db``, ``users``, ``keys`` and ``token``."""
 
 from __future__ import annotations
 
 import typer
 
-from ostiary.cli import keys, token
+from ostiary.cli import db, keys, serve, token, users
 
 app = typer.Typer(
     name="ostiary",
@@ -14,5 +14,8 @@ app = typer.Typer(
     # Locals of a crashed command may hold a token or a private key: never print them.
     pretty_exceptions_show_locals=False,
 )
+app.command("serve")(serve.serve)
+app.add_typer(db.app, name="db")
+app.add_typer(users.app, name="users")
 app.add_typer(keys.app, name="keys")
 app.add_typer(token.app, name="token")

@@ -1,0 +1,117 @@
+"""The FastAPI app factory and its lifespan.
+
+At start: load the master key (refusing to start without one outside dev/demo mode), open and
+migrate the storage, make sure a signing key exists, build the services, seed the demo. While
+running: a background task runs the key schedule, purges expired revocations and pulls
+revocations other processes wrote. At shutdown the task is cancelled and storage closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Final
+
+from fastapi import FastAPI
+
+from ostiary.clock import SYSTEM_CLOCK, Clock
+from ostiary.server.demo import alice_password_line, describe_users, seed_demo_users
+from ostiary.server.errors import install_error_handlers
+from ostiary.server.keyview import LiveKeySet
+from ostiary.server.middleware import BodySizeLimitMiddleware, CatchAllMiddleware
+from ostiary.server.routes import auth, demo, health, sessions, wellknown
+from ostiary.server.services import (
+    KEY_TICK_SECONDS,
+    Services,
+    build_services,
+    key_service,
+    load_master_key,
+    open_migrated_storage,
+    server_verifier,
+)
+from ostiary.server.walkthrough import walkthrough
+from ostiary.settings import Settings
+from ostiary.storage import Storage
+
+log = logging.getLogger("ostiary.server")
+DEMO_PREFIX: Final = "/api"
+
+
+def create_app(
+    settings: Settings, *, storage: Storage | None = None, clock: Clock = SYSTEM_CLOCK
+) -> FastAPI:
+    """The auth server. ``storage`` given: used as it is (not migrated, not closed)."""
+    keys_view = LiveKeySet()
+    verifier = server_verifier(settings, keys_view, clock=clock)
+    demo_verifier = server_verifier(settings, keys_view, clock=clock) if settings.demo else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        master_key = load_master_key(settings)  # ConfigurationError: refuse to start
+        store = storage if storage is not None else await open_migrated_storage(settings)
+        try:
+            keys = key_service(settings, store, master_key, clock=clock)
+            await keys.ensure_signing_key()
+            keys_view.attach(keys)
+            services = build_services(settings, store, keys, verifier=verifier, clock=clock)
+            if demo_verifier is not None:
+                demo_verifier.revocations = services.revocations.local
+            await services.revocations.sync()
+            if settings.demo:
+                await _start_demo(services)
+            app.state.services = services
+            task = asyncio.create_task(_maintain(services), name="ostiary-maintenance")
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        finally:
+            if storage is None:
+                await store.close()
+
+    dev = settings.dev_mode
+    app = FastAPI(
+        title="Ostiary",
+        lifespan=lifespan,
+        docs_url="/docs" if dev else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if dev else None,
+    )
+    install_error_handlers(app)
+    for router in (auth.router, sessions.router, wellknown.router, health.router):
+        app.include_router(router)
+    if demo_verifier is not None:
+        app.mount(DEMO_PREFIX, demo.demo_api(demo_verifier))
+    # Added last, run first: the catch-all wraps everything, the body cap every route.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CatchAllMiddleware)
+    return app
+
+
+async def _start_demo(services: Services) -> None:
+    users = await seed_demo_users(services.accounts, services.settings)
+    password_line = alice_password_line(users)
+    # print, not log: the passwords belong on the console once, never in a log file.
+    print(describe_users(users), flush=True)
+    print(walkthrough(services.settings.issuer, password_line=password_line), flush=True)
+
+
+async def _maintain(services: Services) -> None:
+    """Pull revocations every ``revocation_sync_seconds``; run the key schedule and purge
+    expired revocations every ``KEY_TICK_SECONDS``. A failure is logged and retried."""
+    loop = asyncio.get_running_loop()
+    next_tick = loop.time() + KEY_TICK_SECONDS
+    while True:
+        await asyncio.sleep(services.settings.revocation_sync_seconds)
+        try:
+            await services.revocation_sync.refresh_if_stale()
+            if loop.time() >= next_tick:
+                next_tick = loop.time() + KEY_TICK_SECONDS
+                await services.keys.tick()
+                await services.revocations.purge()
+        except Exception:
+            log.exception("background maintenance failed; retrying")

@@ -1,0 +1,118 @@
+"""Two pure ASGI middlewares: a cap on request bodies, and the catch-all that turns any
+unexpected exception into a plain 500. Both render through :mod:`ostiary.server.errors`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ostiary.server.errors import PayloadTooLarge, RenderedError, render, render_unexpected
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class _BodyTooLarge(Exception):
+    """Raised from ``receive`` once the body passes the cap."""
+
+
+class _Response:
+    """Tracks whether the response has started, so that an error can still be sent."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+        #: Set when the body was refused: whatever the app answers then is replaced by a 413.
+        self.replace_with: RenderedError | None = None
+
+    async def send(self, message: Message) -> None:
+        if self.replace_with is not None:
+            if message["type"] == "http.response.start" and not self.started:
+                await self.send_error(self.replace_with)
+            return
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+    async def send_error(self, error: RenderedError) -> None:
+        body = error.content()
+        self.started = True
+        await self._send(
+            {
+                "type": "http.response.start",
+                "status": error.status_code,
+                "headers": error.asgi_headers(len(body)),
+            }
+        )
+        await self._send({"type": "http.response.body", "body": body})
+
+
+class BodySizeLimitMiddleware:
+    """413 for a body over ``max_bytes``: at once when ``Content-Length`` says so, otherwise
+    (chunked bodies) as soon as the bytes received pass the limit, whatever the app makes of
+    the interrupted body."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        response = _Response(send)
+        if _declared_length(scope) > self.max_bytes:
+            await response.send_error(render(path, PayloadTooLarge(self.max_bytes)))
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    response.replace_with = render(path, PayloadTooLarge(self.max_bytes))
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, response.send)
+        except _BodyTooLarge:
+            pass
+        if response.replace_with is not None and not response.started:
+            await response.send_error(response.replace_with)
+
+
+class CatchAllMiddleware:
+    """The last line: an exception that escaped every handler is logged with its traceback
+    and answered with a 500 ``server_error`` that shows nothing of it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        response = _Response(send)
+        try:
+            await self.app(scope, receive, response.send)
+        except Exception as exc:
+            error = render_unexpected(scope.get("path", ""), exc)
+            if not response.started:
+                await response.send_error(error)
+
+
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0  # the server refuses a malformed length before we see it
+    return 0

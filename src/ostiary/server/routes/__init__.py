@@ -1,0 +1,1 @@
+"""One module per endpoint family; each route parses, calls one service, renders."""

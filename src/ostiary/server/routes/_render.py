@@ -1,0 +1,41 @@
+"""Response helpers shared by the routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from ostiary.server.errors import NO_STORE
+from ostiary.server.schemas import Account, TokenResponse
+from ostiary.server.service import TokenPair
+from ostiary.storage.records import User
+
+
+def no_store(model: BaseModel | list[Any], *, status_code: int = 200) -> JSONResponse:
+    """JSON that no cache may keep (RFC 6749 §5.1 for token responses; also for personal
+    data)."""
+    content = model.model_dump() if isinstance(model, BaseModel) else model
+    return JSONResponse(content, status_code=status_code, headers=NO_STORE)
+
+
+def token_response(pair: TokenPair) -> JSONResponse:
+    return no_store(
+        TokenResponse(
+            access_token=pair.access.token,
+            expires_in=pair.access.expires_in,
+            refresh_token=pair.refresh_token,
+            refresh_token_expires_in=pair.refresh_expires_in,
+            scope=pair.scope,
+        )
+    )
+
+
+def account(user: User) -> Account:
+    return Account(
+        id=user.id,
+        username=user.username,
+        roles=sorted(user.roles),
+        created_at=int(user.created_at),
+    )

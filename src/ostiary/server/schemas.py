@@ -1,0 +1,69 @@
+"""Request and response bodies. Requests are strict: a number is not a string."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True, extra="ignore")
+
+
+class Credentials(_Request):
+    """``POST /auth/login`` and ``POST /auth/register``."""
+
+    username: str
+    password: str
+
+
+class RefreshRequest(_Request):
+    refresh_token: str
+
+
+class PasswordChange(_Request):
+    current_password: str
+    new_password: str
+
+
+class TokenResponse(BaseModel):
+    """RFC 6749 §5.1, plus when the refresh token stops working unused."""
+
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    refresh_token: str
+    refresh_token_expires_in: int
+    scope: str
+
+
+class Account(BaseModel):
+    id: str
+    username: str
+    roles: list[str]
+    created_at: int
+
+
+class SessionInfo(BaseModel):
+    id: str
+    created_at: int
+    last_used_at: int
+    expires_at: int
+    user_agent: str | None
+    address: str | None
+    #: True for the session of the token that asked.
+    current: bool
+
+
+class RevocationEntry(BaseModel):
+    #: ``jti`` (one token), ``sid`` (a session) or ``sub`` (a user, with ``not_before``).
+    kind: str
+    value: str
+    not_before: float
+    expires_at: float
+    seq: int
+
+
+class RevocationFeed(BaseModel):
+    revocations: list[RevocationEntry]
+    #: The ``since`` to ask with next time.
+    next: int

@@ -1,0 +1,185 @@
+"""Building the server's services from its settings: storage, master key, signing keys,
+accounts, tokens, revocations, and the verifier the server's own routes use. Shared by the
+app's lifespan and the CLI commands."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Final
+
+from ostiary.authn import Accounts, PasswordHasher, PasswordPolicy
+from ostiary.clock import Clock
+from ostiary.keys.encryption import MasterKey
+from ostiary.keys.master_file import MASTER_KEY_FILE, load_or_create_master_key
+from ostiary.keys.service import DAY, KeyService
+from ostiary.resource import TokenVerifier
+from ostiary.server.keyview import LiveKeySet
+from ostiary.server.service import AuthService
+from ostiary.settings import Settings
+from ostiary.storage import MEMORY_URL, Storage, open_storage
+from ostiary.tokens import AccessTokenIssuer, RefreshTokens, Revocations
+
+#: How often every process runs the key schedule (and purges expired revocations).
+KEY_TICK_SECONDS: Final = 60.0
+
+
+async def open_migrated_storage(settings: Settings) -> Storage:
+    """The storage of ``settings.database_url``, migrated first unless ``auto_migrate`` is off."""
+    if settings.auto_migrate and settings.database_url != MEMORY_URL:
+        from ostiary.storage.sql import upgrade_async
+
+        await upgrade_async(settings.database_url)
+    return await open_storage(settings.database_url)
+
+
+def load_master_key(settings: Settings) -> MasterKey:
+    """``OSTIARY_MASTER_KEY``; in dev/demo mode, ``dev_key_dir/master.key`` (created if need
+    be, with a loud warning). Raises ConfigurationError when there is none."""
+    text = settings.master_key.get_secret_value() if settings.master_key is not None else None
+    dev_dir = settings.dev_key_dir if settings.dev_mode else None
+    return load_or_create_master_key(text, dev_dir=dev_dir)
+
+
+def key_service(
+    settings: Settings, storage: Storage, master_key: MasterKey, *, clock: Clock
+) -> KeyService:
+    interval = settings.key_rotation_days * DAY
+    return KeyService(
+        storage.keys,
+        storage.leases,
+        master_key,
+        alg=settings.signing_alg,
+        clock=clock,
+        rotation_interval=interval,
+        announce_ahead=min(DAY, interval / 2),
+        # A retired key verifies every token it signed, including those signed by a process
+        # that learns of the rotation only at its next tick.
+        retire_after=settings.access_token_ttl + settings.leeway + KEY_TICK_SECONDS,
+    )
+
+
+def password_hasher(settings: Settings) -> PasswordHasher:
+    return PasswordHasher(
+        memory_cost=settings.argon2_memory_kib,
+        time_cost=settings.argon2_time_cost,
+        parallelism=settings.argon2_parallelism,
+    )
+
+
+def accounts(settings: Settings, storage: Storage, *, clock: Clock) -> Accounts:
+    return Accounts(
+        storage.users,
+        password_hasher(settings),
+        policy=PasswordPolicy(min_length=settings.password_min_length),
+        clock=clock,
+        registration_enabled=settings.registration_enabled,
+    )
+
+
+def refresh_tokens(settings: Settings, storage: Storage, *, clock: Clock) -> RefreshTokens:
+    return RefreshTokens(
+        storage.sessions,
+        clock=clock,
+        absolute_ttl=settings.refresh_absolute_ttl,
+        idle_ttl=settings.refresh_idle_ttl,
+        grace_seconds=settings.refresh_grace_seconds,
+        secret=_grace_secret(settings) if settings.refresh_grace_enabled else None,
+    )
+
+
+def revocations(settings: Settings, storage: Storage, *, clock: Clock) -> Revocations:
+    return Revocations(
+        storage.revocations,
+        clock=clock,
+        max_access_ttl=settings.access_token_ttl,
+        leeway=settings.leeway,
+    )
+
+
+def _grace_secret(settings: Settings) -> bytes:
+    """The HMAC key of the refresh grace window. Every process must derive the same one, so
+    it comes from the master key's text (MasterKey does not expose its bytes)."""
+    if settings.master_key is not None:
+        text = settings.master_key.get_secret_value()
+    else:
+        text = (settings.dev_key_dir / MASTER_KEY_FILE).read_text(encoding="ascii")
+    return hmac.new(text.strip().encode(), b"ostiary refresh grace v1", hashlib.sha256).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything the routes reach through ``app.state.services``."""
+
+    settings: Settings
+    storage: Storage
+    keys: KeyService
+    accounts: Accounts
+    auth: AuthService
+    revocations: Revocations
+    revocation_sync: RevocationSync
+    verifier: TokenVerifier
+
+
+def build_services(
+    settings: Settings,
+    storage: Storage,
+    keys: KeyService,
+    *,
+    verifier: TokenVerifier,
+    clock: Clock,
+) -> Services:
+    """Wire the services; ``verifier`` (built before start-up, see :func:`server_verifier`)
+    shares the revocation list kept here."""
+    revoked = revocations(settings, storage, clock=clock)
+    verifier.revocations = revoked.local
+    issuer = AccessTokenIssuer(
+        keys.signing_key,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        ttl=settings.access_token_ttl,
+        clock=clock,
+    )
+    users = accounts(settings, storage, clock=clock)
+    auth = AuthService(
+        settings,
+        accounts=users,
+        issuer=issuer,
+        refresh=refresh_tokens(settings, storage, clock=clock),
+        revocations=revoked,
+    )
+    sync = RevocationSync(revoked, interval=settings.revocation_sync_seconds)
+    return Services(settings, storage, keys, users, auth, revoked, sync, verifier)
+
+
+def server_verifier(settings: Settings, keys: LiveKeySet, *, clock: Clock) -> TokenVerifier:
+    """A verifier of this server's own tokens, over the live key ring."""
+    return TokenVerifier(
+        issuer=settings.issuer,
+        audience=settings.audience,
+        keys=keys,
+        leeway=settings.leeway,
+        clock=clock,
+    )
+
+
+class RevocationSync:
+    """Pulls revocations other processes wrote into the local list, at most once per
+    ``interval`` seconds however many requests ask (revocations made in this process are
+    applied at once anyway)."""
+
+    def __init__(self, revocations: Revocations, *, interval: float) -> None:
+        self._revocations = revocations
+        self._interval = interval
+        self._last = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def refresh_if_stale(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._last < self._interval or self._lock.locked():
+            return
+        async with self._lock:
+            self._last = now
+            await self._revocations.sync()

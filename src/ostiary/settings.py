@@ -1,0 +1,119 @@
+"""The server's settings, read once at start-up from ``OSTIARY_*`` environment variables and
+passed down; nothing deeper in the code reads the environment. Every field is documented in
+``docs/configuration.md``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ostiary.authz.scopes import parse_scope
+
+DAY: Final = 86_400
+DEFAULT_DATABASE_URL: Final = "sqlite+aiosqlite:///./ostiary.db"
+DEFAULT_ISSUER: Final = "http://127.0.0.1:8000"
+
+SigningAlg = Literal["ES256", "EdDSA", "RS256", "PS256", "HS256", "HS384", "HS512"]
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Frozen: read once, then only passed around."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OSTIARY_",
+        frozen=True,
+        extra="ignore",
+        case_sensitive=False,
+        hide_input_in_errors=True,
+    )
+
+    # --- where things are ----------------------------------------------------------------
+    database_url: str = DEFAULT_DATABASE_URL
+    auto_migrate: bool = True
+    master_key: SecretStr | None = None
+    #: Where dev/demo mode keeps its generated master key (``master.key``, mode 0600).
+    dev_key_dir: Path = Path(".ostiary")
+
+    # --- modes ---------------------------------------------------------------------------
+    dev: bool = False
+    demo: bool = False
+    demo_alice_password: SecretStr | None = None
+    demo_admin_password: SecretStr | None = None
+
+    # --- tokens --------------------------------------------------------------------------
+    issuer: str = DEFAULT_ISSUER
+    audience: str = "ostiary"
+    client_id: str = "ostiary"
+    access_token_ttl: int = Field(default=900, ge=60, le=DAY)
+    refresh_absolute_ttl: int = Field(default=30 * DAY, ge=60)
+    refresh_idle_ttl: int = Field(default=7 * DAY, ge=60)
+    refresh_grace_seconds: float = Field(default=0.0, ge=0, le=60)
+    leeway: int = Field(default=30, ge=0, le=300)
+    default_scope: str = "profile"
+    role_scopes: dict[str, str] = Field(default_factory=lambda: {"admin": "reports:read"})
+    include_username_claim: bool = False
+    revocation_sync_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    # --- keys ----------------------------------------------------------------------------
+    signing_alg: SigningAlg = "ES256"
+    key_rotation_days: float = Field(default=30, gt=0)
+    jwks_max_age: int = Field(default=300, ge=0, le=DAY)
+
+    # --- accounts ------------------------------------------------------------------------
+    registration_enabled: bool = True
+    password_min_length: int = Field(default=12, ge=8, le=1024)
+    argon2_memory_kib: int = Field(default=19456, ge=8)
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_parallelism: int = Field(default=1, ge=1)
+
+    # --- HTTP ----------------------------------------------------------------------------
+    max_body_bytes: int = Field(default=65536, ge=1024)
+
+    @property
+    def dev_mode(self) -> bool:
+        """Demo mode implies dev mode."""
+        return self.dev or self.demo
+
+    @property
+    def refresh_grace_enabled(self) -> bool:
+        return self.refresh_grace_seconds > 0
+
+    def scope_for(self, roles: frozenset[str] | set[str]) -> str:
+        """The scope an access token of a user with ``roles`` carries: ``default_scope`` plus
+        the scopes ``role_scopes`` maps each role to."""
+        scopes = set(parse_scope(self.default_scope))
+        for role in roles:
+            scopes |= parse_scope(self.role_scopes.get(role, ""))
+        return " ".join(sorted(scopes))
+
+    @field_validator("issuer", "audience", "client_id")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip() or value != value.strip():
+            raise ValueError("must be non-empty without surrounding spaces")
+        return value
+
+    @field_validator("default_scope")
+    @classmethod
+    def _a_scope(cls, value: str) -> str:
+        parse_scope(value)  # ValueError names the rule
+        return value
+
+    @field_validator("role_scopes")
+    @classmethod
+    def _scopes_per_role(cls, value: dict[str, str]) -> dict[str, str]:
+        for scope in value.values():
+            parse_scope(scope)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.refresh_idle_ttl > self.refresh_absolute_ttl:
+            raise ValueError("refresh_idle_ttl must not exceed refresh_absolute_ttl")
+        # The next key is announced a day (or half the interval) ahead; caches must see it.
+        if min(DAY, self.key_rotation_days * DAY / 2) <= self.jwks_max_age:
+            raise ValueError("key_rotation_days is too short for jwks_max_age")
+        return self

@@ -1,0 +1,115 @@
+"""Running the auth server in-process for the HTTP tests, and the exact answers they expect."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+from fastapi import FastAPI
+
+from ostiary.clock import FrozenClock
+from ostiary.server import create_app
+from ostiary.server.services import Services
+from ostiary.settings import Settings
+from ostiary.storage import Storage
+
+PASSWORD: Final = "correct horse battery"
+NEW_PASSWORD: Final = "staple battery horse correct"
+CLIENT_ADDRESS: Final = "203.0.113.7"
+BASE_URL: Final = "http://testserver"
+#: Fast argon2 for tests: the OWASP parameters cost ~30 ms a hash.
+FAST_ARGON2: Final = {"argon2_memory_kib": 256, "argon2_time_cost": 1}
+
+NO_STORE: Final = {"cache-control": "no-store", "pragma": "no-cache"}
+BAD_LOGIN: Final = {
+    "error": "invalid_grant",
+    "error_description": "The username or password is incorrect.",
+}
+BAD_GRANT: Final = {
+    "error": "invalid_grant",
+    "error_description": "The grant is invalid, expired or revoked.",
+}
+REVOKED: Final = {"error": "invalid_token", "error_description": "The token has been revoked."}
+NO_CREDENTIALS: Final = {"error_description": "Bearer authentication is required."}
+SERVER_REALM: Final = 'Bearer realm="ostiary"'
+
+
+def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
+    """Dev mode on memory storage with fast argon2; the master key file under ``tmp_path``."""
+    values: dict[str, Any] = {
+        "database_url": "memory://",
+        "dev": True,
+        "dev_key_dir": tmp_path / ".ostiary",
+        **FAST_ARGON2,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def problem(status: int, title: str, detail: str) -> dict[str, Any]:
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail}
+
+
+def oauth(error: str, description: str) -> dict[str, str]:
+    return {"error": error, "error_description": description}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Server:
+    app: FastAPI
+    client: httpx.AsyncClient
+    settings: Settings
+    clock: FrozenClock
+
+    @property
+    def services(self) -> Services:
+        services = self.app.state.services
+        assert isinstance(services, Services)
+        return services
+
+    async def add_user(self, username: str = "alice", *roles: str) -> str:
+        """Create a user (role ``user`` unless given) and return its id."""
+        user = await self.services.accounts.create(username, PASSWORD, roles=roles or ("user",))
+        return user.id
+
+    async def login(self, username: str = "alice", password: str = PASSWORD) -> dict[str, Any]:
+        response = await self.client.post(
+            "/auth/login", json={"username": username, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def refresh(self, refresh_token: str) -> httpx.Response:
+        return await self.client.post("/auth/refresh", json={"refresh_token": refresh_token})
+
+    async def profile(self, access_token: str) -> httpx.Response:
+        return await self.client.get("/auth/me", headers=bearer(access_token))
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings,
+    *,
+    storage: Storage | None = None,
+    clock: FrozenClock | None = None,
+    raise_app_exceptions: bool = True,
+) -> AsyncIterator[Server]:
+    """The app with its lifespan run, and a client that talks to it in-process."""
+    clock = clock or FrozenClock(time.time())
+    app = create_app(settings, storage=storage, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(
+            app=app, client=(CLIENT_ADDRESS, 4321), raise_app_exceptions=raise_app_exceptions
+        )
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            yield Server(app, client, settings, clock)

@@ -1,0 +1,215 @@
+"""Start-up and shutdown: the master key, migrations, the signing key, SQLite and PostgreSQL
+storage, the background task; and the JWKS and health endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from ostiary.errors import ConfigurationError
+from ostiary.jose.inspect import inspect_compact
+from ostiary.keys import MasterKey
+from ostiary.server import create_app
+from ostiary.storage import StorageError
+from ostiary.storage.sql import SQLStorage, normalize_url
+
+from ._server import BAD_GRANT, REVOKED, Server, bearer, problem, running, settings_for
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "OSTIARY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'ostiary.db'}"
+
+
+# --- the master key ----------------------------------------------------------------------
+
+
+async def test_without_a_master_key_the_server_refuses_to_start(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, dev=False)
+    app = create_app(settings)
+    with pytest.raises(ConfigurationError, match="OSTIARY_MASTER_KEY is not set"):
+        async with app.router.lifespan_context(app):
+            pass
+    assert not (tmp_path / ".ostiary").exists()
+
+
+async def test_dev_mode_creates_a_private_master_key_file_and_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        async with running(settings_for(tmp_path)):
+            pass
+    path = tmp_path / ".ostiary" / "master.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "DEV MODE" in caplog.text
+    assert path.read_text().strip() not in caplog.text
+
+
+async def test_a_given_master_key_is_used_and_no_file_is_made(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, dev=False, master_key=MasterKey.new_text())
+    async with running(settings) as srv:
+        await srv.add_user("alice")
+        await srv.login()
+    assert not (tmp_path / ".ostiary").exists()
+
+
+# --- SQLite ------------------------------------------------------------------------------
+
+
+async def test_sqlite_is_migrated_at_start_and_reused_by_the_next_start(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, database_url=sqlite_url(tmp_path))
+    async with running(settings) as srv:
+        await srv.add_user("alice")
+        tokens = await srv.login()
+        assert (await srv.client.get("/readyz")).status_code == 200
+        kid = srv.services.keys.ring.signing_key.kid
+    async with running(settings) as srv:
+        assert srv.services.keys.ring.signing_key.kid == kid
+        assert (await srv.profile(tokens["access_token"])).status_code == 200
+        assert (await srv.refresh(tokens["refresh_token"])).status_code == 200
+        await srv.login()
+
+
+async def test_without_auto_migrate_an_empty_database_fails_start_up(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, database_url=sqlite_url(tmp_path), auto_migrate=False)
+    app = create_app(settings)
+    with pytest.raises(StorageError):
+        async with app.router.lifespan_context(app):
+            pass
+
+
+async def test_a_revocation_written_by_another_process_is_picked_up(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, database_url=sqlite_url(tmp_path))
+    async with running(settings) as one, running(settings) as two:
+        await one.add_user("alice")
+        tokens = await one.login()
+        assert (await two.profile(tokens["access_token"])).status_code == 200
+        await one.client.post("/auth/logout", headers=bearer(tokens["access_token"]))
+        await asyncio.sleep(settings.revocation_sync_seconds)
+        refused = await two.profile(tokens["access_token"])
+        assert (refused.status_code, refused.json()) == (401, REVOKED)
+
+
+# --- PostgreSQL --------------------------------------------------------------------------
+
+
+async def _admin(statement: str) -> None:
+    engine = create_async_engine(
+        normalize_url(POSTGRES_ADMIN_URL),
+        isolation_level="AUTOCOMMIT",
+        poolclass=NullPool,
+        connect_args={"timeout": 5},
+    )
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A database of this test's own on the local server, dropped afterwards."""
+    name = f"ostiary_http_{secrets.token_hex(6)}"
+    try:
+        await _admin(f'CREATE DATABASE "{name}"')
+    except (OSError, SQLAlchemyError) as exc:  # unreachable or refused
+        pytest.skip(f"PostgreSQL is not usable here ({type(exc).__name__})")
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False)
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_the_flow_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    settings = settings_for(tmp_path, database_url=postgres_url)
+    async with running(settings) as srv:
+        assert (await srv.client.get("/readyz")).json() == {"status": "ready"}
+        await srv.add_user("alice")
+        first = await srv.login()
+        second = (await srv.refresh(first["refresh_token"])).json()
+        assert (await srv.refresh(first["refresh_token"])).json() == BAD_GRANT
+        assert (await srv.profile(second["access_token"])).json() == REVOKED
+
+
+# --- shutdown ----------------------------------------------------------------------------
+
+
+async def test_the_background_task_ends_with_the_app(tmp_path: Path) -> None:
+    async with running(settings_for(tmp_path)):
+        names = {t.get_name() for t in asyncio.all_tasks()}
+        assert "ostiary-maintenance" in names
+    assert "ostiary-maintenance" not in {t.get_name() for t in asyncio.all_tasks()}
+
+
+# --- JWKS --------------------------------------------------------------------------------
+
+
+async def test_the_jwks_is_public_and_cacheable(server: Server) -> None:
+    response = await server.client.get("/.well-known/jwks.json")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "public, max-age=300"
+    assert response.headers["content-type"] == "application/jwk-set+json"
+    (key,) = response.json()["keys"]
+    assert key["kid"] == server.services.keys.ring.signing_key.kid
+    assert (key["kty"], key["crv"], key["alg"], key["use"]) == ("EC", "P-256", "ES256", "sig")
+    assert "d" not in key
+
+
+async def test_the_jwks_max_age_is_configurable(tmp_path: Path) -> None:
+    async with running(settings_for(tmp_path, jwks_max_age=60)) as srv:
+        response = await srv.client.get("/.well-known/jwks.json")
+    assert response.headers["cache-control"] == "public, max-age=60"
+
+
+async def test_after_a_rotation_old_tokens_verify_and_new_ones_use_the_new_key(
+    server: Server,
+) -> None:
+    before = await server.login()
+    old_kid = server.services.keys.ring.signing_key.kid
+    await server.services.keys.rotate()
+    after = await server.login()
+    header, _ = inspect_compact(after["access_token"])
+    assert header["kid"] != old_kid
+    kids = [k["kid"] for k in (await server.client.get("/.well-known/jwks.json")).json()["keys"]]
+    assert kids == [header["kid"], old_kid]
+    for tokens in (before, after):
+        assert (await server.profile(tokens["access_token"])).status_code == 200
+
+
+# --- health ------------------------------------------------------------------------------
+
+
+async def test_healthz_and_readyz(server: Server) -> None:
+    assert (await server.client.get("/healthz")).json() == {"status": "ok"}
+    assert (await server.client.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_readyz_is_503_when_the_database_is_not_migrated(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, database_url=sqlite_url(tmp_path))
+    async with running(settings) as srv:
+        storage = srv.services.storage
+        assert isinstance(storage, SQLStorage)
+        async with storage.engine.begin() as conn:
+            await conn.execute(text("DELETE FROM alembic_version"))
+        response = await srv.client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == problem(
+        503, "Service Unavailable", "The database schema is not migrated."
+    )
+    assert response.headers["retry-after"] == "5"
