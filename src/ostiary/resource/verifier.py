@@ -53,6 +53,7 @@ class TokenVerifier:
         max_token_size: int = DEFAULT_MAX_TOKEN_SIZE,
         jwks_policy: JWKSPolicy | None = None,
         jwks_client: JWKSClient | None = None,
+        revocations: RevocationList | None = None,
     ) -> None:
         sources = sum(x is not None for x in (jwks_url, keys, jwks_client))
         if sources != 1:
@@ -64,7 +65,9 @@ class TokenVerifier:
         self.cache = VerifiedTokenCache(cache_size)
         self._cache_entries = self.cache.entries
         self._cache_touch = self.cache.entries.move_to_end
-        self.revocations = RevocationList()
+        #: Revocations this verifier honours; several verifiers (and a revocation feed) may
+        #: share one list.
+        self.revocations = revocations if revocations is not None else RevocationList()
         self._static: JWKSet | None = _key_set(keys) if keys is not None else None
         if jwks_url is not None:
             jwks_client = JWKSClient(jwks_url, policy=jwks_policy, clock=clock)

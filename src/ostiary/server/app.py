@@ -17,6 +17,7 @@ from typing import Final
 from fastapi import FastAPI
 
 from ostiary.clock import SYSTEM_CLOCK, Clock
+from ostiary.resource import RevocationList
 from ostiary.server.demo import alice_password_line, describe_users, seed_demo_users
 from ostiary.server.errors import install_error_handlers
 from ostiary.server.keyview import LiveKeySet
@@ -44,8 +45,13 @@ def create_app(
 ) -> FastAPI:
     """The auth server. ``storage`` given: used as it is (not migrated, not closed)."""
     keys_view = LiveKeySet()
-    verifier = server_verifier(settings, keys_view, clock=clock)
-    demo_verifier = server_verifier(settings, keys_view, clock=clock) if settings.demo else None
+    revoked = RevocationList()  # one list: the server's routes, the demo API and the feed
+    verifier = server_verifier(settings, keys_view, clock=clock, revocations=revoked)
+    demo_verifier = (
+        server_verifier(settings, keys_view, clock=clock, revocations=revoked)
+        if settings.demo
+        else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,8 +62,6 @@ def create_app(
             await keys.ensure_signing_key()
             keys_view.attach(keys)
             services = build_services(settings, store, keys, verifier=verifier, clock=clock)
-            if demo_verifier is not None:
-                demo_verifier.revocations = services.revocations.local
             await services.revocations.sync()
             if settings.demo:
                 await _start_demo(services)

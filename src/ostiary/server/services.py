@@ -15,7 +15,7 @@ from ostiary.clock import Clock
 from ostiary.keys.encryption import MasterKey
 from ostiary.keys.master_file import MASTER_KEY_FILE, load_or_create_master_key
 from ostiary.keys.service import DAY, KeyService
-from ostiary.resource import TokenVerifier
+from ostiary.resource import RevocationList, TokenVerifier
 from ostiary.server.keyview import LiveKeySet
 from ostiary.server.service import AuthService
 from ostiary.settings import Settings
@@ -90,12 +90,15 @@ def refresh_tokens(settings: Settings, storage: Storage, *, clock: Clock) -> Ref
     )
 
 
-def revocations(settings: Settings, storage: Storage, *, clock: Clock) -> Revocations:
+def revocations(
+    settings: Settings, storage: Storage, *, clock: Clock, local: RevocationList | None = None
+) -> Revocations:
     return Revocations(
         storage.revocations,
         clock=clock,
         max_access_ttl=settings.access_token_ttl,
         leeway=settings.leeway,
+        local=local,
     )
 
 
@@ -133,8 +136,7 @@ def build_services(
 ) -> Services:
     """Wire the services; ``verifier`` (built before start-up, see :func:`server_verifier`)
     shares the revocation list kept here."""
-    revoked = revocations(settings, storage, clock=clock)
-    verifier.revocations = revoked.local
+    revoked = revocations(settings, storage, clock=clock, local=verifier.revocations)
     issuer = AccessTokenIssuer(
         keys.signing_key,
         issuer=settings.issuer,
@@ -154,14 +156,22 @@ def build_services(
     return Services(settings, storage, keys, users, auth, revoked, sync, verifier)
 
 
-def server_verifier(settings: Settings, keys: LiveKeySet, *, clock: Clock) -> TokenVerifier:
-    """A verifier of this server's own tokens, over the live key ring."""
+def server_verifier(
+    settings: Settings,
+    keys: LiveKeySet,
+    *,
+    clock: Clock,
+    revocations: RevocationList | None = None,
+) -> TokenVerifier:
+    """A verifier of this server's own tokens, over the live key ring; verifiers given the
+    same ``revocations`` list refuse a revoked token together."""
     return TokenVerifier(
         issuer=settings.issuer,
         audience=settings.audience,
         keys=keys,
         leeway=settings.leeway,
         clock=clock,
+        revocations=revocations,
     )
 
 

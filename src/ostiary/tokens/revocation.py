@@ -36,14 +36,17 @@ class Revocations:
         clock: Clock = SYSTEM_CLOCK,
         max_access_ttl: float,
         leeway: float = DEFAULT_LEEWAY,
+        local: RevocationList | None = None,
     ) -> None:
+        """``local`` is the list to keep in step (a new one by default); pass the one your
+        verifiers share so that a revocation here reaches them at once."""
         if max_access_ttl <= 0 or leeway < 0:
             raise ValueError("max_access_ttl must be positive and leeway not negative")
         self._store = store
         self._clock = clock
         self._horizon = max_access_ttl + leeway
         self._leeway = leeway
-        self.local = RevocationList()
+        self.local = local if local is not None else RevocationList()
         self._cursor = 0
 
     # --- revoking --------------------------------------------------------------------------
