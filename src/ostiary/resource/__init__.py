@@ -10,6 +10,7 @@ from __future__ import annotations
 from ostiary.errors import InsufficientScope, InvalidToken, KeySetUnavailable
 from ostiary.resource.cache import VerifiedTokenCache
 from ostiary.resource.claims import AccessClaims
+from ostiary.resource.feed import RevocationFeed
 from ostiary.resource.jwks_client import JWKSClient, JWKSPolicy
 from ostiary.resource.middleware import BearerAuthMiddleware
 from ostiary.resource.revocation import RevocationList
@@ -23,6 +24,7 @@ __all__ = [
     "JWKSClient",
     "JWKSPolicy",
     "KeySetUnavailable",
+    "RevocationFeed",
     "RevocationList",
     "TokenVerifier",
     "VerifiedTokenCache",
