@@ -166,7 +166,12 @@ def _bearer(exc: BearerRejected) -> RenderedError:
 
 def _log(path: str, exc: OstiaryError) -> None:
     cause = exc.cause if isinstance(exc, BearerRejected) and exc.cause is not None else exc
-    reason = getattr(cause, "reason", cause.error)
+    # A routing error (404, 405) is the client's, not a server_error: name it by its status.
+    reason = (
+        f"http_{exc.status}"
+        if isinstance(exc, HTTPProblem)
+        else getattr(cause, "reason", cause.error)
+    )
     level = logging.ERROR if _status(exc) >= 500 else logging.INFO
     log.log(level, "%s on %s: %s (%s)", reason, path, cause.description, cause.detail or "-")
 
