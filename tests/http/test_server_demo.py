@@ -65,6 +65,10 @@ async def test_passwords_can_come_from_the_environment(
         assert 'export ALICE_PASSWORD="$OSTIARY_DEMO_ALICE_PASSWORD"' in output
         await srv.login("alice", "alice-demo-password")
         await srv.login("admin", "admin-demo-pass")
+    async with running(settings):  # a second start: the walkthrough still reads the variable
+        again = capsys.readouterr().out
+        assert "alice-demo-password" not in again
+        assert 'export ALICE_PASSWORD="$OSTIARY_DEMO_ALICE_PASSWORD"' in again
 
 
 async def test_the_walkthrough_is_printed_with_the_issuer_url(

@@ -26,6 +26,8 @@ class DemoUser:
     #: The password if it was made up now: printed this once, then never again.
     password: str | None
     created: bool
+    #: The password came from ``env`` (then the walkthrough reads it from there too).
+    from_env: bool = False
 
 
 DEMO_USERS: Final = (("alice", "user"), ("admin", "admin"))
@@ -42,13 +44,19 @@ async def seed_demo_users(accounts: Accounts, settings: Settings) -> list[DemoUs
         except NotFound:
             pass
         else:
-            seeded.append(DemoUser(username, role, env, None, created=False))
+            seeded.append(
+                DemoUser(
+                    username, role, env, None, created=False, from_env=given[username] is not None
+                )
+            )
             continue
         secret: SecretStr | None = given[username]
         made_up = secrets.token_urlsafe(12) if secret is None else None
         password = made_up if made_up is not None else _value(secret)
         await accounts.create(username, password, roles=(role,))
-        seeded.append(DemoUser(username, role, env, made_up, created=True))
+        seeded.append(
+            DemoUser(username, role, env, made_up, created=True, from_env=made_up is None)
+        )
     return seeded
 
 
@@ -74,6 +82,6 @@ def alice_password_line(users: list[DemoUser]) -> str:
     alice = next(u for u in users if u.username == "alice")
     if alice.password is not None:
         return f"export ALICE_PASSWORD='{alice.password}'"
-    if alice.created:
+    if alice.from_env:
         return f'export ALICE_PASSWORD="${alice.env}"'
     return "export ALICE_PASSWORD='...'   # the one printed at the first start"
