@@ -10,71 +10,34 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import secrets
+import contextlib
 import shutil
-from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
-from ostiary.storage import MEMORY_URL, Storage, StorageError, open_storage
-from ostiary.storage.sql import SQLStorage, normalize_url, upgrade
-from ostiary.storage.sql.engine import translated_errors
+from ostiary.storage import MEMORY_URL, Storage, open_storage
+from ostiary.storage.sql import SQLStorage, upgrade
 from ostiary.storage.sql.models import Base
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "OSTIARY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+from .._postgres import PostgresUnavailable, in_thread, postgres_database
+
 BACKENDS = ["memory", "sqlite", "postgresql"]
 SQL_BACKENDS = ["sqlite", "postgresql"]
-
-T = TypeVar("T")
-
-
-def in_thread(work: Callable[[], T]) -> T:
-    """Run blocking set-up (which may call ``asyncio.run``) away from pytest-asyncio's loop."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(work).result()
-
-
-async def _admin(statement: str) -> None:
-    engine = create_async_engine(
-        normalize_url(POSTGRES_ADMIN_URL),
-        isolation_level="AUTOCOMMIT",
-        poolclass=NullPool,
-        connect_args={"timeout": 5},
-    )
-    try:
-        with translated_errors():
-            async with engine.connect() as conn:
-                await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A migrated database of this session's own, dropped at its end."""
-    name = f"ostiary_test_{secrets.token_hex(6)}"
-    try:
-        in_thread(lambda: asyncio.run(_admin(f'CREATE DATABASE "{name}"')))
-    except StorageError as exc:
-        where = make_url(POSTGRES_ADMIN_URL).render_as_string(hide_password=True)
-        pytest.skip(f"PostgreSQL at {where} is not usable ({type(exc).__name__}: {exc})")
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    """A database of this session's own, dropped afterwards."""
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(postgres_database("ostiary_test"))
+        except PostgresUnavailable as exc:
+            pytest.skip(str(exc))
         in_thread(lambda: upgrade(url))
         yield url
-    finally:
-        in_thread(lambda: asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ and a server that does not stop on SIGTERM is killed.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import json
@@ -21,29 +20,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import httpx
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
-from ostiary.storage import StorageError
-from ostiary.storage.sql import normalize_url
-from ostiary.storage.sql.engine import translated_errors
-
+from .._postgres import PostgresUnavailable, postgres_database
 from ._server import FAST_ARGON2
 
-T = TypeVar("T")
-
-POSTGRES_ADMIN_URL: Final = os.environ.get(
-    "OSTIARY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 STARTUP_TIMEOUT: Final = 30.0
 SHUTDOWN_TIMEOUT: Final = 10.0
 PORT_ATTEMPTS: Final = 3
@@ -441,47 +427,5 @@ def run_printed_walkthrough(server: LiveServer, workdir: Path) -> BashRun:
     return BashRun(bash.returncode, stdout, stderr, files)
 
 
-# --- a PostgreSQL database of the run's own -----------------------------------------------
-
-
-def in_thread(work: Callable[[], T]) -> T:
-    """Run ``asyncio.run`` set-up away from any event loop of pytest-asyncio."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(work).result()
-
-
-async def _admin(statement: str) -> None:
-    engine = create_async_engine(
-        normalize_url(POSTGRES_ADMIN_URL),
-        isolation_level="AUTOCOMMIT",
-        poolclass=NullPool,
-        connect_args={"timeout": 5},
-    )
-    try:
-        with translated_errors():
-            async with engine.connect() as conn:
-                await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-class PostgresUnavailable(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def postgres_database(prefix: str = "ostiary_live") -> Iterator[str]:
-    """A fresh, empty database on the server of ``OSTIARY_TEST_POSTGRES_URL`` (the server
-    migrates it), as a ``postgresql+asyncpg://`` URL; dropped when left. Raises
-    :class:`PostgresUnavailable` when the server cannot be used."""
-    name = f"{prefix}_{secrets.token_hex(6)}"
-    try:
-        in_thread(lambda: asyncio.run(_admin(f'CREATE DATABASE "{name}"')))
-    except StorageError as exc:
-        where = make_url(POSTGRES_ADMIN_URL).render_as_string(hide_password=True)
-        raise PostgresUnavailable(f"PostgreSQL at {where} is not usable: {exc}") from exc
-    try:
-        url = make_url(normalize_url(POSTGRES_ADMIN_URL)).set(database=name)
-        yield url.render_as_string(hide_password=False)
-    finally:
-        in_thread(lambda: asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+# PostgreSQL databases of a run's own come from tests/_postgres.py.
+__all__ = ["PostgresUnavailable", "postgres_database"]

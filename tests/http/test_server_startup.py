@@ -4,32 +4,24 @@ storage, the background task; and the JWKS and health endpoints."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import os
-import secrets
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from ostiary.errors import ConfigurationError
 from ostiary.jose.inspect import inspect_compact
 from ostiary.keys import MasterKey
 from ostiary.server import create_app
 from ostiary.storage import StorageError
-from ostiary.storage.sql import SQLStorage, normalize_url
+from ostiary.storage.sql import SQLStorage
 
+from .._postgres import PostgresUnavailable, postgres_database
 from ._server import BAD_GRANT, REVOKED, Server, bearer, problem, running, settings_for
-
-POSTGRES_ADMIN_URL = os.environ.get(
-    "OSTIARY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 
 
 def sqlite_url(tmp_path: Path) -> str:
@@ -108,32 +100,15 @@ async def test_a_revocation_written_by_another_process_is_picked_up(tmp_path: Pa
 # --- PostgreSQL --------------------------------------------------------------------------
 
 
-async def _admin(statement: str) -> None:
-    engine = create_async_engine(
-        normalize_url(POSTGRES_ADMIN_URL),
-        isolation_level="AUTOCOMMIT",
-        poolclass=NullPool,
-        connect_args={"timeout": 5},
-    )
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A database of this test's own on the local server, dropped afterwards."""
-    name = f"ostiary_http_{secrets.token_hex(6)}"
-    try:
-        await _admin(f'CREATE DATABASE "{name}"')
-    except (OSError, SQLAlchemyError) as exc:  # unreachable or refused
-        pytest.skip(f"PostgreSQL is not usable here ({type(exc).__name__})")
-    try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False)
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def postgres_url() -> Iterator[str]:
+    """A database of this test's own, dropped afterwards."""
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(postgres_database("ostiary_http"))
+        except PostgresUnavailable as exc:
+            pytest.skip(str(exc))
+        yield url
 
 
 async def test_the_flow_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
