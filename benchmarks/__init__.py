@@ -1,4 +1,5 @@
-"""Ostiary's benchmarks: ``python -m benchmarks [verify|http] [--quick]`` (or ``make bench``).
+"""Ostiary's benchmarks: ``python -m benchmarks [verify|http|server] [--quick]`` (or
+``make bench``).
 
 Every figure is a ratio against a baseline measured in the same run, on the same machine and
 the same tokens; each timing is the median of several repeats. Nothing here asserts on time:

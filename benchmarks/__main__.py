@@ -1,4 +1,5 @@
-"""``python -m benchmarks [verify|http ...] [--quick] [--markdown]``: run, print, never assert.
+"""``python -m benchmarks [verify|http|server ...] [--quick] [--markdown]``: run and print,
+never assert.
 
 Exit status 0 whether targets PASS or MISS; 1 only when a bench crashed.
 """
@@ -17,7 +18,7 @@ from typing import TypeVar
 
 from benchmarks._common import Target, load_average, machine_lines
 
-PARTS = ("verify", "http")
+PARTS = ("verify", "http", "server")
 N = TypeVar("N", int, float)
 
 
@@ -26,14 +27,20 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m benchmarks",
         description="Ostiary benchmarks: ratios against baselines measured in the same run.",
     )
-    parser.add_argument("parts", nargs="*", metavar="PART", help="verify, http (default: both)")
+    parser.add_argument(
+        "parts", nargs="*", metavar="PART", help="verify, http, server (default: all)"
+    )
     parser.add_argument("--quick", action="store_true", help="short loops, for a smoke run")
     parser.add_argument("--markdown", action="store_true", help="print tables as Markdown")
     parser.add_argument(
         "--repeats", type=_positive(int), help="verify: timed repeats (default 7; quick 5)"
     )
-    parser.add_argument("--rounds", type=_positive(int), help="http: rounds (default 3)")
-    parser.add_argument("--duration", type=_positive(float), help="http: seconds per measurement")
+    parser.add_argument("--rounds", type=_positive(int), help="http, server: rounds (default 3)")
+    parser.add_argument(
+        "--duration",
+        type=_positive(float),
+        help="http, server: seconds per measurement (default 5, server 4)",
+    )
     parser.add_argument("--connections", type=_positive(int), help="http: keep-alive connections")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.parts) - set(PARTS))
@@ -106,6 +113,15 @@ def _run_part(part: str, args: argparse.Namespace) -> tuple[str, str, list[Targe
             vconfig = dataclasses.replace(vconfig, repeats=args.repeats)
         vreport = verify.run(vconfig, log)
         return vreport.header(), vreport.table(markdown=args.markdown), vreport.targets
+
+    if part == "server":
+        from benchmarks import server
+
+        sconfig = server.QUICK if args.quick else server.ServerConfig()
+        chosen = {"rounds": args.rounds, "duration": args.duration}
+        sconfig = dataclasses.replace(sconfig, **{k: v for k, v in chosen.items() if v is not None})
+        sreport = server.run(sconfig, log)
+        return sreport.header(), sreport.table(markdown=args.markdown), sreport.targets
 
     from benchmarks import http
 

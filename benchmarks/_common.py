@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import sqlite3
 import statistics
 import sys
 from collections.abc import Iterable, Sequence
@@ -25,10 +26,16 @@ class Target:
     threshold: float
     #: Why the figure cannot be trusted (e.g. non-200 responses); a MISS whatever the value.
     invalid: str = ""
+    #: The figure should stay under ``threshold`` (e.g. memory) rather than reach it.
+    below: bool = False
+    #: The unit shown after value and threshold, e.g. " MB".
+    unit: str = ""
 
     @property
     def passed(self) -> bool:
-        return not self.invalid and self.value >= self.threshold
+        if self.invalid:
+            return False
+        return self.value < self.threshold if self.below else self.value >= self.threshold
 
     @property
     def verdict(self) -> str:
@@ -36,7 +43,8 @@ class Target:
 
     def line(self) -> str:
         note = f"  ({self.invalid})" if self.invalid else ""
-        figure = f"{ratio(self.value)} (target >= {self.threshold:g})"
+        shown = ratio(self.value, up=self.below) + self.unit
+        figure = f"{shown} (target {'<' if self.below else '>='} {self.threshold:g}{self.unit})"
         return f"{self.verdict}  {self.name}: {figure}{note}"
 
 
@@ -85,7 +93,20 @@ def load_average() -> str:
 
 def machine_lines() -> list[str]:
     """Where the figures come from: CPU, cores, Python and the libraries that matter."""
-    names = ("cryptography", "joserfc", "PyJWT", "fastapi", "starlette", "uvicorn", "uvloop")
+    names = (
+        "cryptography",
+        "joserfc",
+        "PyJWT",
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "uvloop",
+        "pydantic",
+        "SQLAlchemy",
+        "aiosqlite",
+        "asyncpg",
+        "argon2-cffi",
+    )
     versions = []
     for name in names:
         try:
@@ -95,14 +116,16 @@ def machine_lines() -> list[str]:
     return [
         f"CPU: {cpu_model()}, {os.cpu_count()} logical CPUs (nproc {len(os.sched_getaffinity(0))})",
         f"Python {platform.python_version()} ({sys.implementation.name}), {platform.platform()}",
-        "Libraries: " + ", ".join(versions),
+        "Libraries: " + ", ".join(versions) + f"; SQLite {sqlite3.sqlite_version}",
         f"Load average at start: {load_average()}",
     ]
 
 
-def ratio(value: float) -> str:
+def ratio(value: float, *, up: bool = False) -> str:
     """A ratio to three decimals (one from 10 up), truncated rather than rounded so that a
-    figure under its target never shows as reaching it (1.1996 is 1.199, not 1.200)."""
+    figure under its target never shows as reaching it (1.1996 is 1.199, not 1.200); with
+    ``up``, for a figure that must stay under its target, rounded up instead."""
     digits = 3 if abs(value) < 10 else 1
     scale = 10**digits
-    return f"{math.floor(value * scale) / scale:.{digits}f}"
+    scaled = math.ceil(round(value * scale, 6)) if up else math.floor(value * scale)
+    return f"{scaled / scale:.{digits}f}"

@@ -7,6 +7,12 @@ time and requests) runs first, then the measurement, bounded by ``--duration`` s
 ``--max-requests`` requests, and for distinct tokens by the tokens given. Every response
 whose status is not 200 is an error. Prints one JSON object on stdout.
 
+Requests are ``GET --path`` (with ``--token``, or a token of ``--tokens-file`` each), the same
+``POST --path`` with the JSON body of ``--body-file`` each time, or, with ``--refresh-chains``,
+``POST --path`` ``{"refresh_token": ...}`` where each connection starts from its own token of
+that file and sends next the refresh token the previous response returned (rotation: a
+token is never sent twice). A non-200 answer ends that connection's chain.
+
 Written with protocols rather than streams, and without any HTTP library, so that one core
 drives several times the rate a one-worker uvicorn server serves; the client's own CPU use
 in the window is reported so that a saturated client shows.
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import itertools
 import json
 import os
@@ -38,9 +45,55 @@ def process_cpu_seconds(pid: int) -> float | None:
         return None
 
 
+class Shared:
+    """One sequence of requests all connections draw from; its end stops the run."""
+
+    shared: Final = True
+
+    def __init__(self, requests: Iterator[bytes]) -> None:
+        self.requests = requests
+
+    def next(self) -> bytes | None:
+        return next(self.requests, None)
+
+    def answered(self, status: int, body: bytes) -> None:
+        pass
+
+
+class RefreshChain:
+    """One connection's own refresh-token chain: each request sends the refresh token the
+    previous response returned. A non-200 answer (or one without a token) ends the chain."""
+
+    shared: Final = False
+
+    def __init__(self, head: bytes, token: str) -> None:
+        self.head = head
+        self.token: str | None = token
+
+    def next(self) -> bytes | None:
+        if self.token is None:
+            return None
+        return post(self.head, json.dumps({"refresh_token": self.token}).encode())
+
+    def answered(self, status: int, body: bytes) -> None:
+        token = None
+        if status == 200:
+            try:
+                token = json.loads(body)["refresh_token"]
+            except (ValueError, KeyError, TypeError):
+                token = None
+        self.token = token if isinstance(token, str) else None
+
+
+RequestSource = Shared | RefreshChain
+
+
+def post(head: bytes, body: bytes) -> bytes:
+    return b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body)
+
+
 @dataclass(slots=True)
 class LoadGenerator:
-    requests: Iterator[bytes]
     warmup: float
     warmup_max: int
     duration: float
@@ -61,10 +114,16 @@ class LoadGenerator:
     warmup_statuses: Counter[int] = field(default_factory=Counter)
     connection_errors: int = 0
     protocol_errors: int = 0
+    chains_broken: int = 0
     cpu_start: float = 0.0
     cpu_stop: float = 0.0
     server_cpu_start: float | None = None
     server_cpu_stop: float | None = None
+    #: Other processes whose CPU time is reported (e.g. the database's backends), by the text
+    #: their command line contains; their CPU time at the start of the window, by pid.
+    others_match: str = ""
+    others_start: dict[int, float] = field(default_factory=dict)
+    others_cpu: float | None = None
     stop_time: float = 0.0
     done: asyncio.Future[None] | None = None
 
@@ -73,7 +132,8 @@ class LoadGenerator:
         if self.warmup <= 0 or self.warmup_max <= 0:
             self._start_measuring(time.perf_counter())
         for conn in self.connections:
-            if not conn.send_next():
+            conn.send_next()
+            if self.stopped_by:
                 break
         self._check_done()
 
@@ -85,6 +145,8 @@ class LoadGenerator:
         self.cpu_start = time.process_time()
         if self.server_pid is not None:
             self.server_cpu_start = process_cpu_seconds(self.server_pid)
+        if self.others_match:
+            self.others_start = processes_cpu(self.others_match)
 
     def _stop(self, reason: str, now: float) -> None:
         self.stopped_by = reason
@@ -92,8 +154,11 @@ class LoadGenerator:
         self.cpu_stop = time.process_time()
         if self.server_pid is not None:
             self.server_cpu_stop = process_cpu_seconds(self.server_pid)
+        if self.others_match and self.measuring:
+            stop = processes_cpu(self.others_match)
+            self.others_cpu = sum(t - self.others_start.get(p, 0.0) for p, t in stop.items())
 
-    def next_request(self) -> bytes | None:
+    def next_request(self, conn: Connection) -> bytes | None:
         if self.stopped_by:
             return None
         now = time.perf_counter()
@@ -106,9 +171,13 @@ class LoadGenerator:
             if self.sent >= self.max_requests:
                 self._stop("request budget", now)
                 return None
-        request = next(self.requests, None)
+        request = conn.source.next()
         if request is None:
-            self._stop("tokens used up", now)
+            if conn.source.shared:
+                self._stop("tokens used up", now)
+            else:
+                self.chains_broken += 1
+                conn.idle = True
             return None
         self.sent += 1
         self.inflight += 1
@@ -135,7 +204,7 @@ class LoadGenerator:
         self._check_done()
 
     def _check_done(self) -> None:
-        idle = self.stopped_by or all(c.closed for c in self.connections)
+        idle = self.stopped_by or all(c.closed or c.idle for c in self.connections)
         if idle and self.inflight == 0 and self.done is not None and not self.done.done():
             self.done.set_result(None)
 
@@ -165,32 +234,38 @@ class LoadGenerator:
             "non_200": non_200,
             "connection_errors": self.connection_errors,
             "protocol_errors": self.protocol_errors,
-            "stopped_by": self.stopped_by or "abandoned",
+            "chains_broken": self.chains_broken,
+            "stopped_by": self.stopped_by
+            or ("chains broken" if self.chains_broken else "abandoned"),
             "timed_out": timed_out,
             "client_cpu": (self.cpu_stop - self.cpu_start) / busy if self.cpu_stop else None,
             "server_cpu": server_cpu,
+            "others_cpu": self.others_cpu / busy if self.others_cpu is not None else None,
         }
 
 
 class Connection(asyncio.Protocol):
     """One keep-alive connection: a request, its whole response, the next request."""
 
-    def __init__(self, gen: LoadGenerator) -> None:
+    def __init__(self, gen: LoadGenerator, source: RequestSource) -> None:
         self.gen = gen
+        self.source = source
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.need = -1  # bytes of the current response, once its header is parsed
+        self.body_at = 0
         self.status = 0
         self.waiting = False
         self.closed = False
         self.broken = False
+        self.idle = False  # its chain of requests ended
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
 
     def send_next(self) -> bool:
-        request = self.gen.next_request()
+        request = self.gen.next_request(self)
         if request is None or self.transport is None:
             return False
         self.waiting = True
@@ -209,12 +284,15 @@ class Connection(asyncio.Protocol):
             except ValueError:
                 self._fail()
                 return
-            self.need = end + 4 + length
+            self.body_at = end + 4
+            self.need = self.body_at + length
         if len(buffer) < self.need:
             return
         if len(buffer) > self.need or not self.waiting:  # nothing was asked for: broken framing
             self._fail()
             return
+        if not self.source.shared:
+            self.source.answered(self.status, bytes(buffer[self.body_at :]))
         buffer.clear()
         self.need = -1
         self.waiting = False
@@ -245,8 +323,40 @@ def _parse_head(head: bytes) -> tuple[int, int]:
     return status, int(lower[at + 17 : stop if stop >= 0 else len(lower)])
 
 
+def processes_cpu(match: str) -> dict[int, float]:
+    """CPU seconds of every process whose command line contains ``match``, by pid."""
+    found: dict[int, float] = {}
+    needle = match.encode()
+    own = str(os.getpid())  # this process's command line names ``match`` too
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or entry.name == own:
+            continue
+        try:
+            if needle not in (entry / "cmdline").read_bytes():
+                continue
+        except OSError:
+            continue
+        seconds = process_cpu_seconds(int(entry.name))
+        if seconds is not None:
+            found[int(entry.name)] = seconds
+    return found
+
+
+def build_sources(args: argparse.Namespace) -> list[RequestSource]:
+    """One request source per connection (chains), or one shared by all of them."""
+    host = f"Host: 127.0.0.1:{args.port}\r\n"
+    if args.refresh_chains is not None:
+        head = f"POST {args.path} HTTP/1.1\r\n{host}Content-Type: application/json\r\n"
+        tokens = Path(args.refresh_chains).read_text().split()[: args.connections]
+        return [RefreshChain(head.encode(), token) for token in tokens]
+    return [Shared(build_requests(args))] * args.connections
+
+
 def build_requests(args: argparse.Namespace) -> Iterator[bytes]:
-    head = f"GET {args.path} HTTP/1.1\r\nHost: 127.0.0.1:{args.port}\r\n".encode()
+    head = f"{args.method} {args.path} HTTP/1.1\r\nHost: 127.0.0.1:{args.port}\r\n".encode()
+    if args.body_file is not None:
+        body = Path(args.body_file).read_bytes()
+        return itertools.repeat(post(head + b"Content-Type: application/json\r\n", body))
     if args.tokens_file is not None:
         lines = Path(args.tokens_file).read_text().split()
         chosen = lines[args.offset : args.offset + args.count]
@@ -260,13 +370,14 @@ def build_requests(args: argparse.Namespace) -> Iterator[bytes]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
+    sources = build_sources(args)
     gen = LoadGenerator(
-        requests=build_requests(args),
         warmup=args.warmup,
         warmup_max=args.warmup_max,
         duration=args.duration,
         max_requests=args.max_requests,
         server_pid=args.server_pid,
+        others_match=args.cpu_of or "",
     )
     gen.done = loop.create_future()
     done = gen.done
@@ -280,8 +391,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     loop.set_exception_handler(fail)
     opened = await asyncio.gather(
         *(
-            loop.create_connection(lambda: Connection(gen), "127.0.0.1", args.port)
-            for _ in range(args.connections)
+            loop.create_connection(
+                functools.partial(Connection, gen, source), "127.0.0.1", args.port
+            )
+            for source in sources
         )
     )
     gen.connections = [protocol for _, protocol in opened]
@@ -301,6 +414,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--cpu", type=int, help="run on this CPU only")
     parser.add_argument("--path", default="/")
+    parser.add_argument("--method", default="GET", choices=("GET", "POST"))
+    parser.add_argument("--body-file", help="POST this JSON body with every request")
+    parser.add_argument(
+        "--refresh-chains",
+        help="one refresh token per line, one per connection: POST each, then its successor",
+    )
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds")
     parser.add_argument("--warmup-max", type=int, default=10**9, help="requests")
@@ -311,6 +430,9 @@ def main() -> None:
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--count", type=int, default=10**9)
     parser.add_argument("--server-pid", type=int, help="report this process's CPU use")
+    parser.add_argument(
+        "--cpu-of", help="also report the CPU use of the processes whose command line has this"
+    )
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})

@@ -213,10 +213,12 @@ def _free_port() -> int:
         return port
 
 
-def http_status(port: int, token: str | None = None, *, timeout: float = 5.0) -> int:
-    """One blocking request to 127.0.0.1 (``Connection: close``); the response's status."""
+def http_status(
+    port: int, token: str | None = None, *, timeout: float = 5.0, path: str = PATH
+) -> int:
+    """One blocking GET to 127.0.0.1 (``Connection: close``); the response's status."""
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    request = f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n"
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
         conn.sendall(request.encode())
         data = b""
@@ -231,7 +233,11 @@ def http_status(port: int, token: str | None = None, *, timeout: float = 5.0) ->
 
 
 class Server:
-    """One uvicorn process running :mod:`benchmarks._server`."""
+    """One uvicorn process running :mod:`benchmarks._server` (subclasses run another
+    command: :meth:`command`, :meth:`environment`, :attr:`ready_path`)."""
+
+    #: Answered (whatever the status) once the server is up.
+    ready_path: str = PATH
 
     def __init__(self, name: str, workdir: Path, jwks: Path | None, cpu: int | None) -> None:
         self.name = name
@@ -246,20 +252,26 @@ class Server:
         assert self.process is not None
         return self.process.pid
 
+    def command(self) -> list[str]:
+        command = [sys.executable, "-m", "benchmarks._server", f"--port={self.port}"]
+        command += _cpu_arg(self.cpu)
+        if self.jwks is not None:
+            command += ["--jwks", str(self.jwks)]
+        return command
+
+    def environment(self) -> dict[str, str]:
+        return _env()
+
     def start(self) -> None:
         """Start on a free port and wait until it answers; a few tries, as another process
         may take the port between our choosing it and uvicorn binding it."""
         for attempt in range(3):
             self.port = _free_port()
-            command = [sys.executable, "-m", "benchmarks._server", f"--port={self.port}"]
-            command += _cpu_arg(self.cpu)
-            if self.jwks is not None:
-                command += ["--jwks", str(self.jwks)]
             with self.log_path.open("wb") as log:
                 self.process = subprocess.Popen(
-                    command,
+                    self.command(),
                     cwd=ROOT,
-                    env=_env(),
+                    env=self.environment(),
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
@@ -278,7 +290,7 @@ class Server:
             if self.process.poll() is not None:
                 return False
             try:
-                http_status(self.port, timeout=1.0)
+                http_status(self.port, timeout=1.0, path=self.ready_path)
             except OSError:
                 time.sleep(0.1)
                 continue
@@ -331,13 +343,18 @@ def run_load(
         command.append(f"--max-requests={config.max_requests}")
         if token is not None:
             command.append(f"--token={token}")
+    return load(command, timeout=config.warmup + config.duration + 60)
+
+
+def load(command: Sequence[str], *, timeout: float) -> dict[str, Any]:
+    """Run the load generator ``command`` (``python -m benchmarks._load ...``); its result."""
     done = subprocess.run(
         command,
         cwd=ROOT,
         env=_env(),
         capture_output=True,
         text=True,
-        timeout=config.warmup + config.duration + 60,
+        timeout=timeout,
         check=False,
     )
     if done.returncode != 0:
