@@ -20,7 +20,9 @@ from ostiary.server.services import Services
 REALM: Final = "ostiary"
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """The services built at start-up. ``async`` on purpose: FastAPI runs a plain ``def``
+    dependency in a worker thread, a hop that cost every request 0.2 ms."""
     services = getattr(request.app.state, "services", None)
     if not isinstance(services, Services):
         raise RuntimeError("the server's lifespan has not run")  # noqa: TRY004
