@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+from sqlalchemy.pool import PoolResetState
 
 from ostiary.errors import ConfigurationError
 from ostiary.storage.protocols import Conflict, StorageError
@@ -36,6 +37,9 @@ _ASYNC_DRIVERS = {
 }
 # An execution option on the engine that write transactions use: SQLite then begins IMMEDIATE.
 _WRITE_OPTION = "ostiary_write"
+# An execution option for transactions of one read statement: SQLite then sends no BEGIN, the
+# lone statement being a transaction (and a snapshot) of its own. Saves the driver round trips.
+_ONE_READ_OPTION = "ostiary_one_read"
 
 
 def normalize_url(url: str) -> str:
@@ -56,10 +60,13 @@ def normalize_url(url: str) -> str:
 
 def open_engine(url: str = DEFAULT_URL) -> AsyncEngine:
     """An async engine for ``url``; for SQLite with WAL, foreign keys and a busy timeout."""
-    engine = _create_async_engine(normalize_url(url), hide_parameters=True)
-    if engine.dialect.name == "sqlite":
+    url = normalize_url(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        # Rolling back on return only when a transaction is open: see _configure_sqlite().
+        engine = _create_async_engine(url, hide_parameters=True, pool_reset_on_return=None)
         _configure_sqlite(engine)
-    return engine
+        return engine
+    return _create_async_engine(url, hide_parameters=True)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -82,8 +89,26 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Connection) -> None:
-        write = connection.get_execution_options().get(_WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get(_WRITE_OPTION, False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        elif not options.get(_ONE_READ_OPTION, False):
+            connection.exec_driver_sql("BEGIN")
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def on_reset(dbapi_connection: Any, record: Any, state: PoolResetState) -> None:
+        # What SQLAlchemy's default reset-on-return does (roll back, unless the Connection did
+        # already or the connection is being discarded), skipping the driver round trip when
+        # SQLite says no transaction is open: a rollback would then change nothing.
+        if state.asyncio_safe and not state.transaction_was_reset and _in_transaction(record):
+            dbapi_connection.rollback()
+
+
+def _in_transaction(record: Any) -> bool:
+    try:
+        return bool(record.driver_connection.in_transaction)
+    except (AttributeError, ValueError, sqlite3.Error):  # closed: let rollback() decide
+        return True
 
 
 def for_writing(engine: AsyncEngine) -> AsyncEngine:
@@ -113,26 +138,31 @@ def _first_line(exc: Exception) -> str:
 
 
 class Database:
-    """An engine and the two kinds of transaction the stores open on it."""
+    """An engine and the two kinds of transaction the stores open on it.
+
+    Stores run SQLAlchemy Core statements on the transaction's connection (no ORM session:
+    the hot paths are one or a few statements, and the unit of work only cost CPU)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._readers = async_sessionmaker(engine, expire_on_commit=False)
-        self._writers = async_sessionmaker(for_writing(engine), expire_on_commit=False)
+        self._reader = engine.execution_options(**{_ONE_READ_OPTION: True})
+        self._writer = for_writing(engine)
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
 
     @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction for ONE read statement (on SQLite it sends no BEGIN: the statement is
+        its own transaction). Several statements that must see one snapshot need another kind."""
         with translated_errors():
-            async with self._readers() as session, session.begin():
-                yield session
+            async with self._reader.begin() as conn:
+                yield conn
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
+    async def write(self) -> AsyncIterator[AsyncConnection]:
         """One transaction, committed on exit and rolled back on any exception."""
         lock = contextlib.nullcontext() if self._write_lock is None else self._write_lock
         async with lock:
             with translated_errors():
-                async with self._writers() as session, session.begin():
-                    yield session
+                async with self._writer.begin() as conn:
+                    yield conn

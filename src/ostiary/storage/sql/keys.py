@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, insert, select, update
 
 from ostiary.storage.records import KeyStatus, StoredKey
 from ostiary.storage.sql.engine import Database
 from ostiary.storage.sql.models import SigningKeyRow
 
-_NO_SYNC = {"synchronize_session": False}
+_KEYS = cast(Table, SigningKeyRow.__table__)
+_C = _KEYS.c
+_LIST = select(
+    _C.kid, _C.alg, _C.status, _C.sealed, _C.created_at, _C.activated_at, _C.retired_at
+).order_by(_C.created_at, _C.kid)
 
 
-def _record(row: SigningKeyRow) -> StoredKey:
+def _record(row: Any) -> StoredKey:
+    kid, alg, status, sealed, created_at, activated_at, retired_at = row
     return StoredKey(
-        kid=row.kid,
-        alg=row.alg,
-        status=KeyStatus(row.status),
-        sealed=row.sealed,
-        created_at=row.created_at,
-        activated_at=row.activated_at,
-        retired_at=row.retired_at,
+        kid=kid,
+        alg=alg,
+        status=KeyStatus(status),
+        sealed=sealed,
+        created_at=created_at,
+        activated_at=activated_at,
+        retired_at=retired_at,
     )
 
 
@@ -30,22 +36,22 @@ class SQLKeyStore:
         self._db = db
 
     async def list(self) -> Sequence[StoredKey]:
-        stmt = select(SigningKeyRow).order_by(SigningKeyRow.created_at, SigningKeyRow.kid)
-        async with self._db.read() as s:
-            return [_record(row) for row in await s.scalars(stmt)]
+        async with self._db.read() as conn:
+            rows = (await conn.execute(_LIST)).all()
+        return [_record(row) for row in rows]
 
     async def add(self, key: StoredKey) -> None:
-        row = SigningKeyRow(
-            kid=key.kid,
-            alg=key.alg,
-            status=key.status.value,
-            sealed=key.sealed,
-            created_at=key.created_at,
-            activated_at=key.activated_at,
-            retired_at=key.retired_at,
-        )
-        async with self._db.write() as s:
-            s.add(row)
+        values = {
+            "kid": key.kid,
+            "alg": key.alg,
+            "status": key.status.value,
+            "sealed": key.sealed,
+            "created_at": key.created_at,
+            "activated_at": key.activated_at,
+            "retired_at": key.retired_at,
+        }
+        async with self._db.write() as conn:
+            await conn.execute(insert(_KEYS), values)
 
     async def set_status(
         self,
@@ -60,11 +66,11 @@ class SQLKeyStore:
             values["activated_at"] = activated_at
         if retired_at is not None:
             values["retired_at"] = retired_at
-        stmt = update(SigningKeyRow).where(SigningKeyRow.kid == kid).values(values)
-        async with self._db.write() as s:
-            await s.execute(stmt, execution_options=_NO_SYNC)
+        stmt = update(_KEYS).where(_C.kid == kid).values(values)
+        async with self._db.write() as conn:
+            await conn.execute(stmt)
 
     async def delete(self, kid: str) -> None:
-        stmt = delete(SigningKeyRow).where(SigningKeyRow.kid == kid)
-        async with self._db.write() as s:
-            await s.execute(stmt, execution_options=_NO_SYNC)
+        stmt = delete(_KEYS).where(_C.kid == kid)
+        async with self._db.write() as conn:
+            await conn.execute(stmt)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+from typing import cast
+
+from sqlalchemy import Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ostiary.storage.sql.engine import Database
 from ostiary.storage.sql.models import LeaseRow
+
+_LEASES = cast(Table, LeaseRow.__table__)
+_C = _LEASES.c
 
 
 class SQLLeaseStore:
@@ -17,16 +22,16 @@ class SQLLeaseStore:
         # INSERT ... ON CONFLICT DO UPDATE ... WHERE: the row is written (and returned) only if
         # the lease is new, expired or already ours; both databases do this atomically.
         insert = postgresql.insert if self._db.dialect == "postgresql" else sqlite.insert
-        new = insert(LeaseRow).values(name=name, holder=holder, expires_at=now + ttl)
+        new = insert(_LEASES).values(name=name, holder=holder, expires_at=now + ttl)
         stmt = new.on_conflict_do_update(
-            index_elements=[LeaseRow.name],
+            index_elements=[_C.name],
             set_={"holder": new.excluded.holder, "expires_at": new.excluded.expires_at},
-            where=(LeaseRow.expires_at <= now) | (LeaseRow.holder == holder),
-        ).returning(LeaseRow.name)
-        async with self._db.write() as s:
-            return (await s.execute(stmt)).first() is not None
+            where=(_C.expires_at <= now) | (_C.holder == holder),
+        ).returning(_C.name)
+        async with self._db.write() as conn:
+            return (await conn.execute(stmt)).first() is not None
 
     async def release(self, name: str, *, holder: str) -> None:
-        stmt = delete(LeaseRow).where(LeaseRow.name == name, LeaseRow.holder == holder)
-        async with self._db.write() as s:
-            await s.execute(stmt, execution_options={"synchronize_session": False})
+        stmt = delete(_LEASES).where(_C.name == name, _C.holder == holder)
+        async with self._db.write() as conn:
+            await conn.execute(stmt)

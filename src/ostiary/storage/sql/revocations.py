@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import Table, delete, insert, select, text
 
 from ostiary.storage._checks import check_page
 from ostiary.storage.records import Revocation, RevocationKind
@@ -17,14 +18,21 @@ from ostiary.storage.sql.models import RevocationRow
 # order and commit order the same. SQLite serializes writers anyway.
 _PG_SERIALIZE_ADDS = text("LOCK TABLE revocations IN EXCLUSIVE MODE")
 
+_REVOCATIONS = cast(Table, RevocationRow.__table__)
+_C = _REVOCATIONS.c
+# The columns in the order of Revocation's fields: _record() unpacks rows by position.
+_COLUMNS = (_C.kind, _C.value, _C.not_before, _C.expires_at, _C.seq)
+_ADD = insert(_REVOCATIONS).returning(*_COLUMNS)
 
-def _record(row: RevocationRow) -> Revocation:
+
+def _record(row: Any) -> Revocation:
+    kind, value, not_before, expires_at, seq = row
     return Revocation(
-        kind=RevocationKind(row.kind),
-        value=row.value,
-        not_before=row.not_before,
-        expires_at=row.expires_at,
-        seq=row.seq,
+        kind=RevocationKind(kind),
+        value=value,
+        not_before=not_before,
+        expires_at=expires_at,
+        seq=seq,
     )
 
 
@@ -33,34 +41,26 @@ class SQLRevocationStore:
         self._db = db
 
     async def add(self, revocation: Revocation) -> Revocation:
-        row = RevocationRow(
-            kind=revocation.kind.value,
-            value=revocation.value,
-            not_before=revocation.not_before,
-            expires_at=revocation.expires_at,
-        )
-        async with self._db.write() as s:
+        values = {
+            "kind": revocation.kind.value,
+            "value": revocation.value,
+            "not_before": revocation.not_before,
+            "expires_at": revocation.expires_at,
+        }
+        async with self._db.write() as conn:
             if self._db.dialect == "postgresql":
-                await s.execute(_PG_SERIALIZE_ADDS)
-            s.add(row)
-            await s.flush()
-            return _record(row)
+                await conn.execute(_PG_SERIALIZE_ADDS)
+            row = (await conn.execute(_ADD, values)).one()
+        return _record(row)
 
     async def since(self, seq: int, *, limit: int = 1000) -> Sequence[Revocation]:
         check_page(limit=limit)
-        stmt = (
-            select(RevocationRow)
-            .where(RevocationRow.seq > seq)
-            .order_by(RevocationRow.seq)
-            .limit(limit)
-        )
-        async with self._db.read() as s:
-            return [_record(row) for row in await s.scalars(stmt)]
+        stmt = select(*_COLUMNS).where(_C.seq > seq).order_by(_C.seq).limit(limit)
+        async with self._db.read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_record(row) for row in rows]
 
     async def purge(self, *, now: float) -> int:
-        stmt = (
-            delete(RevocationRow).where(RevocationRow.expires_at < now).returning(RevocationRow.seq)
-        )
-        async with self._db.write() as s:
-            purged = await s.scalars(stmt, execution_options={"synchronize_session": False})
-            return len(purged.all())
+        stmt = delete(_REVOCATIONS).where(_C.expires_at < now).returning(_C.seq)
+        async with self._db.write() as conn:
+            return len((await conn.execute(stmt)).all())

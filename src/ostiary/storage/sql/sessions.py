@@ -1,69 +1,115 @@
-"""SessionStore on SQL: refresh-token families and their tokens."""
+"""SessionStore on SQL: refresh-token families and their tokens.
+
+SQLAlchemy Core on the transaction's connection: rows come back as tuples and become records
+here."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, exists, insert, select, update
 
 from ostiary.storage._checks import check_family, check_revoke_target
 from ostiary.storage.records import RefreshToken, Session
 from ostiary.storage.sql.engine import Database
 from ostiary.storage.sql.models import RefreshTokenRow, SessionRow
 
-_NO_SYNC = {"synchronize_session": False}
+_SESSIONS = cast(Table, SessionRow.__table__)
+_TOKENS = cast(Table, RefreshTokenRow.__table__)
+_S = _SESSIONS.c
+_T = _TOKENS.c
+# The columns in the order of the records' fields: rows are turned into records by position.
+_SESSION_COLUMNS = (
+    _S.id,
+    _S.user_id,
+    _S.client_id,
+    _S.scope,
+    _S.created_at,
+    _S.last_used_at,
+    _S.expires_at,
+    _S.revoked_at,
+    _S.user_agent,
+    _S.address,
+)
+_TOKEN_COLUMNS = (_T.token_hash, _T.session_id, _T.issued_at, _T.used_at)
+_N_TOKEN = len(_TOKEN_COLUMNS)
 
-
-def _session_row(session: Session) -> SessionRow:
-    return SessionRow(
-        id=session.id,
-        user_id=session.user_id,
-        client_id=session.client_id,
-        scope=session.scope,
-        created_at=session.created_at,
-        last_used_at=session.last_used_at,
-        expires_at=session.expires_at,
-        revoked_at=session.revoked_at,
-        user_agent=session.user_agent,
-        address=session.address,
-    )
-
-
-def _token_row(token: RefreshToken) -> RefreshTokenRow:
-    return RefreshTokenRow(
-        token_hash=token.token_hash,
-        session_id=token.session_id,
-        issued_at=token.issued_at,
-        used_at=token.used_at,
-    )
-
-
-def _session(row: SessionRow) -> Session:
-    return Session(
-        id=row.id,
-        user_id=row.user_id,
-        client_id=row.client_id,
-        scope=row.scope,
-        created_at=row.created_at,
-        last_used_at=row.last_used_at,
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-        user_agent=row.user_agent,
-        address=row.address,
-    )
-
-
-def _token(row: RefreshTokenRow) -> RefreshToken:
-    return RefreshToken(
-        token_hash=row.token_hash,
-        session_id=row.session_id,
-        issued_at=row.issued_at,
-        used_at=row.used_at,
-    )
+_INSERT_SESSION = insert(_SESSIONS)
+_INSERT_TOKEN = insert(_TOKENS)
+_GET = select(*_SESSION_COLUMNS).where(_S.id == bindparam("session_id"))
+_FIND_TOKEN = (
+    select(*_TOKEN_COLUMNS, *_SESSION_COLUMNS)
+    .join_from(_TOKENS, _SESSIONS, _S.id == _T.session_id)
+    .where(_T.token_hash == bindparam("token_hash"))
+)
+_TOUCH = (
+    update(_SESSIONS)
+    .where(_S.id == bindparam("session_id"))
+    .values(last_used_at=bindparam("last_used_at"))
+)
 
 
 def _live(now: float) -> ColumnElement[bool]:
-    return SessionRow.revoked_at.is_(None) & (SessionRow.expires_at > now)
+    return _S.revoked_at.is_(None) & (_S.expires_at > now)
+
+
+def _session_values(session: Session) -> dict[str, object]:
+    return {
+        "id": session.id,
+        "user_id": session.user_id,
+        "client_id": session.client_id,
+        "scope": session.scope,
+        "created_at": session.created_at,
+        "last_used_at": session.last_used_at,
+        "expires_at": session.expires_at,
+        "revoked_at": session.revoked_at,
+        "user_agent": session.user_agent,
+        "address": session.address,
+    }
+
+
+def _token_values(token: RefreshToken) -> dict[str, object]:
+    return {
+        "token_hash": token.token_hash,
+        "session_id": token.session_id,
+        "issued_at": token.issued_at,
+        "used_at": token.used_at,
+    }
+
+
+def _session(row: Any) -> Session:
+    (
+        session_id,
+        user_id,
+        client_id,
+        scope,
+        created_at,
+        last_used_at,
+        expires_at,
+        revoked_at,
+        user_agent,
+        address,
+    ) = row
+    return Session(
+        id=session_id,
+        user_id=user_id,
+        client_id=client_id,
+        scope=scope,
+        created_at=created_at,
+        last_used_at=last_used_at,
+        expires_at=expires_at,
+        revoked_at=revoked_at,
+        user_agent=user_agent,
+        address=address,
+    )
+
+
+def _token(row: Any) -> RefreshToken:
+    token_hash, session_id, issued_at, used_at = row
+    return RefreshToken(
+        token_hash=token_hash, session_id=session_id, issued_at=issued_at, used_at=used_at
+    )
 
 
 class SQLSessionStore:
@@ -72,72 +118,67 @@ class SQLSessionStore:
 
     async def create(self, session: Session, first_token: RefreshToken) -> None:
         check_family(first_token, session.id)
-        async with self._db.write() as s:
-            s.add(_session_row(session))
-            await s.flush()
-            s.add(_token_row(first_token))
+        async with self._db.write() as conn:
+            await conn.execute(_INSERT_SESSION, _session_values(session))
+            await conn.execute(_INSERT_TOKEN, _token_values(first_token))
 
     async def get(self, session_id: str) -> Session | None:
-        async with self._db.read() as s:
-            row = await s.get(SessionRow, session_id)
-            return None if row is None else _session(row)
+        async with self._db.read() as conn:
+            row = (await conn.execute(_GET, {"session_id": session_id})).first()
+        return None if row is None else _session(row)
 
     async def find_token(self, token_hash: str) -> tuple[RefreshToken, Session] | None:
-        stmt = (
-            select(RefreshTokenRow, SessionRow)
-            .join(SessionRow, SessionRow.id == RefreshTokenRow.session_id)
-            .where(RefreshTokenRow.token_hash == token_hash)
-        )
-        async with self._db.read() as s:
-            found = (await s.execute(stmt)).one_or_none()
-            return None if found is None else (_token(found[0]), _session(found[1]))
+        async with self._db.read() as conn:
+            row = (await conn.execute(_FIND_TOKEN, {"token_hash": token_hash})).first()
+        if row is None:
+            return None
+        return _token(row[:_N_TOKEN]), _session(row[_N_TOKEN:])
 
     async def rotate(self, old_hash: str, successor: RefreshToken, *, now: float) -> bool:
         # The winner is whoever flips used_at from NULL: on PostgreSQL a concurrent UPDATE of
         # the row waits for the first to commit and then re-checks "used_at IS NULL"; on
         # SQLite writers are serialized. The family's liveness is checked in the same UPDATE.
         claim = (
-            update(RefreshTokenRow)
+            update(_TOKENS)
             .where(
-                RefreshTokenRow.token_hash == old_hash,
-                RefreshTokenRow.used_at.is_(None),
-                exists().where(SessionRow.id == RefreshTokenRow.session_id, _live(now)),
+                _T.token_hash == old_hash,
+                _T.used_at.is_(None),
+                exists().where(_S.id == _T.session_id, _live(now)),
             )
             .values(used_at=now)
-            .returning(RefreshTokenRow.session_id)
+            .returning(_T.session_id)
         )
-        touch = update(SessionRow).where(SessionRow.id == successor.session_id)
-        async with self._db.write() as s:
-            session_id = (await s.execute(claim, execution_options=_NO_SYNC)).scalar_one_or_none()
+        async with self._db.write() as conn:
+            session_id = (await conn.execute(claim)).scalar_one_or_none()
             if session_id is None:
                 return False
             check_family(successor, session_id)  # raising rolls the claim back
-            s.add(_token_row(successor))
-            await s.flush()
-            await s.execute(touch.values(last_used_at=now), execution_options=_NO_SYNC)
+            await conn.execute(_INSERT_TOKEN, _token_values(successor))
+            await conn.execute(_TOUCH, {"session_id": session_id, "last_used_at": now})
             return True
 
     async def revoke(
         self, *, now: float, session_id: str | None = None, user_id: str | None = None
     ) -> list[Session]:
         check_revoke_target(session_id, user_id)
-        target = SessionRow.id == session_id if user_id is None else SessionRow.user_id == user_id
+        target = _S.id == session_id if user_id is None else _S.user_id == user_id
         stmt = (
-            update(SessionRow)
+            update(_SESSIONS)
             .where(target, _live(now))
             .values(revoked_at=now)
-            .returning(SessionRow)
+            .returning(*_SESSION_COLUMNS)
         )
-        async with self._db.write() as s:
-            rows = await s.scalars(stmt, execution_options=_NO_SYNC)
-            revoked = [_session(row) for row in rows]
+        async with self._db.write() as conn:
+            rows = (await conn.execute(stmt)).all()
+        revoked = [_session(row) for row in rows]
         return sorted(revoked, key=lambda r: (r.created_at, r.id), reverse=True)
 
     async def list_for_user(self, user_id: str, *, now: float) -> Sequence[Session]:
         stmt = (
-            select(SessionRow)
-            .where(SessionRow.user_id == user_id, _live(now))
-            .order_by(SessionRow.created_at.desc(), SessionRow.id.desc())
+            select(*_SESSION_COLUMNS)
+            .where(_S.user_id == user_id, _live(now))
+            .order_by(_S.created_at.desc(), _S.id.desc())
         )
-        async with self._db.read() as s:
-            return [_session(row) for row in await s.scalars(stmt)]
+        async with self._db.read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [_session(row) for row in rows]

@@ -1,18 +1,34 @@
-"""UserStore on SQL."""
+"""UserStore on SQL, in SQLAlchemy Core: rows come back as tuples and become records here."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 
 from ostiary.storage._checks import check_page
 from ostiary.storage.records import User
 from ostiary.storage.sql.engine import Database
 from ostiary.storage.sql.models import UserRow
 
-_NO_SYNC = {"synchronize_session": False}
+_USERS = cast(Table, UserRow.__table__)
+_C = _USERS.c
+# The columns in the order of User's fields: _record() unpacks rows by position.
+_SELECT = select(
+    _C.id,
+    _C.username,
+    _C.password_hash,
+    _C.roles,
+    _C.disabled,
+    _C.created_at,
+    _C.password_changed_at,
+)
+_BY_ID = _SELECT.where(_C.id == bindparam("user_id"))
+_BY_USERNAME = _SELECT.where(_C.username == bindparam("username"))
+_INSERT = insert(_USERS)
+_LIST = _SELECT.order_by(_C.created_at, _C.id)
 
 
 def _columns(user: User) -> dict[str, object]:
@@ -26,15 +42,16 @@ def _columns(user: User) -> dict[str, object]:
     }
 
 
-def _record(row: UserRow) -> User:
+def _record(row: Any) -> User:
+    user_id, username, password_hash, roles, disabled, created_at, password_changed_at = row
     return User(
-        id=row.id,
-        username=row.username,
-        password_hash=row.password_hash,
-        roles=frozenset(json.loads(row.roles)),
-        disabled=row.disabled,
-        created_at=row.created_at,
-        password_changed_at=row.password_changed_at,
+        id=user_id,
+        username=username,
+        password_hash=password_hash,
+        roles=frozenset(json.loads(roles)),
+        disabled=disabled,
+        created_at=created_at,
+        password_changed_at=password_changed_at,
     )
 
 
@@ -43,27 +60,26 @@ class SQLUserStore:
         self._db = db
 
     async def create(self, user: User) -> None:
-        async with self._db.write() as s:
-            s.add(UserRow(id=user.id, **_columns(user)))
+        async with self._db.write() as conn:
+            await conn.execute(_INSERT, {"id": user.id, **_columns(user)})
 
     async def get(self, user_id: str) -> User | None:
-        async with self._db.read() as s:
-            row = await s.get(UserRow, user_id)
-            return None if row is None else _record(row)
+        async with self._db.read() as conn:
+            row = (await conn.execute(_BY_ID, {"user_id": user_id})).first()
+        return None if row is None else _record(row)
 
     async def get_by_username(self, username: str) -> User | None:
-        async with self._db.read() as s:
-            row = await s.scalar(select(UserRow).where(UserRow.username == username))
-            return None if row is None else _record(row)
+        async with self._db.read() as conn:
+            row = (await conn.execute(_BY_USERNAME, {"username": username})).first()
+        return None if row is None else _record(row)
 
     async def update(self, user: User) -> None:
-        async with self._db.write() as s:
-            stmt = update(UserRow).where(UserRow.id == user.id).values(**_columns(user))
-            await s.execute(stmt, execution_options=_NO_SYNC)
+        stmt = update(_USERS).where(_C.id == user.id).values(**_columns(user))
+        async with self._db.write() as conn:
+            await conn.execute(stmt)
 
     async def list(self, *, offset: int = 0, limit: int = 100) -> Sequence[User]:
         check_page(offset=offset, limit=limit)
-        stmt = select(UserRow).order_by(UserRow.created_at, UserRow.id)
-        async with self._db.read() as s:
-            rows = await s.scalars(stmt.offset(offset).limit(limit))
-            return [_record(row) for row in rows]
+        async with self._db.read() as conn:
+            rows = (await conn.execute(_LIST.offset(offset).limit(limit))).all()
+        return [_record(row) for row in rows]
