@@ -7,8 +7,10 @@ import asyncio
 import contextlib
 import logging
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 import pytest
 from sqlalchemy import text
@@ -18,7 +20,8 @@ from ostiary.jose.inspect import inspect_compact
 from ostiary.keys import MasterKey
 from ostiary.server import create_app
 from ostiary.storage import StorageError
-from ostiary.storage.sql import SQLStorage
+from ostiary.storage.sql import SQLStorage, head_revision, upgrade_async
+from ostiary.storage.sql.migrate import HEAD_REVISION
 
 from .._postgres import PostgresUnavailable, postgres_database
 from ._server import BAD_GRANT, REVOKED, Server, bearer, problem, running, settings_for
@@ -75,6 +78,51 @@ async def test_sqlite_is_migrated_at_start_and_reused_by_the_next_start(tmp_path
         assert (await srv.profile(tokens["access_token"])).status_code == 200
         assert (await srv.refresh(tokens["refresh_token"])).status_code == 200
         await srv.login()
+
+
+#: Starts the app on an already migrated SQLite file (argv: URL, key dir), asks /readyz, and
+#: prints the status and whether alembic was ever imported.
+NO_ALEMBIC_SCRIPT: Final = """
+import asyncio, sys
+import httpx
+from ostiary.server import create_app
+from ostiary.settings import Settings
+
+async def main() -> None:
+    settings = Settings(database_url=sys.argv[1], dev=True, dev_key_dir=sys.argv[2])
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            status = (await client.get("/readyz")).status_code
+    print(status, any(name.split(".")[0] == "alembic" for name in sys.modules))
+
+asyncio.run(main())
+"""
+
+
+def test_the_head_revision_constant_is_alembics_head() -> None:
+    assert HEAD_REVISION == head_revision()
+
+
+@pytest.mark.slow
+async def test_a_database_at_head_starts_and_is_ready_without_importing_alembic(
+    tmp_path: Path,
+) -> None:
+    url = sqlite_url(tmp_path)
+    await upgrade_async(url)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        NO_ALEMBIC_SCRIPT,
+        url,
+        str(tmp_path / ".ostiary"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    assert stdout.decode().split() == ["200", "False"]
 
 
 async def test_without_auto_migrate_an_empty_database_fails_start_up(tmp_path: Path) -> None:

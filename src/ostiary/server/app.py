@@ -3,7 +3,8 @@
 At start: load the master key (refusing to start without one outside dev/demo mode), open and
 migrate the storage, make sure a signing key exists, build the services, seed the demo. While
 running: a background task runs the key schedule, purges expired revocations and pulls
-revocations other processes wrote. At shutdown the task is cancelled and storage closed.
+revocations other processes wrote. At shutdown the task is cancelled, the hashing thread
+stopped and storage closed.
 """
 
 from __future__ import annotations
@@ -62,17 +63,20 @@ def create_app(
             await keys.ensure_signing_key()
             keys_view.attach(keys)
             services = build_services(settings, store, keys, verifier=verifier, clock=clock)
-            await services.revocations.sync()
-            if settings.demo:
-                await _start_demo(services)
-            app.state.services = services
-            task = asyncio.create_task(_maintain(services), name="ostiary-maintenance")
             try:
-                yield
+                await services.revocations.sync()
+                if settings.demo:
+                    await _start_demo(services)
+                app.state.services = services
+                task = asyncio.create_task(_maintain(services), name="ostiary-maintenance")
+                try:
+                    yield
+                finally:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                services.hasher.close()
         finally:
             if storage is None:
                 await store.close()

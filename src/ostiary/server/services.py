@@ -69,10 +69,12 @@ def password_hasher(settings: Settings) -> PasswordHasher:
     )
 
 
-def accounts(settings: Settings, storage: Storage, *, clock: Clock) -> Accounts:
+def accounts(
+    settings: Settings, storage: Storage, *, clock: Clock, hasher: PasswordHasher | None = None
+) -> Accounts:
     return Accounts(
         storage.users,
-        password_hasher(settings),
+        hasher if hasher is not None else password_hasher(settings),
         policy=PasswordPolicy(min_length=settings.password_min_length),
         clock=clock,
         registration_enabled=settings.registration_enabled,
@@ -124,6 +126,8 @@ class Services:
     revocations: Revocations
     revocation_sync: RevocationSync
     verifier: TokenVerifier
+    #: The accounts' hasher, whose worker thread the lifespan stops at shutdown.
+    hasher: PasswordHasher
 
 
 def build_services(
@@ -144,7 +148,8 @@ def build_services(
         ttl=settings.access_token_ttl,
         clock=clock,
     )
-    users = accounts(settings, storage, clock=clock)
+    hasher = password_hasher(settings)
+    users = accounts(settings, storage, clock=clock, hasher=hasher)
     auth = AuthService(
         settings,
         accounts=users,
@@ -153,7 +158,7 @@ def build_services(
         revocations=revoked,
     )
     sync = RevocationSync(revoked, interval=settings.revocation_sync_seconds)
-    return Services(settings, storage, keys, users, auth, revoked, sync, verifier)
+    return Services(settings, storage, keys, users, auth, revoked, sync, verifier, hasher)
 
 
 def server_verifier(

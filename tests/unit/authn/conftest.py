@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from ostiary.authn import Accounts, PasswordHasher
@@ -40,8 +42,10 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def hasher() -> CountingHasher:
-    return CountingHasher()
+def hasher() -> Iterator[CountingHasher]:
+    hasher = CountingHasher()
+    yield hasher
+    hasher.close()
 
 
 @pytest.fixture

@@ -179,17 +179,20 @@ async def test_a_disabled_user_is_refused_after_the_same_work(
 async def test_login_rehashes_when_the_parameters_changed(
     users: MemoryUserStore, clock: FrozenClock
 ) -> None:
-    old = Accounts(users, CountingHasher(memory_cost=1024), clock=clock)
-    registered = await old.register("alice", PASSWORD)
-    stronger = CountingHasher(memory_cost=2048)
-    clock.advance(60)
-    user = await Accounts(users, stronger, clock=clock).authenticate("alice", PASSWORD)
-    assert "m=2048" in user.password_hash
-    assert await users.get(user.id) == user
-    assert user.password_changed_at == registered.password_changed_at  # same password
-    assert stronger.hashed == 1
-    await Accounts(users, stronger, clock=clock).authenticate("alice", PASSWORD)
-    assert stronger.hashed == 1  # no second rehash
+    weaker, stronger = CountingHasher(memory_cost=1024), CountingHasher(memory_cost=2048)
+    try:
+        registered = await Accounts(users, weaker, clock=clock).register("alice", PASSWORD)
+        clock.advance(60)
+        user = await Accounts(users, stronger, clock=clock).authenticate("alice", PASSWORD)
+        assert "m=2048" in user.password_hash
+        assert await users.get(user.id) == user
+        assert user.password_changed_at == registered.password_changed_at  # same password
+        assert stronger.hashed == 1
+        await Accounts(users, stronger, clock=clock).authenticate("alice", PASSWORD)
+        assert stronger.hashed == 1  # no second rehash
+    finally:
+        weaker.close()
+        stronger.close()
 
 
 async def test_no_rehash_when_the_parameters_are_current(

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import threading
 import unicodedata
+from collections.abc import Iterator
 
 import argon2
 import pytest
 
-from ostiary.authn import PasswordHasher, PasswordPolicy
+from ostiary.authn import PasswordHasher, PasswordPolicy, passwords
 from ostiary.errors import ConfigurationError, InvalidRequest, WeakPassword
 
 
 @pytest.fixture
-def hasher() -> PasswordHasher:
-    return PasswordHasher(memory_cost=1024, time_cost=1)
+def hasher() -> Iterator[PasswordHasher]:
+    hasher = PasswordHasher(memory_cost=1024, time_cost=1)
+    yield hasher
+    hasher.close()
 
 
 def test_the_defaults_are_the_owasp_minimum_for_argon2id() -> None:
-    parameters = PasswordHasher().parameters
+    owasp = PasswordHasher()
+    owasp.close()
+    parameters = owasp.parameters
     assert parameters.type is argon2.Type.ID
     assert (parameters.memory_cost, parameters.time_cost, parameters.parallelism) == (19456, 2, 1)
 
@@ -64,27 +71,100 @@ async def test_verify_dummy_runs_a_real_verification(
     assert len(checked) == 1 and checked[0].startswith("$argon2id$v=19$m=1024,t=1,p=1$")
 
 
-async def test_hashing_runs_off_the_event_loop_thread(
+async def test_hashing_and_verifying_run_on_the_hashers_threads_off_the_event_loop(
     hasher: PasswordHasher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    threads: list[int] = []
-    real_hash = argon2.PasswordHasher.hash
+    threads: list[threading.Thread] = []
+    real_hash, real_verify = argon2.PasswordHasher.hash, argon2.PasswordHasher.verify
 
     def recording_hash(self: argon2.PasswordHasher, password: str | bytes) -> str:
-        threads.append(threading.get_ident())
+        threads.append(threading.current_thread())
         return real_hash(self, password)
 
+    def recording_verify(self: argon2.PasswordHasher, stored: str, password: str) -> bool:
+        threads.append(threading.current_thread())
+        return real_verify(self, stored, password)
+
     monkeypatch.setattr(argon2.PasswordHasher, "hash", recording_hash)
+    monkeypatch.setattr(argon2.PasswordHasher, "verify", recording_verify)
+    stored = await hasher.hash("correct horse battery")
+    await asyncio.gather(
+        *(hasher.verify(stored, "correct horse battery") for _ in range(4)),
+        hasher.verify_dummy("whatever was typed"),
+    )
+    assert len(threads) == 6
+    assert len(set(threads)) <= len(os.sched_getaffinity(0))  # one thread per usable CPU at most
+    assert all(t is not threading.current_thread() for t in threads)
+    assert all(t.name.startswith("ostiary-argon2") for t in threads)
+
+
+async def test_one_worker_means_every_hash_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[threading.Thread] = []
+    real_verify = argon2.PasswordHasher.verify
+
+    def recording_verify(self: argon2.PasswordHasher, stored: str, password: str) -> bool:
+        threads.append(threading.current_thread())
+        return real_verify(self, stored, password)
+
+    hasher = PasswordHasher(memory_cost=1024, time_cost=1, workers=1)
+    try:
+        stored = await hasher.hash("correct horse battery")
+        monkeypatch.setattr(argon2.PasswordHasher, "verify", recording_verify)
+        await asyncio.gather(*(hasher.verify(stored, "correct horse battery") for _ in range(4)))
+    finally:
+        hasher.close()
+    assert len(threads) == 4 and len(set(threads)) == 1
+
+
+async def test_memory_is_trimmed_on_the_worker_once_hashing_goes_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    trimmed: list[tuple[int, str]] = []
+
+    def recording_trim(pad: int) -> int:
+        trimmed.append((pad, threading.current_thread().name))
+        return 1
+
+    monkeypatch.setattr(passwords, "_MALLOC_TRIM", recording_trim)
+    hasher = PasswordHasher(memory_cost=1024, time_cost=1, trim_after_idle=0.05)
+    try:
+        await asyncio.sleep(0.01)
+        assert len(trimmed) == 1  # after the dummy hash made at construction
+        stored = await hasher.hash("correct horse battery")
+        await asyncio.gather(
+            hasher.verify(stored, "wrong"),
+            hasher.verify(stored, "correct horse battery"),
+            hasher.verify_dummy("whatever was typed"),
+        )
+        assert len(trimmed) == 1  # not between the hashes of a busy hasher
+        await asyncio.sleep(0.2)
+        assert len(trimmed) == 2  # once, when idle
+        assert all(pad == 0 and name.startswith("ostiary-argon2") for pad, name in trimmed)
+    finally:
+        hasher.close()
+
+
+async def test_close_stops_the_worker_thread_and_refuses_further_hashing() -> None:
+    before = set(threading.enumerate())
+    hasher = PasswordHasher(memory_cost=1024, time_cost=1)
     await hasher.hash("correct horse battery")
-    assert threads and threads[0] != threading.get_ident()
+    workers = set(threading.enumerate()) - before
+    hasher.close()
+    hasher.close()  # idempotent
+    assert workers and not any(t.is_alive() for t in workers)
+    with pytest.raises(RuntimeError):
+        await hasher.hash("correct horse battery")
 
 
 async def test_a_change_of_parameters_asks_for_a_rehash(hasher: PasswordHasher) -> None:
     stored = await hasher.hash("correct horse battery")
     assert not hasher.needs_rehash(stored)
     stronger = PasswordHasher(memory_cost=2048, time_cost=1)
-    assert stronger.needs_rehash(stored)
-    assert await stronger.verify(stored, "correct horse battery")  # old hashes still verify
+    try:
+        assert stronger.needs_rehash(stored)
+        assert await stronger.verify(stored, "correct horse battery")  # old hashes still verify
+    finally:
+        stronger.close()
 
 
 def test_a_malformed_stored_hash_asks_for_a_rehash(hasher: PasswordHasher) -> None:

@@ -2,30 +2,40 @@
 
 Both databases migrate in one transaction; PostgreSQL first takes an advisory lock so that
 server processes starting together run the migrations once.
+
+Alembic is imported only when a migration must run: a database already at
+:data:`HEAD_REVISION` is recognized by reading ``alembic_version`` with plain SQL, so that a
+server starting on it (and its ``/readyz``) never loads alembic's ~10 MiB.
 """
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ostiary.storage.sql.engine import for_writing, open_engine, translated_errors
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: The newest revision in ``migrations/versions``: a new migration must update it (a test
+#: checks it against alembic's own view of the scripts, :func:`head_revision`).
+HEAD_REVISION: Final = "0001"
+_VERSION_TABLE: Final = "alembic_version"
 # Any constant both sides agree on; the digits spell "ostiary" on a phone keypad.
 _PG_MIGRATION_LOCK = text("SELECT pg_advisory_xact_lock(6784279)")
 
 
 def alembic_config(url: str | None = None) -> Config:
     """The configuration ``alembic.ini`` would hold: where the scripts are, and the URL."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if url is not None:
@@ -34,6 +44,9 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def head_revision() -> str | None:
+    """The head revision as alembic reads it from the scripts (imports alembic)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
@@ -47,6 +60,9 @@ async def upgrade_async(url: str) -> None:
     engine = open_engine(url)
     try:
         with translated_errors():
+            async with engine.connect() as conn:
+                if await conn.run_sync(_revisions_of) == (HEAD_REVISION,):
+                    return
             async with for_writing(engine).begin() as conn:
                 if engine.dialect.name == "postgresql":
                     await conn.execute(_PG_MIGRATION_LOCK)
@@ -56,26 +72,39 @@ async def upgrade_async(url: str) -> None:
 
 
 def _upgrade_on(connection: Connection, config: Config) -> None:
+    from alembic import command
+
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
 
 
 async def current_revision(db: str | AsyncEngine) -> str | None:
     """The revision the database is at (None before the first migration)."""
+    revisions = await _revisions(db)
+    if len(revisions) > 1:  # as alembic's MigrationContext.get_current_revision does
+        raise RuntimeError(f"the database is at several revisions: {', '.join(revisions)}")
+    return revisions[0] if revisions else None
+
+
+async def is_up_to_date(db: str | AsyncEngine) -> bool:
+    """True if the schema is at the latest revision: a readiness check."""
+    return await _revisions(db) == (HEAD_REVISION,)
+
+
+async def _revisions(db: str | AsyncEngine) -> tuple[str, ...]:
     engine = open_engine(db) if isinstance(db, str) else db
     try:
         with translated_errors():
             async with engine.connect() as conn:
-                return await conn.run_sync(_revision_of)
+                return await conn.run_sync(_revisions_of)
     finally:
         if isinstance(db, str):
             await engine.dispose()
 
 
-def _revision_of(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
-
-
-async def is_up_to_date(db: str | AsyncEngine) -> bool:
-    """True if the schema is at the latest revision: a readiness check."""
-    return await current_revision(db) == head_revision()
+def _revisions_of(connection: Connection) -> tuple[str, ...]:
+    """The rows of ``alembic_version``, read without alembic; () when there is no such table."""
+    if not inspect(connection).has_table(_VERSION_TABLE):
+        return ()
+    rows = connection.execute(text(f"SELECT version_num FROM {_VERSION_TABLE}"))
+    return tuple(sorted(str(row[0]) for row in rows))
