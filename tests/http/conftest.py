@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from ostiary.clock import FrozenClock
+from ostiary.resource import TokenVerifier
+from tests.unit.resource._tokens import AUDIENCE, ISSUER, T0, jwks_of
+
+from ._bearer import KEY
 from ._server import Server, running, settings_for
 
 
@@ -25,3 +30,15 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
     async with running(settings_for(tmp_path)) as srv:
         await srv.add_user("alice")
         yield srv
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """The bearer tests' clock, standing at the time their tokens are minted."""
+    return FrozenClock(T0)
+
+
+@pytest.fixture
+def verifier(clock: FrozenClock) -> TokenVerifier:
+    """A verifier of the bearer tests' key, on their clock."""
+    return TokenVerifier(issuer=ISSUER, audience=AUDIENCE, keys=jwks_of(KEY), clock=clock)

@@ -20,11 +20,11 @@ from ostiary.resource import AccessClaims, JWKSPolicy, TokenVerifier
 from ostiary.resource.fastapi import CurrentClaims, install, require_roles, require_scopes
 from ostiary.resource.middleware import STATE_KEY
 from tests.unit.resource._jwks_server import closed_port
-from tests.unit.resource._tokens import AUDIENCE, ISSUER, T0, jwks_of, mint
+from tests.unit.resource._tokens import AUDIENCE, ISSUER, T0, mint
 
 from . import _expect as x
+from ._bearer import KEY
 
-KEY = generate_key("ES256")
 STRANGER = generate_key("ES256")
 
 
@@ -54,16 +54,6 @@ def build_app(verifier: TokenVerifier, *, middleware: bool) -> FastAPI:
         return {"sub": claims.sub if isinstance(claims, AccessClaims) else None}
 
     return app
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(T0)
-
-
-@pytest.fixture
-def verifier(clock: FrozenClock) -> TokenVerifier:
-    return TokenVerifier(issuer=ISSUER, audience=AUDIENCE, keys=jwks_of(KEY), clock=clock)
 
 
 @pytest.fixture(params=[True, False], ids=["middleware", "dependencies"])

@@ -13,11 +13,11 @@ from ostiary.clock import FrozenClock
 from ostiary.keys import generate_key
 from ostiary.resource import TokenVerifier
 from ostiary.resource.flask import OstiaryFlask, current_claims
-from tests.unit.resource._tokens import AUDIENCE, ISSUER, T0, jwks_of, mint
+from tests.unit.resource._tokens import T0, mint
 
 from . import _expect as x
+from ._bearer import KEY
 
-KEY = generate_key("ES256")
 STRANGER = generate_key("ES256")
 
 
@@ -51,16 +51,6 @@ def build_app(verifier: TokenVerifier) -> Flask:
         return {"public": True}
 
     return app
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(T0)
-
-
-@pytest.fixture
-def verifier(clock: FrozenClock) -> TokenVerifier:
-    return TokenVerifier(issuer=ISSUER, audience=AUDIENCE, keys=jwks_of(KEY), clock=clock)
 
 
 @pytest.fixture

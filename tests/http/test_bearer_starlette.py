@@ -15,14 +15,12 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from ostiary.clock import FrozenClock
-from ostiary.keys import generate_key
 from ostiary.resource import AccessClaims, BearerAuthMiddleware, TokenVerifier
 from ostiary.resource.middleware import STATE_KEY
-from tests.unit.resource._tokens import AUDIENCE, ISSUER, T0, jwks_of, mint
+from tests.unit.resource._tokens import mint
 
 from . import _expect as x
-
-KEY = generate_key("ES256")
+from ._bearer import KEY
 
 
 async def me(request: Request) -> JSONResponse:
@@ -55,16 +53,6 @@ def build_app(verifier: TokenVerifier, *, realm: str = "api") -> Starlette:
             )
         ],
     )
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(T0)
-
-
-@pytest.fixture
-def verifier(clock: FrozenClock) -> TokenVerifier:
-    return TokenVerifier(issuer=ISSUER, audience=AUDIENCE, keys=jwks_of(KEY), clock=clock)
 
 
 @pytest.fixture
