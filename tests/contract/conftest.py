@@ -63,10 +63,10 @@ def prepare(backend: str, request: pytest.FixtureRequest) -> str:
 async def open_empty(url: str) -> Storage:
     """Open the storage at ``url`` and empty it (the PostgreSQL database is shared)."""
     storage = await open_storage(url)
-    if isinstance(storage, SQLStorage) and storage.engine.dialect.name == "postgresql":
+    if isinstance(storage, SQLStorage) and storage.db.dialect == "postgresql":
         tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
-        async with storage.engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
+        truncate = text(f"TRUNCATE {tables} RESTART IDENTITY")
+        await storage.db.write(lambda conn: conn.execute(truncate))
     return storage
 
 

@@ -228,8 +228,7 @@ async def test_readyz_is_503_when_the_database_is_not_migrated(tmp_path: Path) -
     async with running(settings) as srv:
         storage = srv.services.storage
         assert isinstance(storage, SQLStorage)
-        async with storage.engine.begin() as conn:
-            await conn.execute(text("DELETE FROM alembic_version"))
+        await storage.db.write(lambda conn: conn.execute(text("DELETE FROM alembic_version")))
         response = await srv.client.get("/readyz")
     assert response.status_code == 503
     assert response.json() == problem(

@@ -36,4 +36,4 @@ async def _schema_is_current(services: AppServices) -> bool:
     storage = services.storage
     if not isinstance(storage, SQLStorage):  # memory storage: nothing to migrate
         return True
-    return await is_up_to_date(storage.engine)
+    return await is_up_to_date(storage.db)

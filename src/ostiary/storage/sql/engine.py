@@ -1,10 +1,13 @@
-"""Engines for SQLite (aiosqlite) and PostgreSQL (asyncpg), and the transactions stores run in.
+"""Engines for SQLite and PostgreSQL (asyncpg), and the transactions stores run in.
 
 SQLite allows one writer at a time. A transaction that reads and then writes can fail at once
 with "database is locked" (its snapshot is stale, so waiting cannot help), so every write
 transaction starts with ``BEGIN IMMEDIATE``, which takes the write lock first and waits up to
-``busy_timeout`` for it. Within one process, writers also queue on an :class:`asyncio.Lock`
-rather than poll the file lock.
+``busy_timeout`` for it. Within one process, writers also queue for one writer thread rather
+than poll the file lock.
+
+The stores run on a :class:`Database` (:func:`open_database`). :func:`open_engine` gives a plain
+async engine (aiosqlite or asyncpg) for migrations and administrative work.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import PoolResetState
 
@@ -37,9 +41,6 @@ _ASYNC_DRIVERS = {
 }
 # An execution option on the engine that write transactions use: SQLite then begins IMMEDIATE.
 _WRITE_OPTION = "ostiary_write"
-# An execution option for transactions of one read statement: SQLite then sends no BEGIN, the
-# lone statement being a transaction (and a snapshot) of its own. Saves the driver round trips.
-_ONE_READ_OPTION = "ostiary_one_read"
 
 
 def normalize_url(url: str) -> str:
@@ -64,18 +65,18 @@ def open_engine(url: str = DEFAULT_URL) -> AsyncEngine:
     if make_url(url).get_backend_name() == "sqlite":
         # Rolling back on return only when a transaction is open: see _configure_sqlite().
         engine = _create_async_engine(url, hide_parameters=True, pool_reset_on_return=None)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine.sync_engine)
         return engine
     return _create_async_engine(url, hide_parameters=True)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: Engine) -> None:
     if sqlite3.sqlite_version_info < (3, 35):  # RETURNING, used by rotate() and acquire()
         raise ConfigurationError(
             "SQLite 3.35 or later is needed.", detail=f"found SQLite {sqlite3.sqlite_version}"
         )
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take BEGIN away from the driver: SQLAlchemy's "begin" event below emits it.
         dbapi_connection.isolation_level = None
@@ -87,15 +88,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         finally:
             cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
-        options = connection.get_execution_options()
-        if options.get(_WRITE_OPTION, False):
+        if connection.get_execution_options().get(_WRITE_OPTION, False):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-        elif not options.get(_ONE_READ_OPTION, False):
+        else:
             connection.exec_driver_sql("BEGIN")
 
-    @event.listens_for(engine.sync_engine, "reset")
+    @event.listens_for(engine, "reset")
     def on_reset(dbapi_connection: Any, record: Any, state: PoolResetState) -> None:
         # What SQLAlchemy's default reset-on-return does (roll back, unless the Connection did
         # already or the connection is being discarded), skipping the driver round trip when
@@ -137,32 +137,107 @@ def _first_line(exc: Exception) -> str:
     return f"{type(cause).__name__}: {lines[0] if lines else ''}"[:300]
 
 
-class Database:
-    """An engine and the two kinds of transaction the stores open on it.
+T = TypeVar("T")
+#: A transaction's work: synchronous SQLAlchemy Core on the transaction's connection.
+Work = Callable[[Connection], T]
 
-    Stores run SQLAlchemy Core statements on the transaction's connection (no ORM session:
-    the hot paths are one or a few statements, and the unit of work only cost CPU)."""
+#: Threads that run SQLite read transactions (WAL lets readers run beside the one writer).
+SQLITE_READER_THREADS = 2
+
+
+class Database:
+    """An engine and the two kinds of transaction the stores run their work in.
+
+    A store hands over its whole transaction as one synchronous function of a
+    :class:`~sqlalchemy.engine.Connection` (SQLAlchemy Core statements, no ORM session): the
+    transaction commits when the function returns and rolls back if it raises. How the work is
+    run is the backend's business (:class:`SQLiteDatabase`, :class:`PostgresDatabase`).
+    """
+
+    dialect: str
+
+    async def read(self, work: Work[T]) -> T:
+        """Run ``work`` in a read transaction (one snapshot)."""
+        raise NotImplementedError
+
+    async def write(self, work: Work[T]) -> T:
+        """Run ``work`` in a write transaction, committed on return, rolled back on raise."""
+        raise NotImplementedError
+
+    async def dispose(self) -> None:
+        raise NotImplementedError
+
+
+class SQLiteDatabase(Database):
+    """SQLite through the standard library's driver, each transaction run whole on a thread.
+
+    sqlite3 calls block, so something must run them off the event loop; aiosqlite does it one
+    call at a time, a round trip through its thread for every execute, fetch, BEGIN and
+    COMMIT (about two dozen for a refresh). Here a transaction is one round trip: the store's
+    work runs start to end on a worker thread. Writes go to a single writer thread, which
+    also serializes this process's writers (``BEGIN IMMEDIATE`` and ``busy_timeout`` take care
+    of other processes); reads run on their own threads beside it, as WAL allows.
+    """
+
+    dialect = "sqlite"
+
+    def __init__(self, url: str) -> None:
+        sync_url = make_url(normalize_url(url)).set(drivername="sqlite+pysqlite")
+        # Rolling back on return only when a transaction is open: see _configure_sqlite().
+        self.engine = create_engine(sync_url, hide_parameters=True, pool_reset_on_return=None)
+        _configure_sqlite(self.engine)
+        self._writer_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="ostiary-sqlite-writer")
+        self._readers = ThreadPoolExecutor(
+            SQLITE_READER_THREADS, thread_name_prefix="ostiary-sqlite-reader"
+        )
+
+    async def read(self, work: Work[T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, _transaction, self.engine, work)
+
+    async def write(self, work: Work[T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, _transaction, self._writer_engine, work)
+
+    async def dispose(self) -> None:
+        def close() -> None:
+            self._writer.shutdown(wait=True)
+            self._readers.shutdown(wait=True)
+            self.engine.dispose()
+
+        await asyncio.to_thread(close)
+
+
+def _transaction(engine: Engine, work: Work[T]) -> T:
+    with translated_errors(), engine.begin() as conn:
+        return work(conn)
+
+
+class PostgresDatabase(Database):
+    """PostgreSQL through asyncpg: the work runs on the event loop (SQLAlchemy's greenlet
+    bridge turns each statement into an await on the socket), so no thread is involved."""
+
+    dialect = "postgresql"
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.dialect = engine.dialect.name
-        self._reader = engine.execution_options(**{_ONE_READ_OPTION: True})
-        self._writer = for_writing(engine)
-        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
 
-    @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction for ONE read statement (on SQLite it sends no BEGIN: the statement is
-        its own transaction). Several statements that must see one snapshot need another kind."""
+    async def read(self, work: Work[T]) -> T:
         with translated_errors():
-            async with self._reader.begin() as conn:
-                yield conn
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(work)
 
-    @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """One transaction, committed on exit and rolled back on any exception."""
-        lock = contextlib.nullcontext() if self._write_lock is None else self._write_lock
-        async with lock:
-            with translated_errors():
-                async with self._writer.begin() as conn:
-                    yield conn
+    async def write(self, work: Work[T]) -> T:
+        return await self.read(work)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def open_database(url: str = DEFAULT_URL) -> Database:
+    """The :class:`Database` for ``url``; nothing connects until the first transaction."""
+    url = normalize_url(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        return SQLiteDatabase(url)
+    return PostgresDatabase(open_engine(url))

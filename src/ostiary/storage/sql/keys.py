@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Executable, Table, delete, insert, select, update
+from sqlalchemy.engine import Connection
 
 from ostiary.storage.records import KeyStatus, StoredKey
 from ostiary.storage.sql.engine import Database
@@ -31,17 +32,25 @@ def _record(row: Any) -> StoredKey:
     )
 
 
+def _run(stmt: Executable, values: dict[str, object] | None = None) -> Callable[[Connection], None]:
+    def run(conn: Connection) -> None:
+        conn.execute(stmt, values)
+
+    return run
+
+
 class SQLKeyStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def list(self) -> Sequence[StoredKey]:
-        async with self._db.read() as conn:
-            rows = (await conn.execute(_LIST)).all()
-        return [_record(row) for row in rows]
+        def list_(conn: Connection) -> list[StoredKey]:
+            return [_record(row) for row in conn.execute(_LIST)]
+
+        return await self._db.read(list_)
 
     async def add(self, key: StoredKey) -> None:
-        values = {
+        values: dict[str, object] = {
             "kid": key.kid,
             "alg": key.alg,
             "status": key.status.value,
@@ -50,8 +59,7 @@ class SQLKeyStore:
             "activated_at": key.activated_at,
             "retired_at": key.retired_at,
         }
-        async with self._db.write() as conn:
-            await conn.execute(insert(_KEYS), values)
+        await self._db.write(_run(insert(_KEYS), values))
 
     async def set_status(
         self,
@@ -66,11 +74,7 @@ class SQLKeyStore:
             values["activated_at"] = activated_at
         if retired_at is not None:
             values["retired_at"] = retired_at
-        stmt = update(_KEYS).where(_C.kid == kid).values(values)
-        async with self._db.write() as conn:
-            await conn.execute(stmt)
+        await self._db.write(_run(update(_KEYS).where(_C.kid == kid).values(values)))
 
     async def delete(self, kid: str) -> None:
-        stmt = delete(_KEYS).where(_C.kid == kid)
-        async with self._db.write() as conn:
-            await conn.execute(stmt)
+        await self._db.write(_run(delete(_KEYS).where(_C.kid == kid)))

@@ -6,6 +6,7 @@ from typing import cast
 
 from sqlalchemy import Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
 from ostiary.storage.sql.engine import Database
 from ostiary.storage.sql.models import LeaseRow
@@ -28,10 +29,16 @@ class SQLLeaseStore:
             set_={"holder": new.excluded.holder, "expires_at": new.excluded.expires_at},
             where=(_C.expires_at <= now) | (_C.holder == holder),
         ).returning(_C.name)
-        async with self._db.write() as conn:
-            return (await conn.execute(stmt)).first() is not None
+
+        def acquire(conn: Connection) -> bool:
+            return conn.execute(stmt).first() is not None
+
+        return await self._db.write(acquire)
 
     async def release(self, name: str, *, holder: str) -> None:
         stmt = delete(_LEASES).where(_C.name == name, _C.holder == holder)
-        async with self._db.write() as conn:
-            await conn.execute(stmt)
+
+        def release(conn: Connection) -> None:
+            conn.execute(stmt)
+
+        await self._db.write(release)

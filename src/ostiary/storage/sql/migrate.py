@@ -18,7 +18,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ostiary.storage.sql.engine import for_writing, open_engine, translated_errors
+from ostiary.storage.sql.engine import Database, for_writing, open_engine, translated_errors
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -78,7 +78,7 @@ def _upgrade_on(connection: Connection, config: Config) -> None:
     command.upgrade(config, "head")
 
 
-async def current_revision(db: str | AsyncEngine) -> str | None:
+async def current_revision(db: str | AsyncEngine | Database) -> str | None:
     """The revision the database is at (None before the first migration)."""
     revisions = await _revisions(db)
     if len(revisions) > 1:  # as alembic's MigrationContext.get_current_revision does
@@ -86,12 +86,14 @@ async def current_revision(db: str | AsyncEngine) -> str | None:
     return revisions[0] if revisions else None
 
 
-async def is_up_to_date(db: str | AsyncEngine) -> bool:
+async def is_up_to_date(db: str | AsyncEngine | Database) -> bool:
     """True if the schema is at the latest revision: a readiness check."""
     return await _revisions(db) == (HEAD_REVISION,)
 
 
-async def _revisions(db: str | AsyncEngine) -> tuple[str, ...]:
+async def _revisions(db: str | AsyncEngine | Database) -> tuple[str, ...]:
+    if isinstance(db, Database):
+        return await db.read(_revisions_of)
     engine = open_engine(db) if isinstance(db, str) else db
     try:
         with translated_errors():

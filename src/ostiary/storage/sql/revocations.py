@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select, text
+from sqlalchemy.engine import Connection
 
 from ostiary.storage._checks import check_page
 from ostiary.storage.records import Revocation, RevocationKind
@@ -47,20 +48,28 @@ class SQLRevocationStore:
             "not_before": revocation.not_before,
             "expires_at": revocation.expires_at,
         }
-        async with self._db.write() as conn:
-            if self._db.dialect == "postgresql":
-                await conn.execute(_PG_SERIALIZE_ADDS)
-            row = (await conn.execute(_ADD, values)).one()
-        return _record(row)
+        serialize = self._db.dialect == "postgresql"
+
+        def add(conn: Connection) -> Revocation:
+            if serialize:
+                conn.execute(_PG_SERIALIZE_ADDS)
+            return _record(conn.execute(_ADD, values).one())
+
+        return await self._db.write(add)
 
     async def since(self, seq: int, *, limit: int = 1000) -> Sequence[Revocation]:
         check_page(limit=limit)
         stmt = select(*_COLUMNS).where(_C.seq > seq).order_by(_C.seq).limit(limit)
-        async with self._db.read() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return [_record(row) for row in rows]
+
+        def since(conn: Connection) -> list[Revocation]:
+            return [_record(row) for row in conn.execute(stmt)]
+
+        return await self._db.read(since)
 
     async def purge(self, *, now: float) -> int:
         stmt = delete(_REVOCATIONS).where(_C.expires_at < now).returning(_C.seq)
-        async with self._db.write() as conn:
-            return len((await conn.execute(stmt)).all())
+
+        def purge(conn: Connection) -> int:
+            return len(conn.execute(stmt).all())
+
+        return await self._db.write(purge)

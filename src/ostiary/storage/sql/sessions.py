@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, exists, insert, select, update
+from sqlalchemy.engine import Connection
 
 from ostiary.storage._checks import check_family, check_revoke_target
 from ostiary.storage.records import RefreshToken, Session
@@ -50,8 +51,23 @@ _TOUCH = (
 )
 
 
-def _live(now: float) -> ColumnElement[bool]:
+def _live(now: float | ColumnElement[float]) -> ColumnElement[bool]:
     return _S.revoked_at.is_(None) & (_S.expires_at > now)
+
+
+# The winner of a rotation is whoever flips used_at from NULL: on PostgreSQL a concurrent UPDATE
+# of the row waits for the first to commit and then re-checks "used_at IS NULL"; on SQLite
+# writers are serialized. The family's liveness is checked in the same UPDATE.
+_CLAIM = (
+    update(_TOKENS)
+    .where(
+        _T.token_hash == bindparam("old_hash"),
+        _T.used_at.is_(None),
+        exists().where(_S.id == _T.session_id, _live(bindparam("now"))),
+    )
+    .values(used_at=bindparam("now"))
+    .returning(_T.session_id)
+)
 
 
 def _session_values(session: Session) -> dict[str, object]:
@@ -118,44 +134,44 @@ class SQLSessionStore:
 
     async def create(self, session: Session, first_token: RefreshToken) -> None:
         check_family(first_token, session.id)
-        async with self._db.write() as conn:
-            await conn.execute(_INSERT_SESSION, _session_values(session))
-            await conn.execute(_INSERT_TOKEN, _token_values(first_token))
+        session_values, token_values = _session_values(session), _token_values(first_token)
+
+        def create(conn: Connection) -> None:
+            conn.execute(_INSERT_SESSION, session_values)
+            conn.execute(_INSERT_TOKEN, token_values)
+
+        await self._db.write(create)
 
     async def get(self, session_id: str) -> Session | None:
-        async with self._db.read() as conn:
-            row = (await conn.execute(_GET, {"session_id": session_id})).first()
-        return None if row is None else _session(row)
+        def get(conn: Connection) -> Session | None:
+            row = conn.execute(_GET, {"session_id": session_id}).first()
+            return None if row is None else _session(row)
+
+        return await self._db.read(get)
 
     async def find_token(self, token_hash: str) -> tuple[RefreshToken, Session] | None:
-        async with self._db.read() as conn:
-            row = (await conn.execute(_FIND_TOKEN, {"token_hash": token_hash})).first()
-        if row is None:
-            return None
-        return _token(row[:_N_TOKEN]), _session(row[_N_TOKEN:])
+        def find(conn: Connection) -> tuple[RefreshToken, Session] | None:
+            row = conn.execute(_FIND_TOKEN, {"token_hash": token_hash}).first()
+            if row is None:
+                return None
+            return _token(row[:_N_TOKEN]), _session(row[_N_TOKEN:])
+
+        return await self._db.read(find)
 
     async def rotate(self, old_hash: str, successor: RefreshToken, *, now: float) -> bool:
-        # The winner is whoever flips used_at from NULL: on PostgreSQL a concurrent UPDATE of
-        # the row waits for the first to commit and then re-checks "used_at IS NULL"; on
-        # SQLite writers are serialized. The family's liveness is checked in the same UPDATE.
-        claim = (
-            update(_TOKENS)
-            .where(
-                _T.token_hash == old_hash,
-                _T.used_at.is_(None),
-                exists().where(_S.id == _T.session_id, _live(now)),
-            )
-            .values(used_at=now)
-            .returning(_T.session_id)
-        )
-        async with self._db.write() as conn:
-            session_id = (await conn.execute(claim)).scalar_one_or_none()
+        successor_values = _token_values(successor)
+
+        def rotate(conn: Connection) -> bool:
+            claimed = conn.execute(_CLAIM, {"old_hash": old_hash, "now": now})
+            session_id = claimed.scalar_one_or_none()
             if session_id is None:
                 return False
             check_family(successor, session_id)  # raising rolls the claim back
-            await conn.execute(_INSERT_TOKEN, _token_values(successor))
-            await conn.execute(_TOUCH, {"session_id": session_id, "last_used_at": now})
+            conn.execute(_INSERT_TOKEN, successor_values)
+            conn.execute(_TOUCH, {"session_id": session_id, "last_used_at": now})
             return True
+
+        return await self._db.write(rotate)
 
     async def revoke(
         self, *, now: float, session_id: str | None = None, user_id: str | None = None
@@ -168,9 +184,11 @@ class SQLSessionStore:
             .values(revoked_at=now)
             .returning(*_SESSION_COLUMNS)
         )
-        async with self._db.write() as conn:
-            rows = (await conn.execute(stmt)).all()
-        revoked = [_session(row) for row in rows]
+
+        def revoke(conn: Connection) -> list[Session]:
+            return [_session(row) for row in conn.execute(stmt)]
+
+        revoked = await self._db.write(revoke)
         return sorted(revoked, key=lambda r: (r.created_at, r.id), reverse=True)
 
     async def list_for_user(self, user_id: str, *, now: float) -> Sequence[Session]:
@@ -179,6 +197,8 @@ class SQLSessionStore:
             .where(_S.user_id == user_id, _live(now))
             .order_by(_S.created_at.desc(), _S.id.desc())
         )
-        async with self._db.read() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return [_session(row) for row in rows]
+
+        def list_(conn: Connection) -> list[Session]:
+            return [_session(row) for row in conn.execute(stmt)]
+
+        return await self._db.read(list_)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from ostiary.storage.protocols import (
     KeyStore,
     LeaseStore,
@@ -11,7 +9,7 @@ from ostiary.storage.protocols import (
     SessionStore,
     UserStore,
 )
-from ostiary.storage.sql.engine import Database, open_engine
+from ostiary.storage.sql.engine import Database, open_database
 from ostiary.storage.sql.keys import SQLKeyStore
 from ostiary.storage.sql.leases import SQLLeaseStore
 from ostiary.storage.sql.revocations import SQLRevocationStore
@@ -23,9 +21,9 @@ class SQLStorage:
     """The stores on SQLite or PostgreSQL. The schema must be migrated first
     (:func:`ostiary.storage.sql.upgrade`); :meth:`close` disposes of the engine."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        db = Database(engine)
+    def __init__(self, db: Database) -> None:
+        #: Where the stores run their transactions; also for administrative work.
+        self.db = db
         self.users: UserStore = SQLUserStore(db)
         self.sessions: SessionStore = SQLSessionStore(db)
         self.revocations: RevocationStore = SQLRevocationStore(db)
@@ -34,7 +32,7 @@ class SQLStorage:
 
     @classmethod
     def from_url(cls, url: str) -> SQLStorage:
-        return cls(open_engine(url))
+        return cls(open_database(url))
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        await self.db.dispose()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 
 from ostiary.storage._checks import check_page
 from ostiary.storage.records import User
@@ -60,26 +61,40 @@ class SQLUserStore:
         self._db = db
 
     async def create(self, user: User) -> None:
-        async with self._db.write() as conn:
-            await conn.execute(_INSERT, {"id": user.id, **_columns(user)})
+        values = {"id": user.id, **_columns(user)}
+
+        def create(conn: Connection) -> None:
+            conn.execute(_INSERT, values)
+
+        await self._db.write(create)
 
     async def get(self, user_id: str) -> User | None:
-        async with self._db.read() as conn:
-            row = (await conn.execute(_BY_ID, {"user_id": user_id})).first()
-        return None if row is None else _record(row)
+        def get(conn: Connection) -> User | None:
+            row = conn.execute(_BY_ID, {"user_id": user_id}).first()
+            return None if row is None else _record(row)
+
+        return await self._db.read(get)
 
     async def get_by_username(self, username: str) -> User | None:
-        async with self._db.read() as conn:
-            row = (await conn.execute(_BY_USERNAME, {"username": username})).first()
-        return None if row is None else _record(row)
+        def get(conn: Connection) -> User | None:
+            row = conn.execute(_BY_USERNAME, {"username": username}).first()
+            return None if row is None else _record(row)
+
+        return await self._db.read(get)
 
     async def update(self, user: User) -> None:
         stmt = update(_USERS).where(_C.id == user.id).values(**_columns(user))
-        async with self._db.write() as conn:
-            await conn.execute(stmt)
+
+        def update_(conn: Connection) -> None:
+            conn.execute(stmt)
+
+        await self._db.write(update_)
 
     async def list(self, *, offset: int = 0, limit: int = 100) -> Sequence[User]:
         check_page(offset=offset, limit=limit)
-        async with self._db.read() as conn:
-            rows = (await conn.execute(_LIST.offset(offset).limit(limit))).all()
-        return [_record(row) for row in rows]
+        stmt = _LIST.offset(offset).limit(limit)
+
+        def list_(conn: Connection) -> list[User]:
+            return [_record(row) for row in conn.execute(stmt)]
+
+        return await self._db.read(list_)
