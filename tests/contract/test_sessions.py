@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Awaitable
 
 import pytest
 
 from ostiary.storage import Conflict, Storage, open_storage
-from ostiary.storage.records import Session
+from ostiary.storage.records import Rotation, Session
 from tests.contract import examples as ex
 from tests.contract.conftest import open_empty
 
@@ -50,48 +51,66 @@ async def test_first_token_of_another_family_is_refused(storage: Storage) -> Non
     assert await storage.sessions.get("s-1") is None
 
 
+def rotate(
+    storage: Storage, old: str, successor: str, *, now: float = LATER, active_since: float = ex.NOW
+) -> Awaitable[Rotation | None]:
+    return storage.sessions.rotate(old, successor, now=now, active_since=active_since)
+
+
 async def test_rotate_marks_the_old_token_used_and_adds_the_successor(storage: Storage) -> None:
     family = ex.session()
     await storage.sessions.create(family, ex.token("h-0"))
-    successor = ex.token("h-1", issued_at=LATER)
-    assert await storage.sessions.rotate("h-0", successor, now=LATER) is True
+    assert await rotate(storage, "h-0", "h-1") == Rotation(ex.token("h-0"), family, rotated=True)
     touched = dataclasses.replace(family, last_used_at=LATER)
     assert await storage.sessions.find_token("h-0") == (
         dataclasses.replace(ex.token("h-0"), used_at=LATER),
         touched,
     )
-    assert await storage.sessions.find_token("h-1") == (successor, touched)
+    assert await storage.sessions.find_token("h-1") == (ex.token("h-1", issued_at=LATER), touched)
 
 
 async def test_a_used_token_does_not_rotate_again(storage: Storage) -> None:
-    await storage.sessions.create(ex.session(), ex.token("h-0"))
-    assert await storage.sessions.rotate("h-0", ex.token("h-1"), now=LATER)
-    assert await storage.sessions.rotate("h-0", ex.token("h-2"), now=LATER + 1) is False
+    family = ex.session()
+    await storage.sessions.create(family, ex.token("h-0"))
+    assert await rotate(storage, "h-0", "h-1")
+    again = await rotate(storage, "h-0", "h-2", now=LATER + 1)
+    assert again == Rotation(
+        dataclasses.replace(ex.token("h-0"), used_at=LATER),
+        dataclasses.replace(family, last_used_at=LATER),
+        rotated=False,
+    )
     assert await storage.sessions.find_token("h-2") is None
-    found = await storage.sessions.find_token("h-0")
-    assert found is not None
-    assert found[0].used_at == LATER
-    assert found[1].last_used_at == LATER
 
 
 async def test_an_unknown_token_does_not_rotate(storage: Storage) -> None:
-    assert await storage.sessions.rotate("nope", ex.token("h-1"), now=LATER) is False
+    assert await rotate(storage, "nope", "h-1") is None
     assert await storage.sessions.find_token("h-1") is None
 
 
 @pytest.mark.parametrize(
-    "family",
+    ("family", "active_since"),
     [
-        ex.session(revoked_at=ex.NOW + 1),
-        ex.session(expires_at=LATER),  # expires_at == now is expired
+        (ex.session(revoked_at=ex.NOW + 1), ex.NOW),
+        (ex.session(expires_at=LATER), ex.NOW),  # expires_at == now is expired
+        (ex.session(), ex.NOW + 1),  # last used before active_since: idle
     ],
-    ids=["revoked", "expired"],
+    ids=["revoked", "expired", "idle"],
 )
-async def test_a_dead_family_does_not_rotate(storage: Storage, family: Session) -> None:
+async def test_a_dead_or_idle_family_does_not_rotate(
+    storage: Storage, family: Session, active_since: float
+) -> None:
     await storage.sessions.create(family, ex.token("h-0"))
-    assert await storage.sessions.rotate("h-0", ex.token("h-1"), now=LATER) is False
+    found = await rotate(storage, "h-0", "h-1", active_since=active_since)
+    assert found == Rotation(ex.token("h-0"), family, rotated=False)
     assert await storage.sessions.find_token("h-0") == (ex.token("h-0"), family)
     assert await storage.sessions.find_token("h-1") is None
+
+
+async def test_a_family_used_exactly_at_active_since_rotates(storage: Storage) -> None:
+    await storage.sessions.create(ex.session(), ex.token("h-0"))
+    found = await rotate(storage, "h-0", "h-1", active_since=ex.session().last_used_at)
+    assert found is not None
+    assert found.rotated
 
 
 async def test_a_successor_with_a_taken_hash_conflicts_and_changes_nothing(
@@ -101,29 +120,19 @@ async def test_a_successor_with_a_taken_hash_conflicts_and_changes_nothing(
     await storage.sessions.create(family, ex.token("h-0"))
     await storage.sessions.create(ex.session("s-2"), ex.token("h-x", session_id="s-2"))
     with pytest.raises(Conflict):
-        await storage.sessions.rotate("h-0", ex.token("h-x"), now=LATER)
+        await rotate(storage, "h-0", "h-x")
     assert await storage.sessions.find_token("h-0") == (ex.token("h-0"), family)
-
-
-async def test_a_successor_of_another_family_is_refused_and_changes_nothing(
-    storage: Storage,
-) -> None:
-    family = ex.session()
-    await storage.sessions.create(family, ex.token("h-0"))
-    with pytest.raises(ValueError, match="another session"):
-        await storage.sessions.rotate("h-0", ex.token("h-1", session_id="s-9"), now=LATER)
-    assert await storage.sessions.find_token("h-0") == (ex.token("h-0"), family)
-    assert await storage.sessions.find_token("h-1") is None
 
 
 async def test_of_20_concurrent_rotations_exactly_one_wins(storage: Storage) -> None:
     await storage.sessions.create(ex.session(), ex.token("h-0"))
-    successors = [ex.token(f"h-{i}") for i in range(1, 21)]
-    won = await asyncio.gather(*(storage.sessions.rotate("h-0", s, now=LATER) for s in successors))
+    successors = [f"h-{i}" for i in range(1, 21)]
+    found = await asyncio.gather(*(rotate(storage, "h-0", s) for s in successors))
+    won = [f is not None and f.rotated for f in found]
     assert won.count(True) == 1
     winner = successors[won.index(True)]
-    found = [await storage.sessions.find_token(s.token_hash) for s in successors]
-    assert [f[0] for f in found if f is not None] == [winner]
+    stored = [await storage.sessions.find_token(s) for s in successors]
+    assert [f[0].token_hash for f in stored if f is not None] == [winner]
 
 
 async def test_rotation_race_across_two_engines_has_one_winner(sql_url: str) -> None:
@@ -132,12 +141,9 @@ async def test_rotation_race_across_two_engines_has_one_winner(sql_url: str) -> 
     second = await open_storage(sql_url)
     try:
         await first.sessions.create(ex.session(), ex.token("h-0"))
-        calls = [
-            (first if i % 2 else second).sessions.rotate("h-0", ex.token(f"h-{i}"), now=LATER)
-            for i in range(1, 21)
-        ]
-        won = await asyncio.gather(*calls)
-        assert won.count(True) == 1
+        calls = [rotate(first if i % 2 else second, "h-0", f"h-{i}") for i in range(1, 21)]
+        found = await asyncio.gather(*calls)
+        assert [f is not None and f.rotated for f in found].count(True) == 1
     finally:
         await first.close()
         await second.close()

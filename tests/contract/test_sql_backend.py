@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from ostiary.errors import ConfigurationError
@@ -21,6 +22,7 @@ from ostiary.storage.sql import (
     head_revision,
     is_up_to_date,
     normalize_url,
+    open_database,
     open_engine,
     upgrade,
     upgrade_async,
@@ -79,6 +81,42 @@ async def test_sqlite_connections_enforce_foreign_keys_and_wait_when_busy(
             assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
     finally:
         await engine.dispose()
+
+
+async def test_sqlite_stores_run_with_the_same_setup_and_fsync_all_but_relaxed_writes(
+    tmp_path: Path,
+) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'sync.db'}")
+
+    def pragmas(conn: Connection) -> tuple[object, ...]:
+        names = ("foreign_keys", "busy_timeout", "journal_mode", "synchronous")
+        return tuple(conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in names)
+
+    full, normal = 2, 1
+    try:
+        assert await db.read(pragmas) == (1, 5000, "wal", full)
+        assert await db.write(pragmas) == (1, 5000, "wal", full)
+        assert (await db.write(pragmas, relaxed=True))[3] == normal
+        assert (await db.write(pragmas))[3] == full  # the same connection, set back
+    finally:
+        await db.dispose()
+
+
+async def test_work_that_raises_rolls_back_and_the_error_comes_out(sql_url: str) -> None:
+    await upgrade_async(sql_url)
+    storage = await open_empty(sql_url)
+    assert isinstance(storage, SQLStorage)
+
+    def half_done(conn: Connection) -> None:
+        conn.execute(text("DELETE FROM alembic_version"))
+        raise LookupError("changed my mind")
+
+    try:
+        with pytest.raises(LookupError, match="changed my mind"):
+            await storage.db.write(half_done)
+        assert await is_up_to_date(storage.db)
+    finally:
+        await storage.close()
 
 
 async def test_a_conflict_carries_no_secret(storage_url: str) -> None:

@@ -23,6 +23,7 @@ from ostiary.storage.records import (
     KeyStatus,
     RefreshToken,
     Revocation,
+    Rotation,
     Session,
     StoredKey,
     User,
@@ -84,20 +85,25 @@ class MemorySessionStore:
             return None
         return token, self._sessions[token.session_id]
 
-    async def rotate(self, old_hash: str, successor: RefreshToken, *, now: float) -> bool:
+    async def rotate(
+        self, old_hash: str, successor_hash: str, *, now: float, active_since: float
+    ) -> Rotation | None:
         old = self._tokens.get(old_hash)
-        if old is None or old.used_at is not None:
-            return False
+        if old is None:
+            return None
         session = self._sessions[old.session_id]
-        if not is_live(session, now):
-            return False
-        check_family(successor, session.id)
-        if successor.token_hash in self._tokens:
+        if (
+            old.used_at is not None
+            or not is_live(session, now)
+            or session.last_used_at < active_since
+        ):
+            return Rotation(old, session, rotated=False)
+        if successor_hash in self._tokens:
             raise Conflict("the successor's hash exists")
         self._tokens[old_hash] = dataclasses.replace(old, used_at=now)
-        self._tokens[successor.token_hash] = successor
+        self._tokens[successor_hash] = RefreshToken(successor_hash, session.id, issued_at=now)
         self._sessions[session.id] = dataclasses.replace(session, last_used_at=now)
-        return True
+        return Rotation(old, session, rotated=True)
 
     async def revoke(
         self, *, now: float, session_id: str | None = None, user_id: str | None = None

@@ -16,6 +16,7 @@ from ostiary.storage.records import (
     KeyStatus,
     RefreshToken,
     Revocation,
+    Rotation,
     Session,
     StoredKey,
     User,
@@ -59,14 +60,18 @@ class SessionStore(Protocol):
     async def find_token(self, token_hash: str) -> tuple[RefreshToken, Session] | None:
         """The refresh token with this hash and its family."""
 
-    async def rotate(self, old_hash: str, successor: RefreshToken, *, now: float) -> bool:
-        """Atomically: if ``old_hash`` is unused and its family is live, mark it used at
-        ``now``, insert ``successor`` and set the family's ``last_used_at``; return True.
-        Return False (changing nothing) if it was used already or the family was revoked:
-        of any number of concurrent calls for one token, exactly one returns True.
-        A family is live if unrevoked and ``expires_at > now``. :class:`ValueError` if
-        ``successor`` is of another family, :class:`Conflict` if its hash exists (both
-        changing nothing)."""
+    async def rotate(
+        self, old_hash: str, successor_hash: str, *, now: float, active_since: float
+    ) -> Rotation | None:
+        """In one transaction, find the token ``old_hash`` and its family (None if there is no
+        such token). If the token is unused and the family live and used at or after
+        ``active_since``, mark the token used at ``now``, add ``successor_hash`` to the family
+        (issued at ``now``) and set the family's ``last_used_at`` to ``now``: ``rotated`` is
+        True. Otherwise change nothing: ``rotated`` is False and the records returned say why;
+        a token that still reads unused lost to a concurrent rotation. Of any number of
+        concurrent calls for one token, exactly one rotates. A family is live if unrevoked and
+        ``expires_at > now``. :class:`Conflict` if ``successor_hash`` exists (changing
+        nothing)."""
 
     async def revoke(
         self, *, now: float, session_id: str | None = None, user_id: str | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from ostiary.keys.ring import KeyState
 
@@ -52,6 +53,16 @@ class RefreshToken:
     issued_at: float
     #: Set when the token was exchanged; presenting it again is reuse (RFC 9700 §4.14.2).
     used_at: float | None = None
+
+
+class Rotation(NamedTuple):
+    """What :meth:`SessionStore.rotate` found, and whether it rotated."""
+
+    #: The presented token as it was found (before being marked used).
+    token: RefreshToken
+    #: Its family as it was found (before being touched).
+    session: Session
+    rotated: bool
 
 
 class RevocationKind(StrEnum):

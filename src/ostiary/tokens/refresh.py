@@ -111,24 +111,27 @@ class RefreshTokens:
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
             raise InvalidGrant(detail="refresh token of impossible length")
         old_hash = hash_refresh_token(token)
-        found = await self._sessions.find_token(old_hash)
+        now = self._clock.now()
+        successor = self._successor(token)
+        try:
+            found = await self._sessions.rotate(
+                old_hash,
+                hash_refresh_token(successor),
+                now=now,
+                active_since=now - self.idle_ttl,
+            )
+        except Conflict:  # a concurrent retry inserted the same derived successor first
+            return await self._answer_lost_race(token, old_hash, now)
         if found is None:
             raise InvalidGrant(detail="unknown refresh token")
-        record, session = found
-        now = self._clock.now()
+        record, session, rotated = found
+        if rotated:
+            return IssuedRefresh(replace(session, last_used_at=now), successor)
         self._check_live(session, now)
         if record.used_at is not None:
             return await self._answer_used(token, record.used_at, session, now)
         self._check_not_idle(session, now)
-        successor = self._successor(token)
-        successor_record = RefreshToken(hash_refresh_token(successor), session.id, issued_at=now)
-        try:
-            rotated = await self._sessions.rotate(old_hash, successor_record, now=now)
-        except Conflict:  # a concurrent retry inserted the same derived successor first
-            rotated = False
-        if rotated:
-            return IssuedRefresh(replace(session, last_used_at=now), successor)
-        # Another request exchanged it first (or the family was revoked meanwhile).
+        # Unused, live and active, and yet not rotated: another request exchanged it first.
         return await self._answer_lost_race(token, old_hash, now)
 
     def expires_in(self, session: Session) -> int:

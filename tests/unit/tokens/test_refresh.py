@@ -13,7 +13,7 @@ import pytest
 from ostiary.clock import FrozenClock
 from ostiary.errors import ConfigurationError, InvalidGrant, RefreshTokenReused
 from ostiary.storage.memory import MemorySessionStore
-from ostiary.storage.records import RefreshToken, Session
+from ostiary.storage.records import Rotation
 from ostiary.tokens import IssuedRefresh, RefreshTokens, hash_refresh_token
 from tests.unit.tokens.conftest import T0
 
@@ -22,13 +22,19 @@ SECRET = b"s" * 16 + b"e" * 16
 
 
 class InterleavingSessionStore(MemorySessionStore):
-    """Yields to the event loop after each lookup, so that concurrent refreshes all read the
-    token as unused before any of them rotates it: only the store's compare-and-set decides."""
+    """Reads the token, yields to the event loop, and only then rotates, answering with what it
+    read first, as PostgreSQL's snapshot does: concurrent refreshes all read the token as
+    unused, and only the compare-and-set decides which one rotates."""
 
-    async def find_token(self, token_hash: str) -> tuple[RefreshToken, Session] | None:
-        found = await super().find_token(token_hash)
+    async def rotate(
+        self, old_hash: str, successor_hash: str, *, now: float, active_since: float
+    ) -> Rotation | None:
+        read = await self.find_token(old_hash)
         await asyncio.sleep(0)
-        return found
+        found = await super().rotate(old_hash, successor_hash, now=now, active_since=active_since)
+        if read is None or found is None:
+            return found
+        return Rotation(*read, rotated=found.rotated)
 
 
 @pytest.fixture

@@ -41,6 +41,11 @@ _ASYNC_DRIVERS = {
 }
 # An execution option on the engine that write transactions use: SQLite then begins IMMEDIATE.
 _WRITE_OPTION = "ostiary_write"
+# An execution option on write transactions whose loss to a power failure costs only a client a
+# new login: SQLite then commits them with synchronous=NORMAL (no fsync of the WAL).
+_RELAXED_OPTION = "ostiary_relaxed"
+# Where a SQLite connection's record keeps its current PRAGMA synchronous.
+_SYNCHRONOUS = "ostiary_synchronous"
 
 
 def normalize_url(url: str) -> str:
@@ -77,7 +82,7 @@ def _configure_sqlite(engine: Engine) -> None:
         )
 
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
         # Take BEGIN away from the driver: SQLAlchemy's "begin" event below emits it.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -85,15 +90,26 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
         finally:
             cursor.close()
+        record.info[_SYNCHRONOUS] = "FULL"
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get(_WRITE_OPTION, False):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
+        options = connection.get_execution_options()
+        if not options.get(_WRITE_OPTION, False):
             connection.exec_driver_sql("BEGIN")
+            return
+        # FULL fsyncs the WAL at every commit; NORMAL leaves that to the next FULL commit or
+        # checkpoint. Either way the database stays consistent: NORMAL risks only the last
+        # commits, to a power failure or OS crash (a crash of this process loses nothing).
+        # One FULL commit makes every earlier commit durable too (the WAL is appended to).
+        level = "NORMAL" if options.get(_RELAXED_OPTION, False) else "FULL"
+        if connection.info.get(_SYNCHRONOUS) != level:
+            connection.exec_driver_sql(f"PRAGMA synchronous = {level}")
+            connection.info[_SYNCHRONOUS] = level
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     @event.listens_for(engine, "reset")
     def on_reset(dbapi_connection: Any, record: Any, state: PoolResetState) -> None:
@@ -160,8 +176,13 @@ class Database:
         """Run ``work`` in a read transaction (one snapshot)."""
         raise NotImplementedError
 
-    async def write(self, work: Work[T]) -> T:
-        """Run ``work`` in a write transaction, committed on return, rolled back on raise."""
+    async def write(self, work: Work[T], *, relaxed: bool = False) -> T:
+        """Run ``work`` in a write transaction, committed on return, rolled back on raise.
+
+        ``relaxed``: the commit may be lost to a power failure or an OS crash (never half
+        applied, never lost to a crash of this process), in exchange for not waiting for the
+        disk. Only for writes whose loss costs a client no more than a new login (a refresh
+        rotation, a login); never for a revocation, a user or a key."""
         raise NotImplementedError
 
     async def dispose(self) -> None:
@@ -187,6 +208,9 @@ class SQLiteDatabase(Database):
         self.engine = create_engine(sync_url, hide_parameters=True, pool_reset_on_return=None)
         _configure_sqlite(self.engine)
         self._writer_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+        self._relaxed_writer_engine = self._writer_engine.execution_options(
+            **{_RELAXED_OPTION: True}
+        )
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="ostiary-sqlite-writer")
         self._readers = ThreadPoolExecutor(
             SQLITE_READER_THREADS, thread_name_prefix="ostiary-sqlite-reader"
@@ -196,9 +220,10 @@ class SQLiteDatabase(Database):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, _transaction, self.engine, work)
 
-    async def write(self, work: Work[T]) -> T:
+    async def write(self, work: Work[T], *, relaxed: bool = False) -> T:
+        engine = self._relaxed_writer_engine if relaxed else self._writer_engine
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, _transaction, self._writer_engine, work)
+        return await loop.run_in_executor(self._writer, _transaction, engine, work)
 
     async def dispose(self) -> None:
         def close() -> None:
@@ -228,7 +253,9 @@ class PostgresDatabase(Database):
             async with self.engine.begin() as conn:
                 return await conn.run_sync(work)
 
-    async def write(self, work: Work[T]) -> T:
+    async def write(self, work: Work[T], *, relaxed: bool = False) -> T:
+        # Relaxed would be SET LOCAL synchronous_commit = off: one more round trip, to save
+        # a wait that costs this process no CPU. Every commit waits for the disk.
         return await self.read(work)
 
     async def dispose(self) -> None:

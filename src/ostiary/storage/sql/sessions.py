@@ -11,8 +11,8 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Table, bindparam, exists, insert, select, update
 from sqlalchemy.engine import Connection
 
-from ostiary.storage._checks import check_family, check_revoke_target
-from ostiary.storage.records import RefreshToken, Session
+from ostiary.storage._checks import check_family, check_revoke_target, is_live
+from ostiary.storage.records import RefreshToken, Rotation, Session
 from ostiary.storage.sql.engine import Database
 from ostiary.storage.sql.models import RefreshTokenRow, SessionRow
 
@@ -140,7 +140,8 @@ class SQLSessionStore:
             conn.execute(_INSERT_SESSION, session_values)
             conn.execute(_INSERT_TOKEN, token_values)
 
-        await self._db.write(create)
+        # Lost to a power failure, the new session only means a new login.
+        await self._db.write(create, relaxed=True)
 
     async def get(self, session_id: str) -> Session | None:
         def get(conn: Connection) -> Session | None:
@@ -158,20 +159,31 @@ class SQLSessionStore:
 
         return await self._db.read(find)
 
-    async def rotate(self, old_hash: str, successor: RefreshToken, *, now: float) -> bool:
-        successor_values = _token_values(successor)
+    async def rotate(
+        self, old_hash: str, successor_hash: str, *, now: float, active_since: float
+    ) -> Rotation | None:
+        def rotate(conn: Connection) -> Rotation | None:
+            row = conn.execute(_FIND_TOKEN, {"token_hash": old_hash}).first()
+            if row is None:
+                return None
+            token, session = _token(row[:_N_TOKEN]), _session(row[_N_TOKEN:])
+            if (
+                token.used_at is not None
+                or not is_live(session, now)
+                or session.last_used_at < active_since
+            ):
+                return Rotation(token, session, rotated=False)
+            # The read above is only a snapshot on PostgreSQL: the claim decides.
+            if conn.execute(_CLAIM, {"old_hash": old_hash, "now": now}).first() is None:
+                return Rotation(token, session, rotated=False)
+            successor = RefreshToken(successor_hash, session.id, issued_at=now)
+            conn.execute(_INSERT_TOKEN, _token_values(successor))
+            conn.execute(_TOUCH, {"session_id": session.id, "last_used_at": now})
+            return Rotation(token, session, rotated=True)
 
-        def rotate(conn: Connection) -> bool:
-            claimed = conn.execute(_CLAIM, {"old_hash": old_hash, "now": now})
-            session_id = claimed.scalar_one_or_none()
-            if session_id is None:
-                return False
-            check_family(successor, session_id)  # raising rolls the claim back
-            conn.execute(_INSERT_TOKEN, successor_values)
-            conn.execute(_TOUCH, {"session_id": session_id, "last_used_at": now})
-            return True
-
-        return await self._db.write(rotate)
+        # Lost to a power failure, a rotation only means a new login: the client holds a
+        # successor the database does not know.
+        return await self._db.write(rotate, relaxed=True)
 
     async def revoke(
         self, *, now: float, session_id: str | None = None, user_id: str | None = None
