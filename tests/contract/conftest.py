@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -68,6 +69,14 @@ async def open_empty(url: str) -> Storage:
         truncate = text(f"TRUNCATE {tables} RESTART IDENTITY")
         await storage.db.write(lambda conn: conn.execute(truncate))
     return storage
+
+
+async def warm_up(*storages: Storage, connections: int = 10) -> None:
+    """Open pool connections ahead of a race, so that connecting does not space out the
+    racers (and hide a lost update)."""
+    await asyncio.gather(
+        *(storage.clients.get("warm-up") for storage in storages for _ in range(connections))
+    )
 
 
 @pytest.fixture(params=BACKENDS)

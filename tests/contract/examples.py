@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from ostiary.storage.records import (
+    AuthorizationCode,
+    BrowserSession,
+    Client,
+    ClientAuthMethod,
+    Consent,
     KeyStatus,
     RefreshToken,
     Revocation,
@@ -42,6 +47,7 @@ def session(
     created_at: float = NOW,
     expires_at: float = NOW + 30 * DAY,
     revoked_at: float | None = None,
+    browser_session_id: str | None = None,
 ) -> Session:
     return Session(
         id=session_id,
@@ -54,6 +60,7 @@ def session(
         revoked_at=revoked_at,
         user_agent="Mozilla/5.0",
         address="192.0.2.7",
+        browser_session_id=browser_session_id,
     )
 
 
@@ -80,3 +87,79 @@ def stored_key(
         sealed=b"\x00sealed\xff" + kid.encode(),
         created_at=created_at,
     )
+
+
+def client(
+    client_id: str = "app-1",
+    *,
+    auth_method: ClientAuthMethod = ClientAuthMethod.CLIENT_SECRET_BASIC,
+    created_at: float = NOW,
+) -> Client:
+    return Client(
+        id=client_id,
+        name="Example App",
+        auth_method=auth_method,
+        secret_hash="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        jwks=None,
+        # Not in sorted order: the order of a tuple is kept.
+        redirect_uris=("https://app.example/cb", "https://app.example/a-cb"),
+        post_logout_redirect_uris=("https://app.example/bye",),
+        grant_types=frozenset({"authorization_code", "refresh_token"}),
+        scopes=frozenset({"openid", "profile", "email"}),
+        audiences=frozenset({"https://api.example"}),
+        first_party=False,
+        created_at=created_at,
+        updated_at=created_at,
+    )
+
+
+def code(
+    code_hash: str = "c-hash-1",
+    *,
+    expires_at: float = NOW + 60,
+    used_at: float | None = None,
+    session_id: str | None = None,
+) -> AuthorizationCode:
+    return AuthorizationCode(
+        code_hash=code_hash,
+        client_id="app-1",
+        user_id="u-1",
+        redirect_uri="https://app.example/cb",
+        scope="openid profile",
+        audiences=("https://api.example", "https://other.example"),
+        code_challenge="E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        nonce="n-0S6_WzA2Mj",
+        auth_time=NOW - 30,
+        browser_session_id="b-1",
+        issued_at=NOW,
+        expires_at=expires_at,
+        used_at=used_at,
+        session_id=session_id,
+    )
+
+
+def browser_session(
+    session_id: str = "b-1",
+    *,
+    user_id: str = "u-1",
+    expires_at: float = NOW + DAY,
+    revoked_at: float | None = None,
+) -> BrowserSession:
+    return BrowserSession(
+        id=session_id,
+        user_id=user_id,
+        auth_time=NOW - 30,
+        created_at=NOW,
+        expires_at=expires_at,
+        revoked_at=revoked_at,
+    )
+
+
+def consent(
+    user_id: str = "u-1",
+    client_id: str = "app-1",
+    *,
+    scopes: frozenset[str] = frozenset({"openid", "profile"}),
+    granted_at: float = NOW,
+) -> Consent:
+    return Consent(user_id=user_id, client_id=client_id, scopes=scopes, granted_at=granted_at)

@@ -11,7 +11,7 @@ import pytest
 from ostiary.storage import Conflict, Storage, open_storage
 from ostiary.storage.records import Rotation, Session
 from tests.contract import examples as ex
-from tests.contract.conftest import open_empty
+from tests.contract.conftest import open_empty, warm_up
 
 LATER = ex.NOW + 60
 
@@ -29,6 +29,17 @@ async def test_optional_fields_may_be_none(storage: Storage) -> None:
     bare = dataclasses.replace(ex.session(), user_agent=None, address=None)
     await storage.sessions.create(bare, ex.token("h-0"))
     assert await storage.sessions.get(bare.id) == bare
+
+
+async def test_the_browser_session_round_trips(storage: Storage) -> None:
+    family, first = ex.session(browser_session_id="b-1"), ex.token("h-0")
+    await storage.sessions.create(family, first)
+    assert await storage.sessions.get(family.id) == family
+    assert await storage.sessions.find_token("h-0") == (first, family)
+    assert await rotate(storage, "h-0", "h-1") == Rotation(first, family, rotated=True)
+    assert await storage.sessions.list_for_user("u-1", now=LATER) == [
+        dataclasses.replace(family, last_used_at=LATER)
+    ]
 
 
 async def test_taken_session_id_conflicts(storage: Storage) -> None:
@@ -141,6 +152,7 @@ async def test_rotation_race_across_two_engines_has_one_winner(sql_url: str) -> 
     second = await open_storage(sql_url)
     try:
         await first.sessions.create(ex.session(), ex.token("h-0"))
+        await warm_up(first, second)
         calls = [rotate(first if i % 2 else second, "h-0", f"h-{i}") for i in range(1, 21)]
         found = await asyncio.gather(*calls)
         assert [f is not None and f.rotated for f in found].count(True) == 1
@@ -177,14 +189,51 @@ async def test_revoke_a_user_revokes_only_their_live_families(storage: Storage) 
     assert await storage.sessions.get("s-5") == someone_else
 
 
+async def test_revoke_a_browser_session_revokes_only_its_live_families(
+    storage: Storage,
+) -> None:
+    live_old = ex.session("s-1", created_at=ex.NOW, browser_session_id="b-1")
+    live_new = ex.session("s-2", created_at=ex.NOW + 1, browser_session_id="b-1")
+    expired = ex.session("s-3", expires_at=ex.NOW + 2, browser_session_id="b-1")
+    revoked = ex.session("s-4", revoked_at=ex.NOW + 3, browser_session_id="b-1")
+    other_browser = ex.session("s-5", browser_session_id="b-2")
+    no_browser = ex.session("s-6")
+    families = [live_old, live_new, expired, revoked, other_browser, no_browser]
+    for i, family in enumerate(families):
+        await storage.sessions.create(family, ex.token(f"h-{i}", session_id=family.id))
+
+    got = await storage.sessions.revoke(now=LATER, browser_session_id="b-1")
+
+    assert got == [dataclasses.replace(s, revoked_at=LATER) for s in (live_new, live_old)]
+    for untouched in (expired, revoked, other_browser, no_browser):
+        assert await storage.sessions.get(untouched.id) == untouched
+    assert await storage.sessions.revoke(now=LATER + 1, browser_session_id="b-1") == []
+    assert await storage.sessions.revoke(now=LATER, browser_session_id="unknown") == []
+
+
 @pytest.mark.parametrize(
-    ("session_id", "user_id"), [(None, None), ("s-1", "u-1")], ids=["neither", "both"]
+    ("session_id", "user_id", "browser_session_id"),
+    [
+        (None, None, None),
+        ("s-1", "u-1", None),
+        ("s-1", None, "b-1"),
+        (None, "u-1", "b-1"),
+        ("s-1", "u-1", "b-1"),
+    ],
+    ids=["none", "session-and-user", "session-and-browser", "user-and-browser", "all"],
 )
 async def test_revoke_needs_exactly_one_target(
-    storage: Storage, session_id: str | None, user_id: str | None
+    storage: Storage, session_id: str | None, user_id: str | None, browser_session_id: str | None
 ) -> None:
+    await storage.sessions.create(ex.session(browser_session_id="b-1"), ex.token("h-0"))
     with pytest.raises(ValueError, match="exactly one"):
-        await storage.sessions.revoke(now=LATER, session_id=session_id, user_id=user_id)
+        await storage.sessions.revoke(
+            now=LATER,
+            session_id=session_id,
+            user_id=user_id,
+            browser_session_id=browser_session_id,
+        )
+    assert await storage.sessions.get("s-1") == ex.session(browser_session_id="b-1")
 
 
 async def test_list_for_user_gives_live_families_newest_first(storage: Storage) -> None:

@@ -10,9 +10,12 @@ def check_page(*, offset: int = 0, limit: int) -> None:
         raise ValueError("offset and limit must not be negative")
 
 
-def check_revoke_target(session_id: str | None, user_id: str | None) -> None:
-    if (session_id is None) == (user_id is None):
-        raise ValueError("give exactly one of session_id and user_id")
+def check_revoke_target(
+    session_id: str | None, user_id: str | None, browser_session_id: str | None = None
+) -> None:
+    given = [t for t in (session_id, user_id, browser_session_id) if t is not None]
+    if len(given) != 1:
+        raise ValueError("give exactly one of session_id, user_id and browser_session_id")
 
 
 def check_family(token: RefreshToken, session_id: str) -> None:

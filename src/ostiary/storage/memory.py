@@ -1,25 +1,36 @@
 """The reference implementation of the storage Protocols, kept in dicts.
 
 No method awaits between reading and writing its state, so under asyncio each call is atomic:
-that is what makes :meth:`MemorySessionStore.rotate` a compare-and-set. For tests and for a
-single-process development server; everything is lost when the process ends.
+that is what makes :meth:`MemorySessionStore.rotate`, :meth:`MemoryAuthorizationCodeStore.consume`
+and :meth:`MemoryOnceStore.first_use` compare-and-sets. For tests and for a single-process
+development server; everything is lost when the process ends.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import heapq
 from collections.abc import Iterable, Sequence
 
 from ostiary.storage._checks import check_family, check_page, check_revoke_target, is_live
 from ostiary.storage.protocols import (
+    AuthorizationCodeStore,
+    BrowserSessionStore,
+    ClientStore,
     Conflict,
+    ConsentStore,
     KeyStore,
     LeaseStore,
+    OnceStore,
     RevocationStore,
     SessionStore,
     UserStore,
 )
 from ostiary.storage.records import (
+    AuthorizationCode,
+    BrowserSession,
+    Client,
+    Consent,
     KeyStatus,
     RefreshToken,
     Revocation,
@@ -106,14 +117,23 @@ class MemorySessionStore:
         return Rotation(old, session, rotated=True)
 
     async def revoke(
-        self, *, now: float, session_id: str | None = None, user_id: str | None = None
+        self,
+        *,
+        now: float,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        browser_session_id: str | None = None,
     ) -> list[Session]:
-        check_revoke_target(session_id, user_id)
+        check_revoke_target(session_id, user_id, browser_session_id)
         if session_id is not None:
             found = self._sessions.get(session_id)
             targets = [] if found is None else [found]
-        else:
+        elif user_id is not None:
             targets = [s for s in self._sessions.values() if s.user_id == user_id]
+        else:
+            targets = [
+                s for s in self._sessions.values() if s.browser_session_id == browser_session_id
+            ]
         revoked = [dataclasses.replace(s, revoked_at=now) for s in targets if is_live(s, now)]
         for session in revoked:
             self._sessions[session.id] = session
@@ -202,6 +222,113 @@ class MemoryLeaseStore:
             del self._leases[name]
 
 
+class MemoryClientStore:
+    def __init__(self) -> None:
+        self._clients: dict[str, Client] = {}
+
+    async def create(self, client: Client) -> None:
+        if client.id in self._clients:
+            raise Conflict(f"client {client.id!r} exists")
+        self._clients[client.id] = client
+
+    async def get(self, client_id: str) -> Client | None:
+        return self._clients.get(client_id)
+
+    async def update(self, client: Client) -> None:
+        if client.id in self._clients:
+            self._clients[client.id] = client
+
+    async def delete(self, client_id: str) -> bool:
+        return self._clients.pop(client_id, None) is not None
+
+    async def list(self, *, offset: int = 0, limit: int = 100) -> Sequence[Client]:
+        check_page(offset=offset, limit=limit)
+        ordered = sorted(self._clients.values(), key=lambda c: (c.created_at, c.id))
+        return ordered[offset : offset + limit]
+
+
+class MemoryAuthorizationCodeStore:
+    def __init__(self) -> None:
+        self._codes: dict[str, AuthorizationCode] = {}
+
+    async def add(self, code: AuthorizationCode) -> None:
+        if code.code_hash in self._codes:
+            raise Conflict("the code hash exists")
+        self._codes[code.code_hash] = code
+
+    async def consume(self, code_hash: str, *, now: float) -> AuthorizationCode | None:
+        code = self._codes.get(code_hash)
+        if code is not None and code.used_at is None:
+            self._codes[code_hash] = dataclasses.replace(code, used_at=now)
+        return code
+
+    async def attach_session(self, code_hash: str, session_id: str) -> None:
+        code = self._codes.get(code_hash)
+        if code is not None:
+            self._codes[code_hash] = dataclasses.replace(code, session_id=session_id)
+
+    async def purge(self, *, now: float) -> int:
+        expired = [h for h, code in self._codes.items() if code.expires_at < now]
+        for code_hash in expired:
+            del self._codes[code_hash]
+        return len(expired)
+
+
+class MemoryBrowserSessionStore:
+    def __init__(self) -> None:
+        self._sessions: dict[str, BrowserSession] = {}
+
+    async def create(self, session: BrowserSession) -> None:
+        if session.id in self._sessions:
+            raise Conflict(f"browser session {session.id!r} exists")
+        self._sessions[session.id] = session
+
+    async def get(self, session_id: str) -> BrowserSession | None:
+        return self._sessions.get(session_id)
+
+    async def revoke(self, session_id: str, *, now: float) -> BrowserSession | None:
+        session = self._sessions.get(session_id)
+        if session is None or session.revoked_at is not None:
+            return None
+        revoked = self._sessions[session_id] = dataclasses.replace(session, revoked_at=now)
+        return revoked
+
+
+class MemoryConsentStore:
+    def __init__(self) -> None:
+        self._consents: dict[tuple[str, str], Consent] = {}
+
+    async def get(self, user_id: str, client_id: str) -> Consent | None:
+        return self._consents.get((user_id, client_id))
+
+    async def put(self, consent: Consent) -> None:
+        self._consents[consent.user_id, consent.client_id] = consent
+
+    async def delete(self, user_id: str, client_id: str) -> None:
+        self._consents.pop((user_id, client_id), None)
+
+
+class MemoryOnceStore:
+    def __init__(self) -> None:
+        self._expiries: dict[str, float] = {}
+        # (expires_at, key), soonest first: each call forgets what has expired, so the dict
+        # holds no more than the keys still remembered.
+        self._queue: list[tuple[float, str]] = []
+
+    async def first_use(self, key: str, *, expires_at: float, now: float) -> bool:
+        while self._queue and self._queue[0][0] < now:
+            expired, old_key = heapq.heappop(self._queue)
+            if self._expiries.get(old_key) == expired:
+                del self._expiries[old_key]
+        if key in self._expiries:
+            return False
+        # Remembered at least until now: a concurrent call at the same time must see it.
+        until = max(expires_at, now)
+        self._expiries[key] = until
+        heapq.heappush(self._queue, (until, key))
+        return True
+
+
 class MemoryStorage:
     """Every store in memory; :meth:`close` does nothing."""
 
@@ -211,6 +338,11 @@ class MemoryStorage:
         self.revocations: RevocationStore = MemoryRevocationStore()
         self.keys: KeyStore = MemoryKeyStore()
         self.leases: LeaseStore = MemoryLeaseStore()
+        self.clients: ClientStore = MemoryClientStore()
+        self.codes: AuthorizationCodeStore = MemoryAuthorizationCodeStore()
+        self.browser_sessions: BrowserSessionStore = MemoryBrowserSessionStore()
+        self.consents: ConsentStore = MemoryConsentStore()
+        self.once: OnceStore = MemoryOnceStore()
 
     async def close(self) -> None:
         return None

@@ -13,6 +13,10 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ostiary.storage.records import (
+    AuthorizationCode,
+    BrowserSession,
+    Client,
+    Consent,
     KeyStatus,
     RefreshToken,
     Revocation,
@@ -74,11 +78,17 @@ class SessionStore(Protocol):
         nothing)."""
 
     async def revoke(
-        self, *, now: float, session_id: str | None = None, user_id: str | None = None
+        self,
+        *,
+        now: float,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        browser_session_id: str | None = None,
     ) -> list[Session]:
-        """Revoke one family, or every live family of a user; return those revoked now.
-        Exactly one of ``session_id`` and ``user_id`` (:class:`ValueError` otherwise); a
-        family already revoked or expired is left as it is and not returned."""
+        """Revoke one family, every live family of a user, or every live family issued under
+        a browser session; return those revoked now. Exactly one of the three
+        (:class:`ValueError` otherwise); a family already revoked or expired is left as it is
+        and not returned."""
 
     async def list_for_user(self, user_id: str, *, now: float) -> Sequence[Session]:
         """Live (unrevoked, unexpired) families of a user, newest first."""
@@ -130,6 +140,76 @@ class LeaseStore(Protocol):
     async def release(self, name: str, *, holder: str) -> None: ...
 
 
+class ClientStore(Protocol):
+    """Registered OAuth clients."""
+
+    async def create(self, client: Client) -> None:
+        """Insert; :class:`Conflict` if the id exists."""
+
+    async def get(self, client_id: str) -> Client | None: ...
+
+    async def update(self, client: Client) -> None:
+        """Replace the record with the same id."""
+
+    async def delete(self, client_id: str) -> bool:
+        """Delete; True if it existed."""
+
+    async def list(self, *, offset: int = 0, limit: int = 100) -> Sequence[Client]:
+        """Ordered by ``created_at``, then id; :class:`ValueError` if either bound is negative."""
+
+
+class AuthorizationCodeStore(Protocol):
+    """Authorization codes: single use, decided by the store (RFC 6749 §4.1.2)."""
+
+    async def add(self, code: AuthorizationCode) -> None:
+        """Insert; :class:`Conflict` if the hash exists."""
+
+    async def consume(self, code_hash: str, *, now: float) -> AuthorizationCode | None:
+        """Atomically mark the code used at ``now`` if it is unused, and return the record as
+        it was before: ``used_at`` None means this call consumed it; a ``used_at`` means it
+        had been used (reuse). None if there is no such code. Of any number of concurrent
+        calls for one code, exactly one sees ``used_at`` None."""
+
+    async def attach_session(self, code_hash: str, session_id: str) -> None:
+        """Record the refresh family issued for the code."""
+
+    async def purge(self, *, now: float) -> int:
+        """Delete codes that expired before ``now``; return how many."""
+
+
+class BrowserSessionStore(Protocol):
+    """Signed-in browsers (single sign-on)."""
+
+    async def create(self, session: BrowserSession) -> None:
+        """Insert; :class:`Conflict` if the id exists."""
+
+    async def get(self, session_id: str) -> BrowserSession | None: ...
+
+    async def revoke(self, session_id: str, *, now: float) -> BrowserSession | None:
+        """Set ``revoked_at`` if unset; return the session revoked now, else None."""
+
+
+class ConsentStore(Protocol):
+    """What users granted third-party clients."""
+
+    async def get(self, user_id: str, client_id: str) -> Consent | None: ...
+
+    async def put(self, consent: Consent) -> None:
+        """Insert or replace the consent of that user for that client."""
+
+    async def delete(self, user_id: str, client_id: str) -> None: ...
+
+
+class OnceStore(Protocol):
+    """Values that may be seen once until they expire: the ``jti`` of client assertions
+    (RFC 7523 §3, replay protection)."""
+
+    async def first_use(self, key: str, *, expires_at: float, now: float) -> bool:
+        """True the first time ``key`` is presented (and remember it until ``expires_at``);
+        False while it is remembered. Of any number of concurrent calls for one key, exactly
+        one gets True. Entries expired before ``now`` may be forgotten."""
+
+
 class Storage(Protocol):
     """Every store of one backend, plus its lifecycle."""
 
@@ -138,5 +218,10 @@ class Storage(Protocol):
     revocations: RevocationStore
     keys: KeyStore
     leases: LeaseStore
+    clients: ClientStore
+    codes: AuthorizationCodeStore
+    browser_sessions: BrowserSessionStore
+    consents: ConsentStore
+    once: OnceStore
 
     async def close(self) -> None: ...

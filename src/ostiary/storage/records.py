@@ -42,6 +42,9 @@ class Session:
     revoked_at: float | None = None
     user_agent: str | None = None
     address: str | None = None
+    #: The browser (SSO) session the family was issued under (authorization code grant):
+    #: ending that session revokes the family (OpenID Connect RP-initiated logout).
+    browser_session_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +103,88 @@ class StoredKey:
     created_at: float
     activated_at: float | None = None
     retired_at: float | None = None
+
+
+class ClientAuthMethod(StrEnum):
+    """How a client authenticates at the token endpoint (RFC 7591 §2 names, RFC 7523)."""
+
+    CLIENT_SECRET_BASIC = "client_secret_basic"
+    CLIENT_SECRET_POST = "client_secret_post"
+    PRIVATE_KEY_JWT = "private_key_jwt"
+    #: A public client (a single-page or native app): no secret; PKCE binds its codes.
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """A registered OAuth client (RFC 6749 §2)."""
+
+    id: str
+    name: str
+    auth_method: ClientAuthMethod
+    #: SHA-256 hex digest of the client secret (``client_secret_*`` methods), else None.
+    secret_hash: str | None
+    #: The client's public JWK Set as JSON text (``private_key_jwt``), else None.
+    jwks: str | None
+    #: Exact-match redirect URIs (RFC 9700 §4.1.3).
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    grant_types: frozenset[str]
+    #: The scopes the client may ask for.
+    scopes: frozenset[str]
+    #: The audiences (RFC 8707 ``resource`` values) it may ask tokens for.
+    audiences: frozenset[str]
+    #: First-party clients skip the consent page.
+    first_party: bool
+    created_at: float
+    updated_at: float
+
+    @property
+    def public(self) -> bool:
+        return self.auth_method is ClientAuthMethod.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationCode:
+    """An authorization code (RFC 6749 §4.1.2), stored by the SHA-256 hex of its value."""
+
+    code_hash: str
+    client_id: str
+    user_id: str
+    redirect_uri: str
+    scope: str
+    #: The audiences (``resource`` values, RFC 8707) the tokens will carry.
+    audiences: tuple[str, ...]
+    #: PKCE S256 challenge (RFC 7636 §4.2).
+    code_challenge: str
+    nonce: str | None
+    #: When the user last authenticated (OIDC ``auth_time``).
+    auth_time: float
+    browser_session_id: str | None
+    issued_at: float
+    expires_at: float
+    used_at: float | None = None
+    #: The refresh family issued for the code: revoked if the code is presented again.
+    session_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserSession:
+    """A user's signed-in browser (the SSO cookie names it); its id is the ID token's ``sid``."""
+
+    id: str
+    user_id: str
+    auth_time: float
+    created_at: float
+    expires_at: float
+    revoked_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """The scopes a user granted a third-party client."""
+
+    user_id: str
+    client_id: str
+    scopes: frozenset[str]
+    granted_at: float

@@ -78,6 +78,7 @@ class SessionRow(Base):
     revoked_at: Mapped[float | None]
     user_agent: Mapped[str | None]
     address: Mapped[str | None]
+    browser_session_id: Mapped[str | None] = mapped_column(index=True)
 
 
 class RefreshTokenRow(Base):
@@ -123,3 +124,71 @@ class LeaseRow(Base):
     name: Mapped[str] = mapped_column(primary_key=True)
     holder: Mapped[str]
     expires_at: Mapped[float]
+
+
+class ClientRow(Base):
+    __tablename__ = "clients"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    auth_method: Mapped[str]
+    secret_hash: Mapped[str | None]
+    jwks: Mapped[str | None]
+    #: JSON arrays, in the client's order.
+    redirect_uris: Mapped[str]
+    post_logout_redirect_uris: Mapped[str]
+    #: JSON arrays, sorted.
+    grant_types: Mapped[str]
+    scopes: Mapped[str]
+    audiences: Mapped[str]
+    first_party: Mapped[bool]
+    created_at: Mapped[float]
+    updated_at: Mapped[float]
+
+
+class AuthorizationCodeRow(Base):
+    __tablename__ = "authorization_codes"
+
+    code_hash: Mapped[str] = mapped_column(primary_key=True)
+    client_id: Mapped[str]
+    user_id: Mapped[str]
+    redirect_uri: Mapped[str]
+    scope: Mapped[str]
+    #: A JSON array, in order.
+    audiences: Mapped[str]
+    code_challenge: Mapped[str]
+    nonce: Mapped[str | None]
+    auth_time: Mapped[float]
+    browser_session_id: Mapped[str | None]
+    issued_at: Mapped[float]
+    expires_at: Mapped[float] = mapped_column(index=True)
+    used_at: Mapped[float | None]
+    session_id: Mapped[str | None]
+
+
+class BrowserSessionRow(Base):
+    __tablename__ = "browser_sessions"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    user_id: Mapped[str] = mapped_column(index=True)
+    auth_time: Mapped[float]
+    created_at: Mapped[float]
+    expires_at: Mapped[float]
+    revoked_at: Mapped[float | None]
+
+
+class ConsentRow(Base):
+    __tablename__ = "consents"
+
+    user_id: Mapped[str] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(primary_key=True)
+    #: A JSON array, sorted.
+    scopes: Mapped[str]
+    granted_at: Mapped[float]
+
+
+class OnceKeyRow(Base):
+    __tablename__ = "once_keys"
+
+    key: Mapped[str] = mapped_column(primary_key=True)
+    expires_at: Mapped[float] = mapped_column(index=True)

@@ -8,7 +8,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, exists, insert, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Table,
+    Update,
+    bindparam,
+    exists,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from ostiary.storage._checks import check_family, check_revoke_target, is_live
@@ -32,6 +42,7 @@ _SESSION_COLUMNS = (
     _S.revoked_at,
     _S.user_agent,
     _S.address,
+    _S.browser_session_id,
 )
 _TOKEN_COLUMNS = (_T.token_hash, _T.session_id, _T.issued_at, _T.used_at)
 _N_TOKEN = len(_TOKEN_COLUMNS)
@@ -70,6 +81,20 @@ _CLAIM = (
 )
 
 
+def _revoke_by(column: Column[str]) -> Update:
+    return (
+        update(_SESSIONS)
+        .where(column == bindparam("target"), _live(bindparam("now")))
+        .values(revoked_at=bindparam("now"))
+        .returning(*_SESSION_COLUMNS)
+    )
+
+
+_REVOKE_SESSION = _revoke_by(_S.id)
+_REVOKE_USER = _revoke_by(_S.user_id)
+_REVOKE_BROWSER_SESSION = _revoke_by(_S.browser_session_id)
+
+
 def _session_values(session: Session) -> dict[str, object]:
     return {
         "id": session.id,
@@ -82,6 +107,7 @@ def _session_values(session: Session) -> dict[str, object]:
         "revoked_at": session.revoked_at,
         "user_agent": session.user_agent,
         "address": session.address,
+        "browser_session_id": session.browser_session_id,
     }
 
 
@@ -106,6 +132,7 @@ def _session(row: Any) -> Session:
         revoked_at,
         user_agent,
         address,
+        browser_session_id,
     ) = row
     return Session(
         id=session_id,
@@ -118,6 +145,7 @@ def _session(row: Any) -> Session:
         revoked_at=revoked_at,
         user_agent=user_agent,
         address=address,
+        browser_session_id=browser_session_id,
     )
 
 
@@ -186,19 +214,23 @@ class SQLSessionStore:
         return await self._db.write(rotate, relaxed=True)
 
     async def revoke(
-        self, *, now: float, session_id: str | None = None, user_id: str | None = None
+        self,
+        *,
+        now: float,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        browser_session_id: str | None = None,
     ) -> list[Session]:
-        check_revoke_target(session_id, user_id)
-        target = _S.id == session_id if user_id is None else _S.user_id == user_id
-        stmt = (
-            update(_SESSIONS)
-            .where(target, _live(now))
-            .values(revoked_at=now)
-            .returning(*_SESSION_COLUMNS)
-        )
+        check_revoke_target(session_id, user_id, browser_session_id)
+        if session_id is not None:
+            stmt, params = _REVOKE_SESSION, {"target": session_id, "now": now}
+        elif user_id is not None:
+            stmt, params = _REVOKE_USER, {"target": user_id, "now": now}
+        else:
+            stmt, params = _REVOKE_BROWSER_SESSION, {"target": browser_session_id, "now": now}
 
         def revoke(conn: Connection) -> list[Session]:
-            return [_session(row) for row in conn.execute(stmt)]
+            return [_session(row) for row in conn.execute(stmt, params)]
 
         revoked = await self._db.write(revoke)
         return sorted(revoked, key=lambda r: (r.created_at, r.id), reverse=True)

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from ostiary.storage.protocols import (
+    AuthorizationCodeStore,
+    BrowserSessionStore,
+    ClientStore,
+    ConsentStore,
     KeyStore,
     LeaseStore,
+    OnceStore,
     RevocationStore,
     SessionStore,
     UserStore,
 )
+from ostiary.storage.sql.browser_sessions import SQLBrowserSessionStore
+from ostiary.storage.sql.clients import SQLClientStore
+from ostiary.storage.sql.codes import SQLAuthorizationCodeStore
+from ostiary.storage.sql.consents import SQLConsentStore
 from ostiary.storage.sql.engine import Database, open_database
 from ostiary.storage.sql.keys import SQLKeyStore
 from ostiary.storage.sql.leases import SQLLeaseStore
+from ostiary.storage.sql.once import SQLOnceStore
 from ostiary.storage.sql.revocations import SQLRevocationStore
 from ostiary.storage.sql.sessions import SQLSessionStore
 from ostiary.storage.sql.users import SQLUserStore
@@ -29,6 +39,11 @@ class SQLStorage:
         self.revocations: RevocationStore = SQLRevocationStore(db)
         self.keys: KeyStore = SQLKeyStore(db)
         self.leases: LeaseStore = SQLLeaseStore(db)
+        self.clients: ClientStore = SQLClientStore(db)
+        self.codes: AuthorizationCodeStore = SQLAuthorizationCodeStore(db)
+        self.browser_sessions: BrowserSessionStore = SQLBrowserSessionStore(db)
+        self.consents: ConsentStore = SQLConsentStore(db)
+        self.once: OnceStore = SQLOnceStore(db)
 
     @classmethod
     def from_url(cls, url: str) -> SQLStorage:

@@ -1,0 +1,63 @@
+"""BrowserSessionStore contract: signed-in browsers, revoked once."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from ostiary.storage import Conflict, Storage
+from tests.contract import examples as ex
+
+LATER = ex.NOW + 60
+
+
+async def test_created_session_reads_back(storage: Storage) -> None:
+    browser = ex.browser_session()
+    await storage.browser_sessions.create(browser)
+    assert await storage.browser_sessions.get(browser.id) == browser
+    assert await storage.browser_sessions.get("unknown") is None
+
+
+async def test_a_session_created_revoked_reads_back_revoked(storage: Storage) -> None:
+    browser = ex.browser_session(revoked_at=ex.NOW + 1)
+    await storage.browser_sessions.create(browser)
+    assert await storage.browser_sessions.get(browser.id) == browser
+    assert await storage.browser_sessions.revoke(browser.id, now=LATER) is None
+    assert await storage.browser_sessions.get(browser.id) == browser
+
+
+async def test_taken_id_conflicts_and_keeps_the_original(storage: Storage) -> None:
+    browser = ex.browser_session("b-1")
+    await storage.browser_sessions.create(browser)
+    with pytest.raises(Conflict):
+        await storage.browser_sessions.create(ex.browser_session("b-1", user_id="u-2"))
+    assert await storage.browser_sessions.get("b-1") == browser
+
+
+async def test_revoke_returns_the_session_once(storage: Storage) -> None:
+    browser = ex.browser_session()
+    other = ex.browser_session("b-2")
+    await storage.browser_sessions.create(browser)
+    await storage.browser_sessions.create(other)
+    revoked = dataclasses.replace(browser, revoked_at=LATER)
+    assert await storage.browser_sessions.revoke(browser.id, now=LATER) == revoked
+    assert await storage.browser_sessions.revoke(browser.id, now=LATER + 1) is None
+    assert await storage.browser_sessions.get(browser.id) == revoked
+    assert await storage.browser_sessions.get(other.id) == other
+
+
+async def test_revoking_an_unknown_session_does_nothing(storage: Storage) -> None:
+    assert await storage.browser_sessions.revoke("unknown", now=LATER) is None
+    assert await storage.browser_sessions.get("unknown") is None
+
+
+async def test_of_20_concurrent_revocations_exactly_one_revokes(storage: Storage) -> None:
+    await storage.browser_sessions.create(ex.browser_session())
+    found = await asyncio.gather(
+        *(storage.browser_sessions.revoke("b-1", now=LATER + i) for i in range(20))
+    )
+    revoked = [f for f in found if f is not None]
+    assert len(revoked) == 1
+    assert await storage.browser_sessions.get("b-1") == revoked[0]
