@@ -10,6 +10,7 @@ from __future__ import annotations
 from ostiary.errors import InsufficientScope, InvalidToken, KeySetUnavailable
 from ostiary.resource.cache import VerifiedTokenCache
 from ostiary.resource.claims import AccessClaims
+from ostiary.resource.client_credentials import ClientCredentialsAuth, TokenRequestFailed
 from ostiary.resource.feed import RevocationFeed
 from ostiary.resource.jwks_client import JWKSClient, JWKSPolicy
 from ostiary.resource.middleware import BearerAuthMiddleware
@@ -19,6 +20,7 @@ from ostiary.resource.verifier import TokenVerifier
 __all__ = [
     "AccessClaims",
     "BearerAuthMiddleware",
+    "ClientCredentialsAuth",
     "InsufficientScope",
     "InvalidToken",
     "JWKSClient",
@@ -26,6 +28,7 @@ __all__ = [
     "KeySetUnavailable",
     "RevocationFeed",
     "RevocationList",
+    "TokenRequestFailed",
     "TokenVerifier",
     "VerifiedTokenCache",
 ]
