@@ -119,6 +119,53 @@ class RateLimited(OstiaryError):
         self.retry_after = retry_after
 
 
+class InvalidTarget(OstiaryError):
+    """RFC 8707 §2: the ``resource`` asked for is unknown or not allowed for the client."""
+
+    error = "invalid_target"
+    status_code = 400
+    description = "The requested resource is invalid or not allowed for this client."
+
+
+class UnsupportedResponseType(OstiaryError):
+    """RFC 6749 §4.1.2.1; the implicit flow is refused per RFC 9700 §2.1.2."""
+
+    error = "unsupported_response_type"
+    status_code = 400
+    description = "The response type is not supported."
+
+
+class AccessDenied(OstiaryError):
+    """RFC 6749 §4.1.2.1: the user or the server denied the request."""
+
+    error = "access_denied"
+    status_code = 403
+    description = "The request was denied."
+
+
+class LoginRequired(OstiaryError):
+    """OpenID Connect Core §3.1.2.6: ``prompt=none`` and nobody is signed in."""
+
+    error = "login_required"
+    status_code = 400
+    description = "The user must sign in."
+
+
+class ConsentRequired(OstiaryError):
+    """OpenID Connect Core §3.1.2.6: ``prompt=none`` and consent is missing."""
+
+    error = "consent_required"
+    status_code = 400
+    description = "The user must consent."
+
+
+class InvalidClientMetadata(InvalidRequest):
+    """RFC 7591 §3.2.2: a client registration setting is not valid."""
+
+    error = "invalid_client_metadata"
+    description = "A client setting is not valid."
+
+
 class TemporarilyUnavailable(OstiaryError):
     error = "temporarily_unavailable"
     status_code = 503

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     demo: bool = False
     demo_alice_password: SecretStr | None = None
     demo_admin_password: SecretStr | None = None
+    demo_service_secret: SecretStr | None = None
 
     # --- tokens --------------------------------------------------------------------------
     issuer: str = DEFAULT_ISSUER
@@ -56,6 +57,8 @@ class Settings(BaseSettings):
     role_scopes: dict[str, str] = Field(default_factory=lambda: {"admin": "reports:read"})
     include_username_claim: bool = False
     revocation_sync_seconds: float = Field(default=1.0, gt=0, le=60)
+    #: How long a browser stays signed in at the authorization endpoint (single sign-on).
+    sso_session_ttl: int = Field(default=12 * 3600, ge=60, le=30 * DAY)
 
     # --- keys ----------------------------------------------------------------------------
     signing_alg: SigningAlg = "ES256"

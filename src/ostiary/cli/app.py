@@ -1,10 +1,10 @@
-"""The root Typer app: ``ostiary serve``, ``db``, ``users``, ``keys`` and ``token``."""
+"""The root Typer app: ``ostiary serve``, ``db``, ``users``, ``clients``, ``keys`` and ``token``."""
 
 from __future__ import annotations
 
 import typer
 
-from ostiary.cli import db, keys, serve, token, users
+from ostiary.cli import clients, db, keys, serve, token, users
 
 app = typer.Typer(
     name="ostiary",
@@ -17,5 +17,6 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
+app.add_typer(clients.app, name="clients")
 app.add_typer(keys.app, name="keys")
 app.add_typer(token.app, name="token")

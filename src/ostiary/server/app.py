@@ -19,11 +19,27 @@ from fastapi import FastAPI
 
 from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.resource import RevocationList
-from ostiary.server.demo import alice_password_line, describe_users, seed_demo_users
+from ostiary.server.demo import (
+    alice_password_line,
+    describe_clients,
+    describe_users,
+    seed_demo_clients,
+    seed_demo_users,
+)
 from ostiary.server.errors import install_error_handlers
 from ostiary.server.keyview import LiveKeySet
 from ostiary.server.middleware import BodySizeLimitMiddleware, CatchAllMiddleware
-from ostiary.server.routes import auth, demo, health, sessions, wellknown
+from ostiary.server.pages import static_route
+from ostiary.server.routes import (
+    auth,
+    authorize,
+    demo,
+    health,
+    oauth,
+    sessions,
+    token,
+    wellknown,
+)
 from ostiary.server.services import (
     KEY_TICK_SECONDS,
     Services,
@@ -90,8 +106,12 @@ def create_app(
         openapi_url="/openapi.json" if dev else None,
     )
     install_error_handlers(app)
-    for router in (auth.router, sessions.router, wellknown.router, health.router):
+    routers = (auth, oauth, authorize, sessions, wellknown, health)
+    for router in (module.router for module in routers):
         app.include_router(router)
+    # First, so that routing finds it at once (see ostiary.server.routes.token).
+    app.router.routes.insert(0, token.token_route())
+    app.router.routes.append(static_route())
     if demo_verifier is not None:
         app.mount(DEMO_PREFIX, demo.demo_api(demo_verifier))
     # Added last, run first: the catch-all wraps everything, the body cap every route.
@@ -102,9 +122,11 @@ def create_app(
 
 async def _start_demo(services: Services) -> None:
     users = await seed_demo_users(services.accounts, services.settings)
+    clients = await seed_demo_clients(services.oauth.clients, services.settings)
     password_line = alice_password_line(users)
     # print, not log: the passwords belong on the console once, never in a log file.
     print(describe_users(users), flush=True)
+    print(describe_clients(clients), flush=True)
     print(walkthrough(services.settings.issuer, password_line=password_line), flush=True)
 
 

@@ -1,8 +1,11 @@
 """Demo mode: the users ``alice`` (role ``user``) and ``admin`` (role ``admin``), created on
 first start with random passwords printed once (or the ones in
-``OSTIARY_DEMO_ALICE_PASSWORD`` / ``OSTIARY_DEMO_ADMIN_PASSWORD``), and the curl walkthrough.
+``OSTIARY_DEMO_ALICE_PASSWORD`` / ``OSTIARY_DEMO_ADMIN_PASSWORD``), and the curl walkthrough;
+two OAuth clients: ``demo-service``, a service account (client credentials, its secret printed
+once or taken from ``OSTIARY_DEMO_SERVICE_SECRET``), and ``demo-web``, a public web app
+(authorization code with PKCE) whose redirect URIs are those of ``examples/sso``.
 
-Passwords go to the console, never to a log.
+Passwords and secrets go to the console, never to a log.
 """
 
 from __future__ import annotations
@@ -14,8 +17,17 @@ from typing import Final
 from pydantic import SecretStr
 
 from ostiary.authn import Accounts
+from ostiary.authn.clients import (
+    AUTHORIZATION_CODE,
+    CLIENT_CREDENTIALS,
+    REFRESH_TOKEN,
+    ClientRegistry,
+    ClientSettings,
+    hash_secret,
+)
 from ostiary.errors import NotFound
 from ostiary.settings import Settings
+from ostiary.storage.records import ClientAuthMethod
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +97,71 @@ def alice_password_line(users: list[DemoUser]) -> str:
     if alice.from_env:
         return f'export ALICE_PASSWORD="${alice.env}"'
     return "export ALICE_PASSWORD='...'   # the one printed at the first start"
+
+
+SERVICE_CLIENT: Final = "demo-service"
+WEB_CLIENT: Final = "demo-web"
+#: Where the example relying parties of ``examples/sso`` listen.
+WEB_APPS: Final = ("http://127.0.0.1:8001", "http://127.0.0.1:8002")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoClients:
+    #: The service account's secret if it was made up now: printed this once.
+    service_secret: str | None
+    from_env: bool
+
+
+async def seed_demo_clients(clients: ClientRegistry, settings: Settings) -> DemoClients:
+    """Register the demo clients that do not exist yet. A ``OSTIARY_DEMO_SERVICE_SECRET``
+    given later replaces the service account's secret, so that scripts can rely on it."""
+    given = settings.demo_service_secret
+    service = await clients.get(SERVICE_CLIENT)
+    made_up: str | None = None
+    if service is None:
+        registered = await clients.create(
+            ClientSettings(
+                name="Demo service account",
+                auth_method=ClientAuthMethod.CLIENT_SECRET_BASIC,
+                grant_types=frozenset({CLIENT_CREDENTIALS}),
+                scopes=frozenset({"reports:read"}),
+                audiences=frozenset({settings.audience}),
+            ),
+            client_id=SERVICE_CLIENT,
+        )
+        made_up = registered.secret
+    if given is not None:
+        service = await clients.get(SERVICE_CLIENT)
+        if service is not None and service.secret_hash != hash_secret(given.get_secret_value()):
+            await clients.set_secret(SERVICE_CLIENT, given.get_secret_value())
+        made_up = None
+    if await clients.get(WEB_CLIENT) is None:
+        await clients.create(
+            ClientSettings(
+                name="Demo web app",
+                auth_method=ClientAuthMethod.NONE,
+                grant_types=frozenset({AUTHORIZATION_CODE, REFRESH_TOKEN}),
+                redirect_uris=tuple(f"{app}/callback" for app in WEB_APPS),
+                post_logout_redirect_uris=tuple(f"{app}/" for app in WEB_APPS),
+                scopes=frozenset({"openid", "profile"}),
+                audiences=frozenset({settings.audience}),
+            ),
+            client_id=WEB_CLIENT,
+        )
+    return DemoClients(made_up, from_env=given is not None)
+
+
+def describe_clients(clients: DemoClients) -> str:
+    if clients.service_secret is not None:
+        how = f"secret {clients.service_secret}   (shown this once: note it)"
+    elif clients.from_env:
+        how = "secret from OSTIARY_DEMO_SERVICE_SECRET"
+    else:
+        how = "exists already; its secret was printed at the first start"
+    return "\n".join(
+        [
+            "Demo OAuth clients:",
+            f"  {SERVICE_CLIENT:<12} client credentials, scope reports:read   {how}",
+            f"  {WEB_CLIENT:<12} public web app (authorization code + PKCE) for examples/sso",
+        ]
+    )

@@ -26,6 +26,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ostiary.errors import (
+    InvalidClient,
     InvalidRequest,
     OstiaryError,
     RateLimited,
@@ -36,11 +37,21 @@ from ostiary.resource.bearer import bearer_error, missing_credentials
 from ostiary.storage.protocols import StorageError
 
 #: The endpoints that answer errors the RFC 6749 §5.2 way.
-TOKEN_PATHS: Final = frozenset({"/auth/login", "/auth/refresh", "/auth/register"})
+TOKEN_PATHS: Final = frozenset(
+    {
+        "/auth/login",
+        "/auth/refresh",
+        "/auth/register",
+        "/oauth/token",
+        "/oauth/revoke",
+        "/oauth/introspect",
+    }
+)
 PROBLEM_JSON: Final = "application/problem+json"
 OAUTH_JSON: Final = "application/json"
 NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 RETRY_AFTER_SECONDS: Final = 5
+CLIENT_REALM: Final = "ostiary"
 #: RFC 9110 renamed these; Python's HTTPStatus has the new names only from 3.13.
 _RFC_9110_PHRASES: Final = {413: "Content Too Large", 422: "Unprocessable Content"}
 _ROUTING_DESCRIPTIONS: Final = {
@@ -131,7 +142,9 @@ def render(path: str, exc: OstiaryError) -> RenderedError:
     headers = dict(NO_STORE)
     if isinstance(exc, HTTPProblem):
         headers.update(exc.headers)
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, InvalidClient):  # RFC 6749 §5.2: 401 with a challenge
+        headers["WWW-Authenticate"] = f'Basic realm="{CLIENT_REALM}"'
+    elif isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, TemporarilyUnavailable):
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)

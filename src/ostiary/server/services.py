@@ -11,16 +11,24 @@ from dataclasses import dataclass
 from typing import Final
 
 from ostiary.authn import Accounts, PasswordHasher, PasswordPolicy
+from ostiary.authn.browser import BrowserSessions
+from ostiary.authn.clients import ClientAuthenticator, ClientRegistry
 from ostiary.clock import Clock
+from ostiary.grants import ClientCredentialsGrant, Grant, TokenEndpoint
+from ostiary.grants.authorization_code import AuthorizationCodeGrant, Authorizations
+from ostiary.grants.refresh_token import RefreshTokenGrant
 from ostiary.keys.encryption import MasterKey
 from ostiary.keys.master_file import MASTER_KEY_FILE, load_or_create_master_key
 from ostiary.keys.service import DAY, KeyService
 from ostiary.resource import RevocationList, TokenVerifier
+from ostiary.server.cookies import Cookies
 from ostiary.server.keyview import LiveKeySet
 from ostiary.server.service import AuthService
 from ostiary.settings import Settings
 from ostiary.storage import MEMORY_URL, Storage, open_storage
 from ostiary.tokens import AccessTokenIssuer, RefreshTokens, Revocations
+from ostiary.tokens.id_token import IdTokenIssuer
+from ostiary.tokens.introspection import TokenInspector
 
 #: How often every process runs the key schedule (and purges expired revocations).
 KEY_TICK_SECONDS: Final = 60.0
@@ -105,13 +113,18 @@ def revocations(
 
 
 def _grace_secret(settings: Settings) -> bytes:
-    """The HMAC key of the refresh grace window. Every process must derive the same one, so
-    it comes from the master key's text (MasterKey does not expose its bytes)."""
+    """The HMAC key of the refresh grace window."""
+    return derived_secret(settings, b"ostiary refresh grace v1")
+
+
+def derived_secret(settings: Settings, label: bytes) -> bytes:
+    """A key for ``label``, the same in every process: derived from the master key's text
+    (MasterKey does not expose its bytes)."""
     if settings.master_key is not None:
         text = settings.master_key.get_secret_value()
     else:
         text = (settings.dev_key_dir / MASTER_KEY_FILE).read_text(encoding="ascii")
-    return hmac.new(text.strip().encode(), b"ostiary refresh grace v1", hashlib.sha256).digest()
+    return hmac.new(text.strip().encode(), label, hashlib.sha256).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +141,22 @@ class Services:
     verifier: TokenVerifier
     #: The accounts' hasher, whose worker thread the lifespan stops at shutdown.
     hasher: PasswordHasher
+    oauth: OAuthServices
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthServices:
+    """The OAuth 2.0 authorization server and OpenID Connect provider."""
+
+    clients: ClientRegistry
+    authenticator: ClientAuthenticator
+    token_endpoint: TokenEndpoint
+    authorizations: Authorizations
+    inspector: TokenInspector
+    id_tokens: IdTokenIssuer
+    browser_sessions: BrowserSessions
+    cookies: Cookies
+    clock: Clock
 
 
 def build_services(
@@ -158,7 +187,73 @@ def build_services(
         revocations=revoked,
     )
     sync = RevocationSync(revoked, interval=settings.revocation_sync_seconds)
-    return Services(settings, storage, keys, users, auth, revoked, sync, verifier, hasher)
+    oauth = oauth_services(settings, storage, keys, issuer, users, revoked, clock=clock)
+    return Services(settings, storage, keys, users, auth, revoked, sync, verifier, hasher, oauth)
+
+
+def oauth_services(
+    settings: Settings,
+    storage: Storage,
+    keys: KeyService,
+    issuer: AccessTokenIssuer,
+    users: Accounts,
+    revoked: Revocations,
+    *,
+    clock: Clock,
+) -> OAuthServices:
+    clients = ClientRegistry(storage.clients, clock=clock)
+    authenticator = ClientAuthenticator(
+        clients, storage.once, audiences=assertion_audiences(settings.issuer), clock=clock
+    )
+    refresh = refresh_tokens(settings, storage, clock=clock)
+    id_tokens = IdTokenIssuer(keys.signing_key, issuer=settings.issuer, clock=clock)
+    audience = settings.audience
+    grants: list[Grant] = [
+        ClientCredentialsGrant(issuer, default_audience=audience),
+        AuthorizationCodeGrant(
+            storage.codes, users, refresh, revoked, issuer, id_tokens, clock=clock
+        ),
+        RefreshTokenGrant(refresh, users, revoked, issuer, default_audience=audience),
+    ]
+    authorizations = Authorizations(
+        clients, storage.codes, storage.consents, default_audience=audience, clock=clock
+    )
+    own_keys = LiveKeySet()
+    own_keys.attach(keys)
+    inspector = TokenInspector(
+        own_keys,
+        refresh,
+        revoked,
+        issuer=settings.issuer,
+        leeway=settings.leeway,
+        clock=clock,
+    )
+    browser_sessions = BrowserSessions(
+        storage.browser_sessions,
+        storage.sessions,
+        revoked,
+        secret=derived_secret(settings, b"ostiary sso cookie v1"),
+        clock=clock,
+        ttl=settings.sso_session_ttl,
+    )
+    return OAuthServices(
+        clients,
+        authenticator,
+        TokenEndpoint(authenticator, grants),
+        authorizations,
+        inspector,
+        id_tokens,
+        browser_sessions,
+        Cookies(settings.issuer),
+        clock,
+    )
+
+
+def assertion_audiences(issuer: str) -> set[str]:
+    """What a client assertion's ``aud`` may name: the issuer identifier or the endpoint it is
+    sent to (RFC 7523 §3, OpenID Connect Core §9)."""
+    base = issuer.rstrip("/")
+    return {issuer, base, *(f"{base}/oauth/{name}" for name in ("token", "revoke", "introspect"))}
 
 
 def server_verifier(

@@ -7,7 +7,7 @@ A token names the user by opaque id only: no email, no username, no other person
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -68,10 +68,12 @@ class AccessTokenIssuer:
         scope: str,
         roles: Iterable[str] = (),
         session_id: str | None = None,
+        audience: str | Sequence[str] | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> IssuedToken:
         """Sign a token with the claims RFC 9068 §2.2 requires plus ``scope`` (§2.2.3),
-        ``roles`` (§2.2.3.1) and ``sid``, the session (refresh family) it belongs to."""
+        ``roles`` (§2.2.3.1) and ``sid``, the session (refresh family) it belongs to.
+        ``audience`` replaces the issuer's default audience (RFC 8707 ``resource``)."""
         if extra and not RESERVED_CLAIMS.isdisjoint(extra):
             raise ValueError(f"extra claims may not set {sorted(RESERVED_CLAIMS & extra.keys())}")
         issued_at = int(self._clock.now())
@@ -80,7 +82,7 @@ class AccessTokenIssuer:
         claims: dict[str, Any] = {
             "iss": self._issuer,
             "sub": subject,
-            "aud": self._audience,
+            "aud": self._audience if audience is None else _audience_claim(audience),
             "exp": expires_at,
             "iat": issued_at,
             "jti": jti,
@@ -94,3 +96,11 @@ class AccessTokenIssuer:
             claims.update(extra)
         token = sign_compact(claims, self._signing_key(), typ=ACCESS_TOKEN_TYP)
         return IssuedToken(token=token, jti=jti, expires_at=expires_at, expires_in=self.ttl)
+
+
+def _audience_claim(audience: str | Sequence[str]) -> str | list[str]:
+    """One audience as a string, several as a sorted list (RFC 7519 §4.1.3)."""
+    audiences = [audience] if isinstance(audience, str) else sorted(set(audience))
+    if not audiences or not all(audiences):
+        raise ValueError("at least one non-empty audience is required")
+    return audiences[0] if len(audiences) == 1 else audiences

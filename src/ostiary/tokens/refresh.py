@@ -83,8 +83,10 @@ class RefreshTokens:
         scope: str,
         user_agent: str | None = None,
         address: str | None = None,
+        browser_session_id: str | None = None,
     ) -> IssuedRefresh:
-        """A new family (a login) and its first refresh token."""
+        """A new family (a login, or an authorization code exchanged) and its first refresh
+        token."""
         now = self._clock.now()
         session = Session(
             id=new_session_id(),
@@ -96,21 +98,28 @@ class RefreshTokens:
             expires_at=now + self.absolute_ttl,
             user_agent=user_agent[:MAX_USER_AGENT_LENGTH] if user_agent else None,
             address=address,
+            browser_session_id=browser_session_id,
         )
         token = secrets.token_urlsafe(32)
         first = RefreshToken(hash_refresh_token(token), session.id, issued_at=now)
         await self._sessions.create(session, first)
         return IssuedRefresh(session, token)
 
-    async def rotate(self, token: str) -> IssuedRefresh:
+    async def rotate(self, token: str, *, client_id: str | None = None) -> IssuedRefresh:
         """Exchange ``token`` for its successor (RFC 6749 §6, rotation per RFC 9700 §4.14.2).
 
+        With ``client_id``, a token of another client's family is refused untouched (RFC 6749
+        §6: the refresh token is bound to the client it was issued to).
         Raises :class:`~ostiary.errors.InvalidGrant` for an unknown, revoked or expired token
         and :class:`~ostiary.errors.RefreshTokenReused` (after revoking the family) for reuse.
         """
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
             raise InvalidGrant(detail="refresh token of impossible length")
         old_hash = hash_refresh_token(token)
+        if client_id is not None:
+            owned = await self._sessions.find_token(old_hash)
+            if owned is None or owned[1].client_id != client_id:
+                raise InvalidGrant(detail=f"refresh token unknown or not of client {client_id}")
         now = self._clock.now()
         successor = self._successor(token)
         try:
@@ -133,6 +142,22 @@ class RefreshTokens:
         self._check_not_idle(session, now)
         # Unused, live and active, and yet not rotated: another request exchanged it first.
         return await self._answer_lost_race(token, old_hash, now)
+
+    async def find(self, token: str) -> tuple[RefreshToken, Session] | None:
+        """The stored record of ``token`` and its family, whatever their state."""
+        if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
+            return None
+        return await self._sessions.find_token(hash_refresh_token(token))
+
+    def is_active(self, record: RefreshToken, session: Session) -> bool:
+        """Would ``record`` be exchanged now (unused, family live and not idle)?"""
+        now = self._clock.now()
+        return (
+            record.used_at is None
+            and session.revoked_at is None
+            and now < session.expires_at
+            and now - session.last_used_at <= self.idle_ttl
+        )
 
     def expires_in(self, session: Session) -> int:
         """Seconds until the family's current refresh token stops working unused: the sooner

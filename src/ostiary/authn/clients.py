@@ -1,0 +1,474 @@
+"""OAuth clients: registration with validated settings, secrets, and client authentication.
+
+- Registration (RFC 6749 §2, RFC 7591 §2 names): every setting is checked and a bad one is an
+  :class:`~ostiary.errors.InvalidClientMetadata` that says which and why. Redirect URIs are
+  matched exactly later, so they are checked strictly now (RFC 9700 §4.1.3, RFC 8252 §7).
+- Secrets are 256 random bits, shown once, stored as SHA-256: a high-entropy secret cannot be
+  guessed from its hash, so no slow hash is needed and the token endpoint stays fast.
+- Authentication at the token endpoint (RFC 6749 §2.3): ``client_secret_basic``,
+  ``client_secret_post``, ``private_key_jwt`` (RFC 7523 §2.2 and §3, with ``jti`` replay
+  protection) or ``none`` for public clients. One method per request, the one registered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from ostiary.authz.scopes import parse_scope
+from ostiary.clock import SYSTEM_CLOCK, Clock
+from ostiary.errors import (
+    InvalidClient,
+    InvalidClientMetadata,
+    InvalidKey,
+    InvalidRequest,
+    InvalidToken,
+    NotFound,
+)
+from ostiary.jose import ClaimRules, JWKSet, parse_compact, validate_claims
+from ostiary.storage.protocols import ClientStore, OnceStore
+from ostiary.storage.records import Client, ClientAuthMethod
+
+AUTHORIZATION_CODE: Final = "authorization_code"
+REFRESH_TOKEN: Final = "refresh_token"
+CLIENT_CREDENTIALS: Final = "client_credentials"
+GRANT_TYPES: Final = frozenset({AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS})
+SECRET_METHODS: Final = frozenset(
+    {ClientAuthMethod.CLIENT_SECRET_BASIC, ClientAuthMethod.CLIENT_SECRET_POST}
+)
+#: RFC 7523 §2.2.
+JWT_BEARER_ASSERTION: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#: A client assertion may live this long at most (iat/exp), so that its jti is kept briefly.
+MAX_ASSERTION_LIFETIME: Final = 300.0
+MAX_ASSERTION_SIZE: Final = 8192
+ASSERTION_TYPES: Final = frozenset({"jwt", "client-authentication+jwt"})
+_CLIENT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,99}")
+_NAME_MAX: Final = 100
+_URI_MAX: Final = 2000
+_MAX_URIS: Final = 20
+_LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+#: RFC 8252 §7.1: a private-use scheme is a reversed domain name, so it has a dot.
+_PRIVATE_SCHEME: Final = re.compile(r"[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+")
+_AUDIENCE: Final = re.compile(r"[\x21-\x7e]{1,200}")
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)  # 256 random bits
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """What an operator registers; checked by :meth:`ClientRegistry.create`."""
+
+    name: str
+    auth_method: ClientAuthMethod = ClientAuthMethod.CLIENT_SECRET_BASIC
+    grant_types: frozenset[str] = frozenset({CLIENT_CREDENTIALS})
+    redirect_uris: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    scopes: frozenset[str] = frozenset()
+    audiences: frozenset[str] = frozenset()
+    first_party: bool = False
+    #: The public JWK Set (a dict ``{"keys": [...]}``) for ``private_key_jwt``.
+    jwks: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    client: Client
+    #: The plaintext secret, shown once; None for public and ``private_key_jwt`` clients.
+    secret: str | None
+
+    def __repr__(self) -> str:
+        return f"Registered(client_id={self.client.id!r})"
+
+
+class ClientRegistry:
+    """Creates, changes and finds clients. ``get`` is served from a short-lived in-process
+    cache (``cache_seconds``), so that the token endpoint does not read the database on every
+    request; changes made here drop the entry at once, changes made by another process are
+    seen within ``cache_seconds``."""
+
+    def __init__(
+        self, store: ClientStore, *, clock: Clock = SYSTEM_CLOCK, cache_seconds: float = 5.0
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Client | None]] = {}
+
+    async def create(self, settings: ClientSettings, *, client_id: str | None = None) -> Registered:
+        """Register a client; its secret (if it has one) is returned once and stored hashed."""
+        checked = check_settings(settings)
+        cid = client_id if client_id is not None else "cl_" + secrets.token_urlsafe(12)
+        if not _CLIENT_ID.fullmatch(cid):
+            raise InvalidClientMetadata(
+                "A client id is 1 to 100 letters, digits and '._~-', starting with a letter "
+                "or digit."
+            )
+        secret = new_secret() if checked.auth_method in SECRET_METHODS else None
+        now = self._clock.now()
+        client = Client(
+            id=cid,
+            name=checked.name,
+            auth_method=checked.auth_method,
+            secret_hash=hash_secret(secret) if secret is not None else None,
+            jwks=json.dumps(checked.jwks, sort_keys=True) if checked.jwks is not None else None,
+            redirect_uris=checked.redirect_uris,
+            post_logout_redirect_uris=checked.post_logout_redirect_uris,
+            grant_types=checked.grant_types,
+            scopes=checked.scopes,
+            audiences=checked.audiences,
+            first_party=checked.first_party,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._store.create(client)
+        self._cache.pop(cid, None)
+        return Registered(client, secret)
+
+    async def rotate_secret(self, client_id: str) -> Registered:
+        """A new secret for a ``client_secret_*`` client; the old one stops working at once
+        in this process (and within ``cache_seconds`` in others)."""
+        client = await self.require(client_id)
+        if client.auth_method not in SECRET_METHODS:
+            raise InvalidClientMetadata(f"Client {client_id} does not authenticate with a secret.")
+        secret = new_secret()
+        updated = replace(client, secret_hash=hash_secret(secret), updated_at=self._clock.now())
+        await self._store.update(updated)
+        self._cache.pop(client_id, None)
+        return Registered(updated, secret)
+
+    async def set_secret(self, client_id: str, secret: str) -> Client:
+        """Give a ``client_secret_*`` client a secret chosen by the operator (at least 32
+        characters: it is stored as a fast hash, so it must be high-entropy)."""
+        if len(secret) < 32:
+            raise InvalidClientMetadata("A client secret has at least 32 characters.")
+        client = await self.require(client_id)
+        if client.auth_method not in SECRET_METHODS:
+            raise InvalidClientMetadata(f"Client {client_id} does not authenticate with a secret.")
+        updated = replace(client, secret_hash=hash_secret(secret), updated_at=self._clock.now())
+        await self._store.update(updated)
+        self._cache.pop(client_id, None)
+        return updated
+
+    async def delete(self, client_id: str) -> bool:
+        deleted = await self._store.delete(client_id)
+        self._cache.pop(client_id, None)
+        return deleted
+
+    async def list(self, *, offset: int = 0, limit: int = 100) -> Sequence[Client]:
+        return await self._store.list(offset=offset, limit=limit)
+
+    async def get(self, client_id: str) -> Client | None:
+        now = self._clock.now()
+        cached = self._cache.get(client_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        client = await self._store.get(client_id)
+        if len(self._cache) >= 10_000:  # unknown ids must not grow it without bound
+            self._cache.clear()
+        self._cache[client_id] = (now + self._cache_seconds, client)
+        return client
+
+    async def require(self, client_id: str) -> Client:
+        client = await self.get(client_id)
+        if client is None:
+            raise NotFound(f"There is no client {client_id}.")
+        return client
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def check_settings(settings: ClientSettings) -> ClientSettings:
+    """``settings`` if every one is valid and they fit together; otherwise
+    :class:`InvalidClientMetadata` naming the first problem."""
+    name = settings.name.strip()
+    if not 0 < len(name) <= _NAME_MAX or not name.isprintable():
+        raise InvalidClientMetadata(f"A client name is 1 to {_NAME_MAX} printable characters.")
+    method = ClientAuthMethod(settings.auth_method)
+    grants = frozenset(settings.grant_types)
+    if not grants:
+        raise InvalidClientMetadata("A client needs at least one grant type.")
+    unknown = sorted(grants - GRANT_TYPES)
+    if unknown:
+        raise InvalidClientMetadata(
+            f"Unsupported grant type {unknown[0]!r}: use {', '.join(sorted(GRANT_TYPES))} "
+            "(password and implicit are refused, RFC 9700 §2.4 and §2.1.2)."
+        )
+    if REFRESH_TOKEN in grants and AUTHORIZATION_CODE not in grants:
+        raise InvalidClientMetadata("refresh_token comes with authorization_code.")
+    if method is ClientAuthMethod.NONE and CLIENT_CREDENTIALS in grants:
+        raise InvalidClientMetadata(
+            "A public client (auth method 'none') cannot use client_credentials: it has no "
+            "credentials."
+        )
+    redirects = _uris(settings.redirect_uris, "redirect URI")
+    if AUTHORIZATION_CODE in grants and not redirects:
+        raise InvalidClientMetadata("authorization_code needs at least one redirect URI.")
+    if AUTHORIZATION_CODE not in grants and redirects:
+        raise InvalidClientMetadata("Redirect URIs are only for authorization_code clients.")
+    logouts = _uris(settings.post_logout_redirect_uris, "post-logout redirect URI")
+    try:
+        scopes = parse_scope(" ".join(settings.scopes))
+    except ValueError as exc:
+        raise InvalidClientMetadata(f"Invalid scope: {exc}.") from None
+    for audience in settings.audiences:
+        if not _AUDIENCE.fullmatch(audience):
+            raise InvalidClientMetadata(
+                "An audience is 1 to 200 printable ASCII characters without spaces (an "
+                "absolute URI such as https://api.example.com is best, RFC 8707)."
+            )
+    jwks = settings.jwks
+    if method is ClientAuthMethod.PRIVATE_KEY_JWT:
+        if jwks is None:
+            raise InvalidClientMetadata("private_key_jwt needs the client's public JWK Set.")
+        _client_keys(jwks)  # raises if unusable
+    elif jwks is not None:
+        raise InvalidClientMetadata("A JWK Set is only for private_key_jwt clients.")
+    return ClientSettings(
+        name=name,
+        auth_method=method,
+        grant_types=grants,
+        redirect_uris=redirects,
+        post_logout_redirect_uris=logouts,
+        scopes=scopes,
+        audiences=frozenset(settings.audiences),
+        first_party=settings.first_party,
+        jwks=jwks,
+    )
+
+
+def _uris(values: Iterable[str], what: str) -> tuple[str, ...]:
+    uris = tuple(dict.fromkeys(values))
+    if len(uris) > _MAX_URIS:
+        raise InvalidClientMetadata(f"At most {_MAX_URIS} of each kind of redirect URI.")
+    for uri in uris:
+        problem = redirect_uri_problem(uri)
+        if problem is not None:
+            raise InvalidClientMetadata(f"Invalid {what} {uri[:100]!r}: {problem}.")
+    return uris
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why ``uri`` cannot be registered as a redirect URI, or None. Absolute, no fragment,
+    no wildcard, no user info; ``https``, ``http`` on a loopback host only (RFC 8252 §7.3),
+    or a private-use scheme with a dot (RFC 8252 §7.1)."""
+    if len(uri) > _URI_MAX or not uri.isprintable() or any(c.isspace() for c in uri):
+        return "it is too long or has spaces or control characters"
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return "it is not a valid URI"
+    if parts.fragment or "#" in uri:
+        return "it has a fragment (RFC 6749 §3.1.2)"
+    if "*" in uri:
+        return "wildcards are not allowed; redirect URIs are matched exactly"
+    if parts.username is not None or parts.password is not None:
+        return "it has user information"
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        return None if parts.hostname else "it has no host"
+    if scheme == "http":
+        if parts.hostname in _LOOPBACK_HOSTS or f"[{parts.hostname}]" in _LOOPBACK_HOSTS:
+            return None
+        return "plain http is only allowed for localhost, 127.0.0.1 and [::1]"
+    if _PRIVATE_SCHEME.fullmatch(scheme):
+        return None
+    return "use https, http on a loopback host, or a private-use scheme such as com.example.app"
+
+
+def _client_keys(jwks: Any) -> JWKSet:
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
+        raise InvalidClientMetadata('A JWK Set is a JSON object {"keys": [...]}.')
+    try:
+        keys = JWKSet.from_dict(jwks)
+    except (InvalidKey, ValueError) as exc:
+        raise InvalidClientMetadata(f"The client's JWK Set is not usable: {exc}") from None
+    if not len(keys):
+        raise InvalidClientMetadata("The client's JWK Set has no key.")
+    if any(key.is_private or key.is_symmetric for key in keys):
+        raise InvalidClientMetadata("Register public keys only: no private or symmetric keys.")
+    return keys
+
+
+# --- authentication ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    """What a token request carried to authenticate its client (RFC 6749 §2.3)."""
+
+    #: From ``Authorization: Basic`` (already form-decoded, RFC 6749 §2.3.1).
+    basic: tuple[str, str] | None = None
+    #: ``client_id`` in the body.
+    client_id: str | None = None
+    #: ``client_secret`` in the body.
+    client_secret: str | None = None
+    client_assertion_type: str | None = None
+    client_assertion: str | None = None
+
+    def __repr__(self) -> str:  # never the secret or the assertion
+        who = self.basic[0] if self.basic is not None else self.client_id
+        return f"ClientCredentials(client_id={who!r})"
+
+
+class ClientAuthenticator:
+    """Authenticates the client of a token, revocation or introspection request.
+
+    ``audiences`` are the values a client assertion's ``aud`` may name: the issuer identifier
+    and the endpoint URLs (RFC 7523 §3, OpenID Connect Core §9).
+    """
+
+    def __init__(
+        self,
+        registry: ClientRegistry,
+        once: OnceStore,
+        *,
+        audiences: Iterable[str],
+        clock: Clock = SYSTEM_CLOCK,
+        leeway: float = 30.0,
+    ) -> None:
+        self._registry = registry
+        self._once = once
+        self._audiences = frozenset(audiences)
+        self._clock = clock
+        self._leeway = leeway
+
+    async def authenticate(self, credentials: ClientCredentials) -> Client:
+        """The authenticated client, or :class:`InvalidClient` (401) for unknown clients,
+        wrong secrets, bad assertions and methods other than the registered one;
+        :class:`InvalidRequest` when the request uses several methods or none."""
+        method = _method_of(credentials)
+        client_id = _claimed_id(credentials, method)
+        client = await self._registry.get(client_id)
+        if client is None:
+            _burn_time()
+            raise InvalidClient(detail=f"unknown client {client_id[:100]!r}")
+        if client.auth_method is not method:
+            raise InvalidClient(
+                detail=f"client {client.id} authenticated with {method.value}, "
+                f"registered for {client.auth_method.value}"
+            )
+        if method in SECRET_METHODS:
+            secret = credentials.basic[1] if credentials.basic else credentials.client_secret
+            if not _secret_matches(client, secret or ""):
+                raise InvalidClient(detail=f"wrong secret for client {client.id}")
+        elif method is ClientAuthMethod.PRIVATE_KEY_JWT:
+            await self._check_assertion(client, credentials.client_assertion or "")
+        return client
+
+    async def _check_assertion(self, client: Client, assertion: str) -> None:
+        """RFC 7523 §3: ``iss`` and ``sub`` are the client id, ``aud`` names this server,
+        ``exp`` is set and near, ``jti`` is used once; signed by one of the client's keys."""
+        keys = _client_keys(json.loads(client.jwks or "{}"))
+        try:
+            parsed = parse_compact(assertion, max_size=MAX_ASSERTION_SIZE)
+            typ = parsed.header.get("typ")
+            if typ is not None and (not isinstance(typ, str) or typ.lower() not in ASSERTION_TYPES):
+                raise InvalidClient(detail=f"client assertion typ {str(typ)[:40]!r}")
+            key = keys.get(parsed.kid) if parsed.kid is not None else _only_key(keys)
+            if key is None:
+                raise InvalidClient(detail="no registered key matches the assertion's kid")
+            claims = parsed.verify(key)
+            rules = ClaimRules(
+                issuer=client.id,
+                audiences=self._audiences,
+                required=("iss", "sub", "aud", "exp", "jti"),
+                leeway=self._leeway,
+            )
+            now = self._clock.now()
+            validate_claims(claims, rules, now=now)
+        except InvalidToken as exc:
+            raise InvalidClient(detail=f"client assertion: {exc.description}") from None
+        if claims.get("sub") != client.id:
+            raise InvalidClient(detail="client assertion sub is not the client id")
+        exp = float(claims["exp"])
+        start = float(claims.get("iat", claims.get("nbf", now)))
+        if exp - min(start, now) > MAX_ASSERTION_LIFETIME + self._leeway:
+            raise InvalidClient(detail="client assertion lives longer than 5 minutes")
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not 0 < len(jti) <= 200:
+            raise InvalidClient(detail="client assertion jti is not a short string")
+        key_id = f"assertion:{client.id}:{jti}"
+        if not await self._once.first_use(key_id, expires_at=exp + self._leeway, now=now):
+            raise InvalidClient(detail="client assertion replayed (jti seen before)")
+
+
+def _only_key(keys: JWKSet) -> Any:
+    return next(iter(keys)) if len(keys) == 1 else None
+
+
+def _method_of(credentials: ClientCredentials) -> ClientAuthMethod:
+    """The one method the request used (RFC 6749 §2.3: never more than one)."""
+    used = []
+    if credentials.basic is not None:
+        used.append(ClientAuthMethod.CLIENT_SECRET_BASIC)
+    if credentials.client_secret is not None:
+        used.append(ClientAuthMethod.CLIENT_SECRET_POST)
+    if credentials.client_assertion is not None or credentials.client_assertion_type is not None:
+        if credentials.client_assertion_type != JWT_BEARER_ASSERTION:
+            raise InvalidClient(detail="client_assertion_type is not jwt-bearer")
+        if credentials.client_assertion is None:
+            raise InvalidRequest("client_assertion is missing.")
+        used.append(ClientAuthMethod.PRIVATE_KEY_JWT)
+    if len(used) > 1:
+        raise InvalidRequest("Use one client authentication method per request.")
+    if used:
+        return used[0]
+    if credentials.client_id is None:
+        raise InvalidClient(detail="no client authentication and no client_id")
+    return ClientAuthMethod.NONE
+
+
+def _claimed_id(credentials: ClientCredentials, method: ClientAuthMethod) -> str:
+    if method is ClientAuthMethod.CLIENT_SECRET_BASIC:
+        assert credentials.basic is not None
+        claimed = credentials.basic[0]
+        if credentials.client_id is not None and credentials.client_id != claimed:
+            raise InvalidRequest("client_id in the body differs from the authenticated one.")
+        return claimed
+    if method is ClientAuthMethod.PRIVATE_KEY_JWT:
+        issuer = _unverified_issuer(credentials.client_assertion or "")
+        if credentials.client_id is not None and credentials.client_id != issuer:
+            raise InvalidClient(detail="client_id differs from the assertion's issuer")
+        return issuer
+    if credentials.client_id is None:
+        raise InvalidRequest("client_id is missing.")
+    return credentials.client_id
+
+
+def _unverified_issuer(assertion: str) -> str:
+    """The ``iss`` of a client assertion, read before verifying it to find the client's keys
+    (RFC 7523 §3: it names the client). Nothing else is trusted until the signature is."""
+    try:
+        parsed = parse_compact(assertion, max_size=MAX_ASSERTION_SIZE)
+        issuer = json.loads(parsed.payload).get("iss")
+    except (InvalidToken, ValueError, AttributeError):
+        raise InvalidClient(detail="client assertion is not a compact JWS") from None
+    if not isinstance(issuer, str) or not issuer:
+        raise InvalidClient(detail="client assertion has no iss")
+    return issuer
+
+
+def _secret_matches(client: Client, secret: str) -> bool:
+    if client.secret_hash is None:
+        return False
+    return hmac.compare_digest(hash_secret(secret), client.secret_hash)
+
+
+def _burn_time() -> None:
+    """An unknown client costs what a known one does: one hash and one comparison."""
+    hmac.compare_digest(hash_secret(""), "0" * 64)

@@ -1,0 +1,109 @@
+"""What every grant shares: the token request, the response, and the choice of scope and
+audience (RFC 6749 §3.3 and §5.1, RFC 8707 §2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ostiary.authz.scopes import format_scope, parse_scope
+from ostiary.errors import InvalidRequest, InvalidScope, InvalidTarget
+from ostiary.storage.records import Client
+from ostiary.tokens.access import IssuedToken
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """The parameters of a token request, each given at most once (RFC 6749 §3.2), except
+    ``resource``, which RFC 8707 §2 lets a client repeat."""
+
+    params: Mapping[str, str]
+    resources: tuple[str, ...] = ()
+
+    def get(self, name: str) -> str | None:
+        return self.params.get(name)
+
+    def require(self, name: str) -> str:
+        value = self.params.get(name)
+        if not value:
+            raise InvalidRequest(f"The {name} parameter is missing.")
+        return value
+
+    def __repr__(self) -> str:  # parameters include codes, verifiers and secrets
+        return f"TokenRequest(grant_type={self.params.get('grant_type')!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenResponse:
+    """RFC 6749 §5.1 (and OpenID Connect Core §3.1.3.3 for ``id_token``)."""
+
+    access: IssuedToken
+    scope: str
+    refresh_token: str | None = None
+    refresh_expires_in: int | None = None
+    id_token: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "access_token": self.access.token,
+            "token_type": "Bearer",
+            "expires_in": self.access.expires_in,
+            "scope": self.scope,
+        }
+        if self.refresh_token is not None:
+            body["refresh_token"] = self.refresh_token
+        if self.refresh_expires_in is not None:
+            body["refresh_token_expires_in"] = self.refresh_expires_in
+        if self.id_token is not None:
+            body["id_token"] = self.id_token
+        return body
+
+    def __repr__(self) -> str:
+        return f"TokenResponse(jti={self.access.jti!r}, scope={self.scope!r})"
+
+
+class Grant(Protocol):
+    """One ``grant_type`` of the token endpoint."""
+
+    @property
+    def grant_type(self) -> str: ...
+
+    async def exchange(self, request: TokenRequest, client: Client) -> TokenResponse: ...
+
+
+def requested_scope(value: str | None, allowed: Iterable[str], *, default: Iterable[str]) -> str:
+    """The scope to grant: what was asked if the client may have all of it (RFC 6749 §3.3),
+    ``default`` if nothing was asked; :class:`InvalidScope` otherwise."""
+    allowed = frozenset(allowed)
+    if value is None:
+        return format_scope(set(default) & allowed)
+    try:
+        asked = parse_scope(value)
+    except ValueError:
+        raise InvalidScope("The scope parameter is malformed.") from None
+    refused = sorted(asked - allowed)
+    if refused:
+        raise InvalidScope(
+            f"The client may not ask for the scope {refused[0]!r}.",
+            detail=f"refused {refused}",
+        )
+    return format_scope(asked)
+
+
+def requested_audiences(
+    resources: Iterable[str], client: Client, *, default: str
+) -> tuple[str, ...]:
+    """The audiences the token will name (RFC 8707 §2): each ``resource`` asked must be one
+    the client is registered for; none asked gives every registered one, or the server's
+    default audience for a client registered for none."""
+    asked = tuple(dict.fromkeys(resources))
+    if not asked:
+        return tuple(sorted(client.audiences)) or (default,)
+    refused = [r for r in asked if r not in client.audiences]
+    if refused:
+        raise InvalidTarget(
+            f"The client may not ask for the resource {refused[0][:100]!r}.",
+            detail=f"client {client.id} asked for {refused}",
+        )
+    return asked

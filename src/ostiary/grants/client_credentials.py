@@ -1,0 +1,33 @@
+"""The client credentials grant (RFC 6749 §4.4): a service asks for a token of its own."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ostiary.authn.clients import CLIENT_CREDENTIALS
+from ostiary.errors import UnauthorizedClient
+from ostiary.grants.base import TokenRequest, TokenResponse, requested_audiences, requested_scope
+from ostiary.storage.records import Client
+from ostiary.tokens.access import AccessTokenIssuer
+
+
+class ClientCredentialsGrant:
+    """``sub`` and ``client_id`` are the client's id; the scope is what the client asks within
+    its registered scopes (all of them when it asks for none); the audiences come from
+    ``resource`` (RFC 8707). No refresh token (RFC 6749 §4.4.3): the client asks again."""
+
+    grant_type: Final = CLIENT_CREDENTIALS
+
+    def __init__(self, issuer: AccessTokenIssuer, *, default_audience: str) -> None:
+        self._issuer = issuer
+        self._default_audience = default_audience
+
+    async def exchange(self, request: TokenRequest, client: Client) -> TokenResponse:
+        if client.public:  # RFC 6749 §4.4: confidential clients only
+            raise UnauthorizedClient(detail=f"public client {client.id} asked client_credentials")
+        scope = requested_scope(request.get("scope"), client.scopes, default=client.scopes)
+        audiences = requested_audiences(request.resources, client, default=self._default_audience)
+        access = self._issuer.issue(
+            subject=client.id, client_id=client.id, scope=scope, audience=audiences
+        )
+        return TokenResponse(access=access, scope=scope)

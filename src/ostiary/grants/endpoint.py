@@ -1,0 +1,43 @@
+"""The token endpoint's logic (RFC 6749 §3.2): authenticate the client, pick the grant by
+``grant_type``, check the client may use it, exchange."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from ostiary.authn.clients import ClientAuthenticator, ClientCredentials
+from ostiary.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from ostiary.grants.base import Grant, TokenRequest, TokenResponse
+
+#: Grants RFC 9700 forbids (§2.4 password) or that are not token-endpoint grants.
+REFUSED: Final = {
+    "password": "The password grant is not supported (RFC 9700 §2.4).",
+    "implicit": "The implicit flow is not supported (RFC 9700 §2.1.2).",
+}
+
+
+class TokenEndpoint:
+    def __init__(self, authenticator: ClientAuthenticator, grants: Iterable[Grant]) -> None:
+        self._authenticator = authenticator
+        self._grants = {grant.grant_type: grant for grant in grants}
+
+    @property
+    def grant_types(self) -> list[str]:
+        return sorted(self._grants)
+
+    async def exchange(
+        self, credentials: ClientCredentials, request: TokenRequest
+    ) -> TokenResponse:
+        grant_type = request.get("grant_type")
+        if not grant_type:
+            raise InvalidRequest("The grant_type parameter is missing.")
+        client = await self._authenticator.authenticate(credentials)
+        grant = self._grants.get(grant_type)
+        if grant is None:
+            raise UnsupportedGrantType(
+                REFUSED.get(grant_type), detail=f"grant_type {grant_type[:50]!r}"
+            )
+        if grant_type not in client.grant_types:
+            raise UnauthorizedClient(detail=f"client {client.id} may not use {grant_type}")
+        return await grant.exchange(request, client)

@@ -1,0 +1,93 @@
+"""``/oauth``: the OAuth 2.0 token endpoint (RFC 6749 §3.2), revocation (RFC 7009),
+introspection (RFC 7662) and the OpenID Connect UserInfo endpoint (Core §5.3)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from ostiary.errors import (
+    InsufficientScope,
+    InvalidClient,
+    InvalidRequest,
+    InvalidToken,
+    NotFound,
+)
+from ostiary.grants.authorization_code import profile_claims
+from ostiary.resource.bearer import extract_bearer
+from ostiary.server.dependencies import REALM, AppServices
+from ostiary.server.errors import NO_STORE, BearerRejected
+from ostiary.server.forms import client_credentials, read_form
+
+router = APIRouter(prefix="/oauth", tags=["oauth"])
+
+
+@router.post("/token")
+async def token(request: Request, services: AppServices) -> JSONResponse:
+    """Exchange a grant for tokens: ``client_credentials``, ``authorization_code`` (PKCE) or
+    ``refresh_token``; the client authenticates with ``client_secret_basic``,
+    ``client_secret_post``, ``private_key_jwt`` or, if public, its ``client_id`` alone."""
+    form = await read_form(request)
+    credentials = client_credentials(request, form)
+    response = await services.oauth.token_endpoint.exchange(credentials, form)
+    return JSONResponse(response.body(), headers=NO_STORE)
+
+
+@router.post("/revoke")
+async def revoke(request: Request, services: AppServices) -> Response:
+    """RFC 7009: 200 whether or not the token was known, valid or the client's."""
+    form = await read_form(request)
+    client = await services.oauth.authenticator.authenticate(client_credentials(request, form))
+    await services.oauth.inspector.revoke(form.require("token"), client)
+    return Response(status_code=200, headers=NO_STORE)
+
+
+@router.post("/introspect")
+async def introspect(request: Request, services: AppServices) -> JSONResponse:
+    """RFC 7662: for confidential clients; ``{"active": false}`` for anything it may not see."""
+    form = await read_form(request)
+    client = await services.oauth.authenticator.authenticate(client_credentials(request, form))
+    if client.public:
+        raise InvalidClient(detail=f"public client {client.id} may not introspect")
+    answer = await services.oauth.inspector.introspect(form.require("token"), client)
+    return JSONResponse(answer, headers=NO_STORE)
+
+
+@router.api_route("/userinfo", methods=["GET", "POST"])
+async def userinfo(request: Request, services: AppServices) -> JSONResponse:
+    """Core §5.3: the signed-in user's claims, for an access token with the ``openid`` scope
+    (RFC 6750 answers otherwise). The token may be sent in the header or, with POST, as a
+    form parameter (RFC 6750 §2.2)."""
+    claims = await services.oauth.inspector.access_claims(await _bearer(request))
+    if claims is None:
+        raise BearerRejected(InvalidToken(), realm=REALM)
+    if "openid" not in claims.scopes:
+        raise BearerRejected(InsufficientScope(scope="openid"), realm=REALM)
+    try:
+        user = await services.accounts.get(claims.sub)
+    except NotFound:  # a deleted user: the token names nobody now
+        raise BearerRejected(InvalidToken(detail="the user is gone"), realm=REALM) from None
+    if user.disabled:
+        raise BearerRejected(InvalidToken(detail="the user is disabled"), realm=REALM)
+    body = {"sub": user.id, **profile_claims(user, " ".join(claims.scopes))}
+    return JSONResponse(body, headers=NO_STORE)
+
+
+async def _bearer(request: Request) -> str:
+    headers = request.headers.getlist("authorization")
+    try:
+        found = extract_bearer(headers, request.scope.get("query_string", b""))
+    except InvalidRequest as exc:
+        raise BearerRejected(exc, realm=REALM) from None
+    if request.method == "POST" and request.headers.get("content-type", "").startswith(
+        "application/x-www-form-urlencoded"
+    ):
+        form = await read_form(request)
+        body_token = form.get("access_token")
+        if body_token is not None:
+            if found is not None:
+                raise BearerRejected(InvalidRequest("Send the token once."), realm=REALM)
+            found = body_token
+    if found is None:
+        raise BearerRejected(None, realm=REALM)
+    return found

@@ -1,0 +1,137 @@
+"""Token revocation (RFC 7009) and introspection (RFC 7662) for OAuth clients.
+
+Access tokens are recognized by their JWS form and verified as any resource server would;
+anything else is looked up as a refresh token. A client may act only on its own tokens (and
+introspect access tokens meant for its audiences); for anything else it learns nothing:
+revocation answers 200 regardless (RFC 7009 §2.2), introspection ``{"active": false}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ostiary.clock import SYSTEM_CLOCK, Clock
+from ostiary.errors import InvalidToken, UnknownKey
+from ostiary.jose import ClaimRules, KeyLookup, check_type, parse_compact, validate_claims
+from ostiary.resource.claims import AccessClaims
+from ostiary.storage.records import Client
+from ostiary.tokens.refresh import RefreshTokens
+from ostiary.tokens.revocation import Revocations
+
+INACTIVE: dict[str, Any] = {"active": False}
+_MAX_TOKEN = 8192
+
+
+def _looks_like_jwt(token: str) -> bool:
+    return token.count(".") == 2
+
+
+class TokenInspector:
+    """``keys`` and ``issuer`` are the server's own: access tokens are verified as RFC 9068 §4
+    says, for whatever audience they name (the client's right to see one is checked after)."""
+
+    def __init__(
+        self,
+        keys: KeyLookup,
+        refresh: RefreshTokens,
+        revocations: Revocations,
+        *,
+        issuer: str,
+        leeway: float,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self._keys = keys
+        self._refresh = refresh
+        self._revocations = revocations
+        self._issuer = issuer
+        self._leeway = leeway
+        self._clock = clock
+
+    async def revoke(self, token: str, client: Client) -> None:
+        """RFC 7009 §2.1: a refresh token takes its whole family and the family's access
+        tokens with it; an access token is refused from now on. Unknown, invalid or foreign
+        tokens change nothing."""
+        if not token or len(token) > _MAX_TOKEN:
+            return
+        if _looks_like_jwt(token):
+            claims = await self.access_claims(token)
+            if claims is not None and claims.client_id == client.id:
+                await self._revocations.revoke_token(claims.jti, claims.exp)
+            return
+        found = await self._refresh.find(token)
+        if found is None or found[1].client_id != client.id:
+            return
+        session = found[1]
+        await self._refresh.revoke_session(session.id)
+        await self._revocations.revoke_session(session.id)
+
+    async def introspect(self, token: str, client: Client) -> dict[str, Any]:
+        """RFC 7662 §2.2: the token's metadata if it is active and the client may see it,
+        else ``{"active": false}`` and nothing more."""
+        if not token or len(token) > _MAX_TOKEN:
+            return dict(INACTIVE)
+        if _looks_like_jwt(token):
+            claims = await self.access_claims(token)
+            if claims is None or not _may_see(claims, client):
+                return dict(INACTIVE)
+            raw = claims.raw
+            answer: dict[str, Any] = {
+                "active": True,
+                "token_type": "Bearer",
+                "scope": raw.get("scope", ""),
+                "client_id": claims.client_id,
+                "sub": claims.sub,
+                "aud": raw["aud"],
+                "iss": raw["iss"],
+                "exp": raw["exp"],
+                "iat": raw["iat"],
+                "jti": claims.jti,
+            }
+            if claims.sid is not None:
+                answer["sid"] = claims.sid
+            return answer
+        found = await self._refresh.find(token)
+        if found is None or found[1].client_id != client.id:
+            return dict(INACTIVE)
+        record, session = found
+        if not self._refresh.is_active(record, session):
+            return dict(INACTIVE)
+        return {
+            "active": True,
+            "token_type": "refresh_token",
+            "scope": session.scope,
+            "client_id": session.client_id,
+            "sub": session.user_id,
+            "iat": int(record.issued_at),
+            "exp": int(min(session.expires_at, session.last_used_at + self._refresh.idle_ttl)),
+            "sid": session.id,
+        }
+
+    async def access_claims(self, token: str) -> AccessClaims | None:
+        """The verified claims of one of this server's live access tokens, else None."""
+        try:
+            parsed = parse_compact(token)
+            rules = ClaimRules.for_access_tokens(
+                issuer=self._issuer, audience="-", leeway=self._leeway
+            )
+            check_type(parsed.header, rules.types)
+            key = self._keys.get(parsed.kid)
+            if key is None:
+                raise UnknownKey()
+            raw = parsed.verify(key)
+            aud = raw.get("aud")
+            audiences = frozenset([aud] if isinstance(aud, str) else aud or ())
+            if not audiences or not all(isinstance(a, str) and a for a in audiences):
+                return None
+            rules = ClaimRules.for_access_tokens(
+                issuer=self._issuer, audience=audiences, leeway=self._leeway
+            )
+            validate_claims(raw, rules, now=self._clock.now())
+        except (InvalidToken, TypeError):
+            return None
+        claims = AccessClaims.from_claims(raw)
+        return None if self._revocations.local.is_revoked(claims) else claims
+
+
+def _may_see(claims: AccessClaims, client: Client) -> bool:
+    return claims.client_id == client.id or not client.audiences.isdisjoint(claims.audiences)
