@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import functools
 import itertools
 import json
@@ -354,9 +355,13 @@ def build_sources(args: argparse.Namespace) -> list[RequestSource]:
 
 def build_requests(args: argparse.Namespace) -> Iterator[bytes]:
     head = f"{args.method} {args.path} HTTP/1.1\r\nHost: 127.0.0.1:{args.port}\r\n".encode()
+    if args.basic is not None:
+        credentials = base64.b64encode(args.basic.encode()).decode()
+        head += f"Authorization: Basic {credentials}\r\n".encode()
     if args.body_file is not None:
         body = Path(args.body_file).read_bytes()
-        return itertools.repeat(post(head + b"Content-Type: application/json\r\n", body))
+        content_type = f"Content-Type: {args.content_type}\r\n".encode()
+        return itertools.repeat(post(head + content_type, body))
     if args.tokens_file is not None:
         lines = Path(args.tokens_file).read_text().split()
         chosen = lines[args.offset : args.offset + args.count]
@@ -415,7 +420,9 @@ def main() -> None:
     parser.add_argument("--cpu", type=int, help="run on this CPU only")
     parser.add_argument("--path", default="/")
     parser.add_argument("--method", default="GET", choices=("GET", "POST"))
-    parser.add_argument("--body-file", help="POST this JSON body with every request")
+    parser.add_argument("--body-file", help="POST this body with every request")
+    parser.add_argument("--content-type", default="application/json", help="of the body")
+    parser.add_argument("--basic", help="id:secret, sent as Authorization: Basic")
     parser.add_argument(
         "--refresh-chains",
         help="one refresh token per line, one per connection: POST each, then its successor",

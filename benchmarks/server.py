@@ -16,7 +16,10 @@ A round measures, each after a warm-up that is not counted:
   first (outside the timed window), one per connection; each connection then sends the
   refresh token the previous response returned, so every request rotates a live token;
 - ``GET /.well-known/jwks.json``; ``GET /api/profile`` with one valid access token (the demo
-  API, protected through ``ostiary.resource``: a verifier cache hit after the first request).
+  API, protected through ``ostiary.resource``: a verifier cache hit after the first request);
+- client credentials grants: ``POST /oauth/token`` ``grant_type=client_credentials`` by the
+  demo's service account (``client_secret_basic``, a secret the bench chose), on SQLite: a
+  new ES256 access token every time.
 
 Rates are per second of the server's CPU time (from ``/proc``): the figure does not drop when
 another process takes CPU from the server, and it is "per core" whatever the CPU share the
@@ -30,6 +33,7 @@ PostgreSQL database dropped at the end, also on failure.
 from __future__ import annotations
 
 import asyncio
+import base64
 import http.client
 import json
 import os
@@ -50,22 +54,33 @@ REFRESH_SQLITE: Final = "refreshes, SQLite"
 REFRESH_POSTGRES: Final = "refreshes, PostgreSQL"
 JWKS: Final = "JWKS GETs"
 PROFILE: Final = "protected route"
-LOADS: Final = (LOGIN, REFRESH_SQLITE, REFRESH_POSTGRES, JWKS, PROFILE)
+SERVICE_TOKEN: Final = "client credentials"
+LOADS: Final = (LOGIN, REFRESH_SQLITE, REFRESH_POSTGRES, JWKS, PROFILE, SERVICE_TOKEN)
 HASH: Final = "argon2id hash, bare"
 
 LOGIN_PATH: Final = "/auth/login"
 REFRESH_PATH: Final = "/auth/refresh"
 JWKS_PATH: Final = "/.well-known/jwks.json"
 PROFILE_PATH: Final = "/api/profile"
+TOKEN_PATH: Final = "/oauth/token"
 USERNAME: Final = "alice"
+#: The demo's service account (``ostiary serve --demo`` registers it).
+SERVICE_CLIENT: Final = "demo-service"
 
 LOGIN_TARGET: Final = 0.8  # of the bare hash rate
 REFRESH_TARGET: Final = 1000.0  # per CPU-second, SQLite
+SERVICE_TOKEN_TARGET: Final = 3500.0  # client_credentials grants per CPU-second
 MEMORY_TARGET_MB: Final = 120.0
 
 #: Keycloak's published sizing ("Concepts for sizing CPU and memory resources"): one vCPU per
-#: 15 password logins/s and per 120 refresh-token requests/s; 1250 MB of memory per pod.
-KEYCLOAK_PER_VCPU: Final = {LOGIN: 15.0, REFRESH_SQLITE: 120.0, REFRESH_POSTGRES: 120.0}
+#: 15 password logins/s, per 120 refresh-token requests/s and per 120 client credential
+#: grants/s; 1250 MB of memory per pod.
+KEYCLOAK_PER_VCPU: Final = {
+    LOGIN: 15.0,
+    REFRESH_SQLITE: 120.0,
+    REFRESH_POSTGRES: 120.0,
+    SERVICE_TOKEN: 120.0,
+}
 KEYCLOAK_POD_MB: Final = 1250.0
 
 POSTGRES_ADMIN_URL: Final = os.environ.get(
@@ -271,6 +286,7 @@ def _label(variant: str) -> str:
         REFRESH_POSTGRES: "refreshes with rotation, PostgreSQL",
         JWKS: f"JWKS (GET {JWKS_PATH})",
         PROFILE: f"protected route (GET {PROFILE_PATH})",
+        SERVICE_TOKEN: f"client_credentials (POST {TOKEN_PATH}), SQLite",
     }[variant]
 
 
@@ -278,6 +294,7 @@ def _target_name(variant: str) -> str:
     return {
         LOGIN: "server logins per core / bare argon2id hashes per core",
         REFRESH_SQLITE: "server refreshes per core, SQLite (/CPU-s)",
+        SERVICE_TOKEN: "server client_credentials grants per core (/CPU-s)",
         "memory SQLite": "server VmRSS after load, SQLite",
     }.get(variant, f"server {variant}")
 
@@ -341,7 +358,24 @@ def log_in(port: int, password: str) -> dict[str, Any]:
     return answer
 
 
-def sanity_check(server: OstiaryServer, password: str) -> str:
+def service_token_status(port: int, secret: str) -> int:
+    """The status of one client_credentials request of the demo service account."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    credentials = base64.b64encode(f"{SERVICE_CLIENT}:{secret}".encode()).decode()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": f"Basic {credentials}",
+    }
+    try:
+        conn.request("POST", TOKEN_PATH, "grant_type=client_credentials", headers)
+        response = conn.getresponse()
+        response.read()
+    finally:
+        conn.close()
+    return response.status
+
+
+def sanity_check(server: OstiaryServer, password: str, service_secret: str = "") -> str:
     """The server does what is measured: logs in, refuses a wrong password, rotates a refresh
     token and refuses its reuse, serves the JWKS, and protects ``/api/profile``. Returns a
     valid access token."""
@@ -359,6 +393,8 @@ def sanity_check(server: OstiaryServer, password: str) -> str:
         ("JWKS", http_status(port, path=JWKS_PATH), 200),
         ("profile without a token", http_status(port, path=PROFILE_PATH), 401),
         ("profile with a token", http_status(port, access, path=PROFILE_PATH), 200),
+        ("client_credentials", service_token_status(port, service_secret), 200),
+        ("client_credentials, wrong secret", service_token_status(port, "x" * 43), 401),
     ]
     for what, got, expected in checks:
         if got != expected:
@@ -487,6 +523,7 @@ class Bench:
     log: Callable[[str], None]
     servers: dict[str, OstiaryServer] = field(default_factory=dict)
     access_token: str = ""
+    service_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     database: str = ""
     report: ServerReport | None = None
 
@@ -512,6 +549,16 @@ class Bench:
             result = self._load(server, REFRESH_PATH, c.refresh_connections, extra)
         elif variant == JWKS:
             result = self._load(sqlite, JWKS_PATH, c.connections, [])
+        elif variant == SERVICE_TOKEN:
+            body = self.workdir / "client-credentials.form"
+            body.write_text("grant_type=client_credentials")
+            extra = [
+                "--method=POST",
+                f"--body-file={body}",
+                "--content-type=application/x-www-form-urlencoded",
+                f"--basic={SERVICE_CLIENT}:{self.service_secret}",
+            ]
+            result = self._load(sqlite, TOKEN_PATH, c.connections, extra)
         else:
             extra = [f"--token={self.access_token}"]
             result = self._load(sqlite, PROFILE_PATH, c.connections, extra)
@@ -544,6 +591,7 @@ def run(config: ServerConfig, log: Callable[[str], None] = print) -> ServerRepor
             "OSTIARY_DEV_KEY_DIR": str(workdir / "keys"),
             "OSTIARY_DEMO_ALICE_PASSWORD": password,
             "OSTIARY_DEMO_ADMIN_PASSWORD": secrets.token_urlsafe(18),
+            "OSTIARY_DEMO_SERVICE_SECRET": bench.service_secret,
         }
         sqlite_url = f"sqlite+aiosqlite:///{workdir / 'ostiary.db'}"
         bench.servers["SQLite"] = OstiaryServer(
@@ -579,7 +627,7 @@ def _measure_all(bench: Bench, report: ServerReport) -> None:
         started = time.perf_counter()
         server.start()
         at_start[name] = server.memory().rss_mb
-        token = sanity_check(server, bench.password)
+        token = sanity_check(server, bench.password, bench.service_secret)
         if name == "SQLite":  # the server the protected route is measured on
             bench.access_token = token
         log(
@@ -634,6 +682,13 @@ def _set_targets(report: ServerReport) -> None:
     if refresh is not None:
         report.targets.append(
             Target(_target_name(REFRESH_SQLITE), refresh, REFRESH_TARGET, problems(REFRESH_SQLITE))
+        )
+    service = report.per_core(SERVICE_TOKEN)
+    if service is not None:
+        report.targets.append(
+            Target(
+                _target_name(SERVICE_TOKEN), service, SERVICE_TOKEN_TARGET, problems(SERVICE_TOKEN)
+            )
         )
     sqlite_memory = report.memory.get("SQLite")
     if sqlite_memory is not None:
