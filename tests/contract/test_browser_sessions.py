@@ -61,3 +61,32 @@ async def test_of_20_concurrent_revocations_exactly_one_revokes(storage: Storage
     revoked = [f for f in found if f is not None]
     assert len(revoked) == 1
     assert await storage.browser_sessions.get("b-1") == revoked[0]
+
+
+async def test_purge_deletes_only_sessions_expired_before_now(storage: Storage) -> None:
+    expired = [
+        ex.browser_session("old", expires_at=LATER - 1),
+        ex.browser_session("old-revoked", expires_at=LATER - 2, revoked_at=ex.NOW + 1),
+    ]
+    kept = [
+        ex.browser_session("edge", expires_at=LATER),
+        ex.browser_session("fresh", expires_at=LATER + 60),
+        # Revoked but unexpired: kept until it expires.
+        ex.browser_session("revoked", expires_at=LATER + 60, revoked_at=ex.NOW + 1),
+    ]
+    for browser in expired + kept:
+        await storage.browser_sessions.create(browser)
+    assert await storage.browser_sessions.purge(now=LATER) == 2
+    assert await storage.browser_sessions.purge(now=LATER) == 0
+    for browser in expired:
+        assert await storage.browser_sessions.get(browser.id) is None
+    for browser in kept:
+        assert await storage.browser_sessions.get(browser.id) == browser
+
+
+async def test_a_purged_session_id_may_be_created_again(storage: Storage) -> None:
+    await storage.browser_sessions.create(ex.browser_session(expires_at=LATER - 1))
+    assert await storage.browser_sessions.purge(now=LATER) == 1
+    again = ex.browser_session(expires_at=LATER + 60)
+    await storage.browser_sessions.create(again)
+    assert await storage.browser_sessions.get(again.id) == again

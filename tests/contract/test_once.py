@@ -67,3 +67,26 @@ async def test_first_use_race_across_two_engines_has_one_winner(sql_url: str) ->
     finally:
         await first.close()
         await second.close()
+
+
+async def test_purge_deletes_only_keys_expired_before_now(storage: Storage) -> None:
+    for key, expires_at in [("old", EXPIRES - 1), ("older", EXPIRES - 2), ("edge", EXPIRES)]:
+        assert await storage.once.first_use(key, expires_at=expires_at, now=NOW)
+    assert await storage.once.first_use("fresh", expires_at=EXPIRES + 60, now=NOW)
+    assert await storage.once.purge(now=EXPIRES) == 2
+    assert await storage.once.purge(now=EXPIRES) == 0
+    # Kept: still remembered at the time of their expiry and after it until purged.
+    assert not await storage.once.first_use("edge", expires_at=EXPIRES + 60, now=EXPIRES)
+    assert not await storage.once.first_use("fresh", expires_at=EXPIRES + 60, now=EXPIRES)
+
+
+async def test_a_purged_key_may_be_used_again_and_is_then_remembered(storage: Storage) -> None:
+    assert await storage.once.first_use("jti-1", expires_at=EXPIRES, now=NOW)
+    assert await storage.once.purge(now=EXPIRES + 1) == 1
+    assert await storage.once.first_use("jti-1", expires_at=EXPIRES + 60, now=EXPIRES + 1)
+    assert not await storage.once.first_use("jti-1", expires_at=EXPIRES + 60, now=EXPIRES + 2)
+    assert await storage.once.purge(now=EXPIRES + 2) == 0
+
+
+async def test_purging_an_empty_store_deletes_nothing(storage: Storage) -> None:
+    assert await storage.once.purge(now=NOW) == 0

@@ -2,9 +2,9 @@
 
 At start: load the master key (refusing to start without one outside dev/demo mode), open and
 migrate the storage, make sure a signing key exists, build the services, seed the demo. While
-running: a background task runs the key schedule, purges expired revocations and pulls
-revocations other processes wrote. At shutdown the task is cancelled, the hashing thread
-stopped and storage closed.
+running: a background task runs the key schedule, purges what has expired (revocations,
+authorization codes, once-keys, browser sessions) and pulls revocations other processes wrote.
+At shutdown the task is cancelled, the hashing thread stopped and storage closed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final
 
 from fastapi import FastAPI
@@ -131,17 +131,44 @@ async def _start_demo(services: Services) -> None:
 
 
 async def _maintain(services: Services) -> None:
-    """Pull revocations every ``revocation_sync_seconds``; run the key schedule and purge
-    expired revocations every ``KEY_TICK_SECONDS``. A failure is logged and retried."""
+    """Pull revocations every ``revocation_sync_seconds``; run the key schedule and purge what
+    has expired every ``KEY_TICK_SECONDS``. Each job is guarded: a failure is logged, does not
+    hold up the others and is retried at its next turn."""
     loop = asyncio.get_running_loop()
     next_tick = loop.time() + KEY_TICK_SECONDS
     while True:
         await asyncio.sleep(services.settings.revocation_sync_seconds)
         try:
             await services.revocation_sync.refresh_if_stale()
-            if loop.time() >= next_tick:
-                next_tick = loop.time() + KEY_TICK_SECONDS
-                await services.keys.tick()
-                await services.revocations.purge()
         except Exception:
-            log.exception("background maintenance failed; retrying")
+            log.exception("background maintenance failed (revocation sync); retrying")
+        if loop.time() < next_tick:
+            continue
+        next_tick = loop.time() + KEY_TICK_SECONDS
+        try:
+            await services.keys.tick()
+        except Exception:
+            log.exception("background maintenance failed (key schedule); retrying")
+        await purge_expired(services)
+
+
+async def purge_expired(services: Services) -> dict[str, int]:
+    """Delete the revocation entries, authorization codes, once-keys (client assertions'
+    ``jti``) and browser sessions that expired before the services' clock's now. Each purge is
+    guarded: a failure is logged and the others still run. Returns how many each deleted,
+    leaving out those that failed."""
+    storage = services.storage
+    now = services.oauth.clock.now()
+    purges: dict[str, Callable[[], Awaitable[int]]] = {
+        "revocations": services.revocations.purge,
+        "authorization codes": lambda: storage.codes.purge(now=now),
+        "once-keys": lambda: storage.once.purge(now=now),
+        "browser sessions": lambda: storage.browser_sessions.purge(now=now),
+    }
+    purged: dict[str, int] = {}
+    for what, purge in purges.items():
+        try:
+            purged[what] = await purge()
+        except Exception:
+            log.exception("background maintenance failed (purging expired %s); retrying", what)
+    return purged

@@ -293,6 +293,12 @@ class MemoryBrowserSessionStore:
         revoked = self._sessions[session_id] = dataclasses.replace(session, revoked_at=now)
         return revoked
 
+    async def purge(self, *, now: float) -> int:
+        expired = [i for i, session in self._sessions.items() if session.expires_at < now]
+        for session_id in expired:
+            del self._sessions[session_id]
+        return len(expired)
+
 
 class MemoryConsentStore:
     def __init__(self) -> None:
@@ -316,10 +322,7 @@ class MemoryOnceStore:
         self._queue: list[tuple[float, str]] = []
 
     async def first_use(self, key: str, *, expires_at: float, now: float) -> bool:
-        while self._queue and self._queue[0][0] < now:
-            expired, old_key = heapq.heappop(self._queue)
-            if self._expiries.get(old_key) == expired:
-                del self._expiries[old_key]
+        self._forget(now)
         if key in self._expiries:
             return False
         # Remembered at least until now: a concurrent call at the same time must see it.
@@ -327,6 +330,20 @@ class MemoryOnceStore:
         self._expiries[key] = until
         heapq.heappush(self._queue, (until, key))
         return True
+
+    async def purge(self, *, now: float) -> int:
+        return self._forget(now)
+
+    def _forget(self, now: float) -> int:
+        """Forget the keys that expired before ``now``; return how many."""
+        forgotten = 0
+        while self._queue and self._queue[0][0] < now:
+            expired, old_key = heapq.heappop(self._queue)
+            # A stale queue entry: the key was used again since, with a later expiry.
+            if self._expiries.get(old_key) == expired:
+                del self._expiries[old_key]
+                forgotten += 1
+        return forgotten
 
 
 class MemoryStorage:

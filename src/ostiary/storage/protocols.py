@@ -188,6 +188,10 @@ class BrowserSessionStore(Protocol):
     async def revoke(self, session_id: str, *, now: float) -> BrowserSession | None:
         """Set ``revoked_at`` if unset; return the session revoked now, else None."""
 
+    async def purge(self, *, now: float) -> int:
+        """Delete sessions whose ``expires_at`` is before ``now`` (revoked or not); return how
+        many. A session revoked but unexpired is kept."""
+
 
 class ConsentStore(Protocol):
     """What users granted third-party clients."""
@@ -208,6 +212,10 @@ class OnceStore(Protocol):
         """True the first time ``key`` is presented (and remember it until ``expires_at``);
         False while it is remembered. Of any number of concurrent calls for one key, exactly
         one gets True. Entries expired before ``now`` may be forgotten."""
+
+    async def purge(self, *, now: float) -> int:
+        """Delete entries whose ``expires_at`` is before ``now``; return how many (of those
+        not forgotten already). A purged key may be used again."""
 
 
 class Storage(Protocol):

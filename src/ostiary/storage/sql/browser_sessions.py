@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ostiary.storage.records import BrowserSession
@@ -24,6 +24,7 @@ _REVOKE = (
     .values(revoked_at=bindparam("now"))
     .returning(*_COLUMNS)
 )
+_PURGE = delete(_SESSIONS).where(_C.expires_at < bindparam("now")).returning(_C.id)
 
 
 def _record(row: Any) -> BrowserSession:
@@ -70,3 +71,9 @@ class SQLBrowserSessionStore:
             return None if row is None else _record(row)
 
         return await self._db.write(revoke)
+
+    async def purge(self, *, now: float) -> int:
+        def purge(conn: Connection) -> int:
+            return len(conn.execute(_PURGE, {"now": now}).all())
+
+        return await self._db.write(purge)

@@ -173,7 +173,7 @@ class BrowserSessionRow(Base):
     user_id: Mapped[str] = mapped_column(index=True)
     auth_time: Mapped[float]
     created_at: Mapped[float]
-    expires_at: Mapped[float]
+    expires_at: Mapped[float] = mapped_column(index=True)  # purged by expiry
     revoked_at: Mapped[float | None]
 
 

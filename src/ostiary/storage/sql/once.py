@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
-from sqlalchemy import Executable, Table, bindparam
+from sqlalchemy import Executable, Table, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -31,6 +31,7 @@ def _first_use(insert: _Insert) -> Executable:
 
 
 _FIRST_USE = {"postgresql": _first_use(postgresql.insert), "sqlite": _first_use(sqlite.insert)}
+_PURGE = delete(_ONCE).where(_C.expires_at < bindparam("now")).returning(_C.key)
 
 
 class SQLOnceStore:
@@ -46,3 +47,9 @@ class SQLOnceStore:
             return conn.execute(self._first_use, params).first() is not None
 
         return await self._db.write(first_use)
+
+    async def purge(self, *, now: float) -> int:
+        def purge(conn: Connection) -> int:
+            return len(conn.execute(_PURGE, {"now": now}).all())
+
+        return await self._db.write(purge)

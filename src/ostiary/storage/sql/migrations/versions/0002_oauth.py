@@ -69,6 +69,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_browser_sessions"),
     )
     op.create_index("ix_browser_sessions_user_id", "browser_sessions", ["user_id"])
+    op.create_index("ix_browser_sessions_expires_at", "browser_sessions", ["expires_at"])
 
     op.create_table(
         "consents",
@@ -101,6 +102,7 @@ def downgrade() -> None:
     op.drop_index("ix_once_keys_expires_at", table_name="once_keys")
     op.drop_table("once_keys")
     op.drop_table("consents")
+    op.drop_index("ix_browser_sessions_expires_at", table_name="browser_sessions")
     op.drop_index("ix_browser_sessions_user_id", table_name="browser_sessions")
     op.drop_table("browser_sessions")
     op.drop_index("ix_authorization_codes_expires_at", table_name="authorization_codes")
