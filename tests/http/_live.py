@@ -2,7 +2,8 @@
 ``ostiary serve --demo`` as a subprocess on a free 127.0.0.1 port, in a temporary working
 directory, with its stdout and stderr captured to files; and what those tests share: the
 README walkthrough over HTTP with every token it saw recorded, the walkthrough the server
-printed run with bash, and a PostgreSQL database of the run's own.
+printed run with bash, a PostgreSQL database of the run's own, and OAuth clients registered
+in a server's database.
 
 Everything is bounded: start-up, each request, the bash run and the shutdown have time limits,
 and a server that does not stop on SIGTERM is killed.
@@ -10,6 +11,7 @@ and a server that does not stop on SIGTERM is killed.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -26,6 +28,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import httpx
+
+from ostiary.authn.clients import ClientRegistry, ClientSettings, Registered
+from ostiary.storage.sql import SQLStorage, upgrade
 
 from .._postgres import PostgresUnavailable, postgres_database
 from ._server import FAST_ARGON2
@@ -203,7 +208,7 @@ def _start(
 ) -> LiveServer:
     """Start the server, its output going to files that ``stack`` closes after stopping it."""
     workdir.mkdir(parents=True, exist_ok=True)
-    url = database_url or f"sqlite+aiosqlite:///{workdir / 'ostiary.db'}"
+    url = database_url or sqlite_url(workdir)
     port = free_port()
     environment = {
         **clean_environment(),
@@ -228,6 +233,29 @@ def _start(
     stack.callback(server.stop)  # before the files close
     wait_until_ready(server)
     return server
+
+
+def sqlite_url(workdir: Path) -> str:
+    """The database of a server started in ``workdir`` without a ``database_url``."""
+    return f"sqlite+aiosqlite:///{workdir / 'ostiary.db'}"
+
+
+def register_client(database_url: str, settings: ClientSettings, *, client_id: str) -> Registered:
+    """Register an OAuth client in a live server's database, as an operator would (there is no
+    admin HTTP API for it). The database is migrated first, so this may come before the server
+    starts (pass ``sqlite_url(workdir)`` to both). If the server runs already, register before
+    its first request naming ``client_id``: it caches a lookup, found or not, a few seconds.
+    Not from a running event loop."""
+    upgrade(database_url)
+
+    async def create() -> Registered:
+        storage = SQLStorage.from_url(database_url)
+        try:
+            return await ClientRegistry(storage.clients).create(settings, client_id=client_id)
+        finally:
+            await storage.close()
+
+    return asyncio.run(create())
 
 
 def wait_until_ready(server: LiveServer) -> None:

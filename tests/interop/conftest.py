@@ -1,4 +1,5 @@
-"""Fixtures of the interoperability tests: the local JWKS server and Node's jose."""
+"""Fixtures of the interoperability tests: the local JWKS server, and Node with jose and
+openid-client."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.interop.support import JWKSServer, NodeJose, NodeUnavailable
+from tests.interop.support import JWKSServer, NodeJose, NodeScripts, NodeUnavailable
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +29,15 @@ def node_jose() -> NodeJose:
     machine and fail under CI (see tests/conftest.py).
     """
     try:
-        return NodeJose.prepare()
+        return NodeScripts.prepare("jose")
     except NodeUnavailable as exc:
         pytest.skip(f"Node jose interop tests: {exc}")
+
+
+@pytest.fixture(scope="session")
+def node_openid_client() -> NodeScripts:
+    """Node with the pinned openid-client installed; skips (fails under CI) as ``node_jose``."""
+    try:
+        return NodeScripts.prepare("openid-client")
+    except NodeUnavailable as exc:
+        pytest.skip(f"openid-client interop tests: {exc}")

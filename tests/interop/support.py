@@ -143,61 +143,79 @@ class JWKSServer:
         return Handler
 
 
-# --- Node's jose -----------------------------------------------------------------------------
+# --- Node's jose and openid-client ------------------------------------------------------------
 
 
 class NodeUnavailable(Exception):
-    """node or npm is missing, or jose could not be installed."""
+    """node or npm is missing, or the pinned packages could not be installed."""
 
 
-def pinned_jose_version() -> str:
+def pinned_versions() -> dict[str, str]:
+    """The npm packages of node/package.json by name, each at its exact pinned version."""
     package = json.loads((NODE_DIR / "package.json").read_text(encoding="utf-8"))
-    return str(package["dependencies"]["jose"])
+    return {name: str(version) for name, version in package["dependencies"].items()}
 
 
-def installed_jose_version() -> str | None:
-    manifest = NODE_DIR / "node_modules" / "jose" / "package.json"
+def installed_version(package: str) -> str | None:
+    manifest = NODE_DIR / "node_modules" / package / "package.json"
     try:
         return str(json.loads(manifest.read_text(encoding="utf-8"))["version"])
     except (OSError, ValueError, KeyError):
         return None
 
 
+def stale_packages() -> dict[str, str | None]:
+    """The pinned packages missing from node_modules or at another version there."""
+    installed = {name: installed_version(name) for name in pinned_versions()}
+    pinned = pinned_versions()
+    return {name: version for name, version in installed.items() if version != pinned[name]}
+
+
+def install_node_packages() -> str:
+    """The path of node, once every pinned package is in node/node_modules: ``npm install``
+    runs only when one is missing or stale."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        raise NodeUnavailable("node and npm are needed on PATH for the Node interop tests")
+    if not stale_packages():
+        return node
+    try:
+        done = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund"],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=NPM_INSTALL_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise NodeUnavailable(f"npm install in {NODE_DIR} failed: {exc}") from exc
+    if done.returncode != 0:
+        raise NodeUnavailable(
+            f"npm install in {NODE_DIR} exited with {done.returncode}: {done.stderr.strip()[-800:]}"
+        )
+    stale = stale_packages()
+    if stale:
+        raise NodeUnavailable(
+            f"npm install left {stale} (name: installed version), expected {pinned_versions()}"
+        )
+    return node
+
+
 @dataclass(frozen=True, slots=True)
-class NodeJose:
-    """Runs the scripts in tests/interop/node with the pinned jose installed."""
+class NodeScripts:
+    """Runs the scripts in tests/interop/node, which use ``package`` (installed, pinned) and
+    say in their output which version of it ran."""
 
     node: str
+    package: str
     version: str
 
     @classmethod
-    def prepare(cls) -> NodeJose:
+    def prepare(cls, package: str) -> NodeScripts:
         """Find node and npm; run ``npm install`` when node_modules is missing or stale."""
-        node, npm = shutil.which("node"), shutil.which("npm")
-        if node is None or npm is None:
-            raise NodeUnavailable("node and npm are needed on PATH for the Node jose tests")
-        pinned = pinned_jose_version()
-        if installed_jose_version() != pinned:
-            try:
-                done = subprocess.run(
-                    [npm, "install", "--no-audit", "--no-fund"],
-                    cwd=NODE_DIR,
-                    capture_output=True,
-                    text=True,
-                    timeout=NPM_INSTALL_TIMEOUT,
-                    check=False,
-                )
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise NodeUnavailable(f"npm install in {NODE_DIR} failed: {exc}") from exc
-            if done.returncode != 0:
-                raise NodeUnavailable(
-                    f"npm install in {NODE_DIR} exited with {done.returncode}: "
-                    f"{done.stderr.strip()[-800:]}"
-                )
-            installed = installed_jose_version()
-            if installed != pinned:
-                raise NodeUnavailable(f"npm install left jose {installed}, expected {pinned}")
-        return cls(node=node, version=pinned)
+        node = install_node_packages()
+        return cls(node=node, package=package, version=pinned_versions()[package])
 
     def run(self, script: str, job: Mapping[str, Any]) -> dict[str, Any]:
         """Run ``script`` with ``job`` as JSON on stdin; return its ``results`` object."""
@@ -218,6 +236,10 @@ class NodeJose:
                 f"node {script} exited with {done.returncode}:\n{done.stderr.strip()}"
             )
         output: dict[str, Any] = json.loads(done.stdout)
-        assert output["jose"] == self.version, "the jose that ran is not the pinned one"
+        assert output[self.package] == self.version, f"the {self.package} that ran is not pinned"
         results: dict[str, Any] = output["results"]
         return results
+
+
+#: The scripts that use Node's jose (the name the jose tests know them by).
+NodeJose = NodeScripts
