@@ -15,14 +15,26 @@ from starlette.types import ASGIApp
 STARTUP_TIMEOUT: Final = 10.0
 
 
-@contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
-    """Run ``app`` on a free port of 127.0.0.1 and yield its base URL; stop it on exit. The
-    socket is bound here, so no other process can take the port between look and bind."""
+def loopback_socket() -> socket.socket:
+    """A socket bound to a free port of 127.0.0.1, for :func:`serve`: bound before the app
+    exists when the app must know its own URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def base_url(sock: socket.socket) -> str:
     port: int = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def serve(app: ASGIApp, *, sock: socket.socket | None = None) -> Iterator[str]:
+    """Run ``app`` on ``sock`` (a free port of 127.0.0.1 by default) and yield its base URL;
+    stop it and close the socket on exit. The socket is bound before uvicorn starts, so no
+    other process can take the port between look and bind."""
+    sock = sock if sock is not None else loopback_socket()
     config = uvicorn.Config(
         app,
         loop="asyncio",
@@ -42,7 +54,7 @@ def serve(app: ASGIApp) -> Iterator[str]:
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
+        yield base_url(sock)
     finally:
         server.should_exit = True
         thread.join(timeout=STARTUP_TIMEOUT)
