@@ -64,7 +64,8 @@ class BrowserSessions:
 
     async def resume(self, cookie: str | None) -> BrowserSession | None:
         """The live session the cookie names, or None (absent, forged, ended or expired)."""
-        if not cookie or len(cookie) > 200:
+        # compare_digest raises TypeError on non-ASCII text; no cookie of ours has any.
+        if not cookie or len(cookie) > 200 or not cookie.isascii():
             return None
         session_id, _, mac = cookie.rpartition(".")
         if not session_id or not hmac.compare_digest(mac, _mac(self._secret, b"sso", session_id)):
@@ -90,5 +91,7 @@ class BrowserSessions:
 
     def csrf_matches(self, binding: str | None, token: str | None) -> bool:
         if not binding or not token or len(binding) > 200:
+            return False
+        if not (binding.isascii() and token.isascii()):  # see resume
             return False
         return hmac.compare_digest(token, self.csrf_token(binding))

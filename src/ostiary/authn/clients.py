@@ -33,7 +33,7 @@ from ostiary.errors import (
     NotFound,
 )
 from ostiary.jose import ClaimRules, JWKSet, parse_compact, validate_claims
-from ostiary.storage.protocols import ClientStore, OnceStore
+from ostiary.storage.protocols import ClientStore, Conflict, OnceStore
 from ostiary.storage.records import Client, ClientAuthMethod
 
 AUTHORIZATION_CODE: Final = "authorization_code"
@@ -133,7 +133,10 @@ class ClientRegistry:
             created_at=now,
             updated_at=now,
         )
-        await self._store.create(client)
+        try:
+            await self._store.create(client)
+        except Conflict:
+            raise InvalidClientMetadata(f"The client id {cid!r} is taken.") from None
         self._cache.pop(cid, None)
         return Registered(client, secret)
 
@@ -197,7 +200,11 @@ def check_settings(settings: ClientSettings) -> ClientSettings:
     name = settings.name.strip()
     if not 0 < len(name) <= _NAME_MAX or not name.isprintable():
         raise InvalidClientMetadata(f"A client name is 1 to {_NAME_MAX} printable characters.")
-    method = ClientAuthMethod(settings.auth_method)
+    try:
+        method = ClientAuthMethod(settings.auth_method)
+    except ValueError:
+        methods = ", ".join(m.value for m in ClientAuthMethod)
+        raise InvalidClientMetadata(f"The auth method is one of {methods}.") from None
     grants = frozenset(settings.grant_types)
     if not grants:
         raise InvalidClientMetadata("A client needs at least one grant type.")
@@ -220,6 +227,10 @@ def check_settings(settings: ClientSettings) -> ClientSettings:
     if AUTHORIZATION_CODE not in grants and redirects:
         raise InvalidClientMetadata("Redirect URIs are only for authorization_code clients.")
     logouts = _uris(settings.post_logout_redirect_uris, "post-logout redirect URI")
+    if logouts and AUTHORIZATION_CODE not in grants:
+        raise InvalidClientMetadata(
+            "Post-logout redirect URIs are only for authorization_code clients."
+        )
     try:
         scopes = parse_scope(" ".join(settings.scopes))
     except ValueError as exc:
@@ -456,7 +467,7 @@ def _unverified_issuer(assertion: str) -> str:
     try:
         parsed = parse_compact(assertion, max_size=MAX_ASSERTION_SIZE)
         issuer = json.loads(parsed.payload).get("iss")
-    except (InvalidToken, ValueError, AttributeError):
+    except (InvalidToken, ValueError, AttributeError, RecursionError):
         raise InvalidClient(detail="client assertion is not a compact JWS") from None
     if not isinstance(issuer, str) or not issuer:
         raise InvalidClient(detail="client assertion has no iss")

@@ -218,7 +218,8 @@ class _OidcError(InvalidRequest):
 def _max_age(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 9:
+    # isascii: str.isdigit also says yes to "²" (which int() refuses) and to other scripts' digits.
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
         raise InvalidRequest("max_age is a number of seconds.")
     return int(value)
 

@@ -76,7 +76,7 @@ def requested_scope(value: str | None, allowed: Iterable[str], *, default: Itera
     """The scope to grant: what was asked if the client may have all of it (RFC 6749 §3.3),
     ``default`` if nothing was asked; :class:`InvalidScope` otherwise."""
     allowed = frozenset(allowed)
-    if value is None:
+    if value is None or not value.strip(" "):  # an empty scope asks for nothing in particular
         return format_scope(set(default) & allowed)
     try:
         asked = parse_scope(value)

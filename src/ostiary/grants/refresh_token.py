@@ -41,6 +41,12 @@ class RefreshTokenGrant:
         # RFC 8707 §2.2: resource may be asked again at refresh. (The family does not keep the
         # audiences of the original request: without resource, the client's registered ones.)
         audiences = requested_audiences(request.resources, client, default=self._default_audience)
+        if narrowed is not None:
+            # Refused before rotating: a refused request must leave the token usable, or the
+            # client's retry with it would look like reuse and end its whole family.
+            found = await self._refresh.find(token)
+            if found is not None and found[1].client_id == client.id:
+                _check_within(narrowed, found[1].scope)
         try:
             rotated = await self._refresh.rotate(token, client_id=client.id)
         except RefreshTokenReused as exc:
@@ -48,8 +54,8 @@ class RefreshTokenGrant:
             raise
         session = rotated.session
         granted = parse_scope(session.scope)
-        if narrowed is not None and not narrowed <= granted:
-            raise InvalidScope(detail="refresh asked for a scope the grant did not include")
+        if narrowed is not None:
+            _check_within(narrowed, session.scope)
         try:
             user = await self._accounts.get(session.user_id)
         except NotFound:
@@ -82,3 +88,9 @@ def _narrowed(value: str | None) -> frozenset[str] | None:
         return parse_scope(value)
     except ValueError:
         raise InvalidScope("The scope parameter is malformed.") from None
+
+
+def _check_within(narrowed: frozenset[str], granted: str) -> None:
+    """RFC 6749 §6: the scope asked may not include any the grant did not."""
+    if not narrowed <= parse_scope(granted):
+        raise InvalidScope(detail="refresh asked for a scope the grant did not include")
