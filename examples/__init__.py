@@ -1,0 +1,1 @@
+"""Runnable examples of Ostiary; see each folder's README."""

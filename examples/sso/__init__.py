@@ -1,0 +1,1 @@
+"""A relying party that signs users in through Ostiary (README.md)."""
