@@ -33,9 +33,15 @@ from ostiary.grants.authorization_code import AuthorizationRequest, NoRedirectEr
 from ostiary.jose import parse_compact
 from ostiary.server.dependencies import AppServices, client_address
 from ostiary.server.forms import parse_form, read_form
-from ostiary.server.pages import consent_page, error_page, logged_out_page, login_page
+from ostiary.server.pages import (
+    consent_page,
+    error_page,
+    logged_out_page,
+    login_page,
+    page_headers,
+)
 from ostiary.server.services import Services
-from ostiary.storage.records import BrowserSession, Client, User
+from ostiary.storage.records import BrowserSession, User
 
 log = logging.getLogger("ostiary.server")
 router = APIRouter(prefix="/oauth", tags=["oauth"], include_in_schema=False)
@@ -44,6 +50,7 @@ AUTHORIZE_PATH: Final = "/oauth/authorize"
 LOGOUT_PATH: Final = "/oauth/logout"
 #: Fields of our own forms, never passed on as authorization parameters.
 _FORM_FIELDS: Final = frozenset({"csrf_token", "username", "password", "decision", "step"})
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 SCOPE_DESCRIPTIONS: Final = {
     "openid": "Confirm who you are",
     "profile": "See your username",
@@ -123,8 +130,9 @@ async def _authorize(
 def _must_sign_in(
     checked: AuthorizationRequest, browser: BrowserSession, services: Services
 ) -> bool:
-    """``prompt=login`` or a ``max_age`` the last sign-in is older than (Core §3.1.2.1)."""
-    if "login" in checked.prompt:
+    """``prompt=login`` or a ``max_age`` the last sign-in is older than (Core §3.1.2.1:
+    ``max_age=0`` is ``prompt=login``, however recent the sign-in)."""
+    if "login" in checked.prompt or checked.max_age == 0:
         return True
     now = services.oauth.clock.now()
     return checked.max_age is not None and now - browser.auth_time > checked.max_age
@@ -228,7 +236,7 @@ def _login_form(
         client_name=checked.client.name,
         username=username,
         error=error,
-        form_action_sources=_origins(checked.client, checked.redirect_uri),
+        form_action_sources=_origins(checked.redirect_uri),
         status_code=status_code,
     )
     _keep_csrf(response, services, request, binding)
@@ -253,7 +261,7 @@ def _consent_form(
         client_name=checked.client.name,
         username=user.username,
         scopes=scopes,
-        form_action_sources=_origins(checked.client, checked.redirect_uri),
+        form_action_sources=_origins(checked.redirect_uri),
     )
     _keep_csrf(response, services, request, binding)
     return response
@@ -290,17 +298,30 @@ def _same_origin(request: Request, services: AppServices) -> bool:
 
 
 def _origin_of(url: str) -> str:
+    """The origin of ``url`` as a browser serializes it (RFC 6454 §6.2): lower-case scheme
+    and host, no default port."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    port = parts.port
+    if port is None or port == _DEFAULT_PORTS.get(parts.scheme):
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{port}"
 
 
-def _origins(client: Client, redirect_uri: str) -> list[str]:
+def _origins(redirect_uri: str | None) -> list[str]:
     """The client's redirect origin, for the pages' ``form-action`` (Chromium applies it to
-    the redirect that answers the form)."""
-    parts = urlsplit(redirect_uri)
-    if parts.scheme not in ("http", "https"):
+    the redirect that answers the form); none if a CSP source cannot name it (the page must
+    still render)."""
+    if redirect_uri is None or urlsplit(redirect_uri).scheme not in _DEFAULT_PORTS:
         return []
-    return [f"{parts.scheme}://{parts.netloc}"]
+    origin = _origin_of(redirect_uri)
+    try:
+        page_headers([origin])
+    except ValueError:
+        log.info("no form-action source for the redirect origin %r", origin[:100])
+        return []
+    return [origin]
 
 
 # --- answers to the client ------------------------------------------------------------------
@@ -308,7 +329,8 @@ def _origins(client: Client, redirect_uri: str) -> list[str]:
 
 def _redirect(uri: str, params: dict[str, str]) -> RedirectResponse:
     separator = "&" if urlsplit(uri).query else "?"
-    response = RedirectResponse(uri + separator + urlencode(params), status_code=303)
+    target = uri + separator + urlencode(params) if params else uri
+    response = RedirectResponse(target, status_code=303)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
@@ -363,7 +385,8 @@ async def logout(request: Request, services: AppServices) -> Response:
     if request.method == "POST" and params.get("decision") == "deny":
         return logged_out_page(message="You are still signed in.")
     if not confirmed:
-        return _logout_form(request, services, params)
+        target = await _post_logout_target(services, params, None)
+        return _logout_form(request, services, params, form_action_sources=_origins(target))
     ended = set()
     if browser is not None:
         ended.add(browser.id)
@@ -421,7 +444,13 @@ async def _post_logout_target(
     return uri
 
 
-def _logout_form(request: Request, services: AppServices, params: TokenRequest) -> Response:
+def _logout_form(
+    request: Request,
+    services: AppServices,
+    params: TokenRequest,
+    *,
+    form_action_sources: list[str],
+) -> Response:
     binding, token = _csrf(request, services)
     keep = {
         k: v
@@ -435,6 +464,7 @@ def _logout_form(request: Request, services: AppServices, params: TokenRequest) 
         client_name="Ostiary",
         username="you",
         scopes=[("logout", "Sign out of every application you signed in to here")],
+        form_action_sources=form_action_sources,
     )
     _keep_csrf(response, services, request, binding)
     return response

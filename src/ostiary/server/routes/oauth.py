@@ -49,6 +49,7 @@ async def introspect(request: Request, services: AppServices) -> JSONResponse:
     client = await services.oauth.authenticator.authenticate(client_credentials(request, form))
     if client.public:
         raise InvalidClient(detail=f"public client {client.id} may not introspect")
+    await services.revocation_sync.refresh_if_stale()  # revocations of other processes too
     answer = await services.oauth.inspector.introspect(form.require("token"), client)
     return JSONResponse(answer, headers=NO_STORE)
 
@@ -58,7 +59,9 @@ async def userinfo(request: Request, services: AppServices) -> JSONResponse:
     """Core §5.3: the signed-in user's claims, for an access token with the ``openid`` scope
     (RFC 6750 answers otherwise). The token may be sent in the header or, with POST, as a
     form parameter (RFC 6750 §2.2)."""
-    claims = await services.oauth.inspector.access_claims(await _bearer(request))
+    token = await _bearer(request)
+    await services.revocation_sync.refresh_if_stale()  # as every protected route does
+    claims = await services.oauth.inspector.access_claims(token)
     if claims is None:
         raise BearerRejected(InvalidToken(), realm=REALM)
     if "openid" not in claims.scopes:
@@ -82,7 +85,10 @@ async def _bearer(request: Request) -> str:
     if request.method == "POST" and request.headers.get("content-type", "").startswith(
         "application/x-www-form-urlencoded"
     ):
-        form = await read_form(request)
+        try:
+            form = await read_form(request)
+        except InvalidRequest as exc:  # RFC 6750 §3.1: a resource's invalid_request
+            raise BearerRejected(exc, realm=REALM) from None
         body_token = form.get("access_token")
         if body_token is not None:
             if found is not None:
