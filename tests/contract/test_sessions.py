@@ -42,6 +42,15 @@ async def test_the_browser_session_round_trips(storage: Storage) -> None:
     ]
 
 
+async def test_the_audiences_round_trip_in_their_order(storage: Storage) -> None:
+    family = dataclasses.replace(ex.session(), audiences=("https://b.example", "https://a.example"))
+    await storage.sessions.create(family, ex.token("h-0"))
+    assert await storage.sessions.get(family.id) == family
+    found = await rotate(storage, "h-0", "h-1")
+    assert found is not None
+    assert found.session.audiences == ("https://b.example", "https://a.example")
+
+
 async def test_taken_session_id_conflicts(storage: Storage) -> None:
     await storage.sessions.create(ex.session("s-1"), ex.token("h-0"))
     with pytest.raises(Conflict):

@@ -279,15 +279,6 @@ async def test_after_logout_the_next_authorization_asks_for_the_password(server:
     assert is_login_page(page)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "domain bug (grants/authorization_code.py, AuthorizationCodeGrant.exchange; or "
-        "authn/browser.py, BrowserSessions.end): a code issued under a browser session is still "
-        "redeemed after that session logged out, and starts a refresh family no later logout "
-        "can reach; expected invalid_grant"
-    ),
-)
 async def test_a_code_issued_before_logout_is_refused_after_it(server: Server) -> None:
     web = await web_client(server, first_party=True)
     tokens = await code_flow_tokens(server, web)

@@ -509,15 +509,6 @@ async def test_an_unknown_refresh_token_is_invalid_grant(server: Server) -> None
     assert (response.status_code, response.json()) == (400, BAD_GRANT)
 
 
-AUDIENCE_WIDENING = (
-    "domain bug (grants/refresh_token.py, RefreshTokenGrant.exchange): a refresh family does "
-    "not keep the audiences of its authorization request (RFC 8707 §2.1: the resource applies "
-    "to the whole grant), so a refresh without resource gets every audience the client is "
-    "registered for, and resource may name one the user never authorized"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=AUDIENCE_WIDENING)
 async def test_refresh_keeps_the_audience_of_the_authorization(server: Server) -> None:
     web = await web_client(server, audiences={API, OTHER_API}, first_party=True)
     tokens = await code_flow_tokens(server, web, resource=API)
@@ -527,7 +518,6 @@ async def test_refresh_keeps_the_audience_of_the_authorization(server: Server) -
     assert claims_of(refreshed.json()["access_token"])["aud"] == API
 
 
-@pytest.mark.xfail(strict=True, reason=AUDIENCE_WIDENING)
 async def test_refresh_may_not_add_a_resource_the_grant_lacks(server: Server) -> None:
     web = await web_client(server, audiences={API, OTHER_API}, first_party=True)
     tokens = await code_flow_tokens(server, web, resource=API)

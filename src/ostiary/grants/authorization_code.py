@@ -28,7 +28,7 @@ from ostiary.errors import (
 )
 from ostiary.grants import pkce
 from ostiary.grants.base import TokenRequest, TokenResponse, requested_audiences, requested_scope
-from ostiary.storage.protocols import AuthorizationCodeStore, ConsentStore
+from ostiary.storage.protocols import AuthorizationCodeStore, BrowserSessionStore, ConsentStore
 from ostiary.storage.records import AuthorizationCode, Client, Consent, User
 from ostiary.tokens.access import AccessTokenIssuer
 from ostiary.tokens.id_token import IdTokenIssuer
@@ -239,9 +239,11 @@ class AuthorizationCodeGrant:
         revocations: Revocations,
         issuer: AccessTokenIssuer,
         id_tokens: IdTokenIssuer,
+        browser_sessions: BrowserSessionStore,
         *,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self._browser_sessions = browser_sessions
         self._codes = codes
         self._accounts = accounts
         self._refresh = refresh
@@ -275,11 +277,14 @@ class AuthorizationCodeGrant:
             raise InvalidGrant(detail="the code's user is gone") from None
         if user.disabled:
             raise InvalidGrant(detail=f"user {user.id} is disabled")
+        if not await self._browser_session_live(found.browser_session_id, now):
+            raise InvalidGrant(detail="the code's browser session ended (logout) before it")
         started = await self._refresh.start(
             user_id=user.id,
             client_id=client.id,
             scope=found.scope,
             browser_session_id=found.browser_session_id,
+            audiences=found.audiences,
         )
         await self._codes.attach_session(found.code_hash, started.session.id)
         access = self._issuer.issue(
@@ -309,6 +314,14 @@ class AuthorizationCodeGrant:
             refresh_expires_in=self._refresh.expires_in(started.session) if refreshable else None,
             id_token=id_token,
         )
+
+    async def _browser_session_live(self, session_id: str | None, now: float) -> bool:
+        """A code must not outlive the sign-in it came from: a logout between the redirect
+        and the redemption ends it too (OpenID Connect RP-Initiated Logout §2)."""
+        if session_id is None:
+            return True
+        session = await self._browser_sessions.get(session_id)
+        return session is not None and session.revoked_at is None and now < session.expires_at
 
     async def _revoke_issued(self, code: AuthorizationCode) -> None:
         if code.session_id is not None:

@@ -9,7 +9,7 @@ from typing import Final
 from ostiary.authn.accounts import Accounts
 from ostiary.authn.clients import REFRESH_TOKEN
 from ostiary.authz.scopes import format_scope, parse_scope
-from ostiary.errors import InvalidGrant, InvalidScope, NotFound, RefreshTokenReused
+from ostiary.errors import InvalidGrant, InvalidScope, InvalidTarget, NotFound, RefreshTokenReused
 from ostiary.grants.base import TokenRequest, TokenResponse, requested_audiences
 from ostiary.storage.records import Client
 from ostiary.tokens.access import AccessTokenIssuer
@@ -35,20 +35,24 @@ class RefreshTokenGrant:
         self._issuer = issuer
         self._default_audience = default_audience
 
+    def _audiences(
+        self, resources: tuple[str, ...], client: Client, granted: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        return _granted_audiences(resources, client, granted, self._default_audience)
+
     async def exchange(self, request: TokenRequest, client: Client) -> TokenResponse:
         token = request.require("refresh_token")
         narrowed = _narrowed(request.get("scope"))
-        # RFC 8707 §2.2: resource may be asked again at refresh. (The family does not keep the
-        # audiences of the original request: without resource, the client's registered ones.)
-        audiences = requested_audiences(request.resources, client, default=self._default_audience)
+        # Checked before rotating: a refused request must leave the token usable, or the
+        # client's retry with it would look like reuse and end its whole family.
+        found = await self._refresh.find(token)
+        if found is None or found[1].client_id != client.id:
+            raise InvalidGrant(detail=f"refresh token unknown or not of client {client.id}")
         if narrowed is not None:
-            # Refused before rotating: a refused request must leave the token usable, or the
-            # client's retry with it would look like reuse and end its whole family.
-            found = await self._refresh.find(token)
-            if found is not None and found[1].client_id == client.id:
-                _check_within(narrowed, found[1].scope)
+            _check_within(narrowed, found[1].scope)
+        audiences = self._audiences(request.resources, client, found[1].audiences)
         try:
-            rotated = await self._refresh.rotate(token, client_id=client.id)
+            rotated = await self._refresh.rotate(token)  # the client was checked above
         except RefreshTokenReused as exc:
             await self._revocations.revoke_session(exc.session_id)
             raise
@@ -79,6 +83,25 @@ class RefreshTokenGrant:
             refresh_token=rotated.token,
             refresh_expires_in=self._refresh.expires_in(session),
         )
+
+
+def _granted_audiences(
+    resources: tuple[str, ...], client: Client, granted: tuple[str, ...], default: str
+) -> tuple[str, ...]:
+    """RFC 8707 §2.2: ``resource`` at refresh may narrow the audiences the grant was given for,
+    never widen them; without it, the grant's own."""
+    if not granted:  # a family that recorded none: the client's registered ones
+        return requested_audiences(resources, client, default=default)
+    asked = tuple(dict.fromkeys(resources))
+    if not asked:
+        return granted
+    refused = [r for r in asked if r not in granted]
+    if refused:
+        raise InvalidTarget(
+            f"The grant does not include the resource {refused[0][:100]!r}.",
+            detail=f"refresh of client {client.id} asked for {refused}",
+        )
+    return asked
 
 
 def _narrowed(value: str | None) -> frozenset[str] | None:

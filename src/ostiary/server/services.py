@@ -211,7 +211,14 @@ def oauth_services(
     grants: list[Grant] = [
         ClientCredentialsGrant(issuer, default_audience=audience),
         AuthorizationCodeGrant(
-            storage.codes, users, refresh, revoked, issuer, id_tokens, clock=clock
+            storage.codes,
+            users,
+            refresh,
+            revoked,
+            issuer,
+            id_tokens,
+            storage.browser_sessions,
+            clock=clock,
         ),
         RefreshTokenGrant(refresh, users, revoked, issuer, default_audience=audience),
     ]

@@ -45,6 +45,9 @@ class Session:
     #: The browser (SSO) session the family was issued under (authorization code grant):
     #: ending that session revokes the family (OpenID Connect RP-initiated logout).
     browser_session_id: str | None = None
+    #: The audiences (RFC 8707 ``resource``) the grant was given for; a refresh may narrow
+    #: them, never widen them. Empty: the client's registered audiences.
+    audiences: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,7 @@ class RefreshTokens:
         user_agent: str | None = None,
         address: str | None = None,
         browser_session_id: str | None = None,
+        audiences: tuple[str, ...] = (),
     ) -> IssuedRefresh:
         """A new family (a login, or an authorization code exchanged) and its first refresh
         token."""
@@ -99,6 +100,7 @@ class RefreshTokens:
             user_agent=user_agent[:MAX_USER_AGENT_LENGTH] if user_agent else None,
             address=address,
             browser_session_id=browser_session_id,
+            audiences=audiences,
         )
         token = secrets.token_urlsafe(32)
         first = RefreshToken(hash_refresh_token(token), session.id, issued_at=now)

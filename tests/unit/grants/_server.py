@@ -34,7 +34,7 @@ from ostiary.grants.refresh_token import RefreshTokenGrant
 from ostiary.jose import JWK, JWKSet
 from ostiary.resource import TokenVerifier
 from ostiary.storage.memory import MemoryStorage
-from ostiary.storage.records import ClientAuthMethod, User
+from ostiary.storage.records import BrowserSession, ClientAuthMethod, User
 from ostiary.tokens.access import AccessTokenIssuer
 from ostiary.tokens.id_token import IdTokenIssuer
 from ostiary.tokens.introspection import TokenInspector
@@ -104,7 +104,14 @@ class OAuthServer:
             clients, storage.codes, storage.consents, default_audience=AUDIENCE, clock=clock
         )
         code_grant = AuthorizationCodeGrant(
-            storage.codes, accounts, refresh, revocations, access, id_tokens, clock=clock
+            storage.codes,
+            accounts,
+            refresh,
+            revocations,
+            access,
+            id_tokens,
+            storage.browser_sessions,
+            clock=clock,
         )
         refresh_grant = RefreshTokenGrant(
             refresh, accounts, revocations, access, default_audience=AUDIENCE
@@ -226,12 +233,30 @@ class OAuthServer:
         auth_time: float | None = None,
     ) -> str:
         request = self.authorization_request(client, scope=scope)
+        if browser_session_id is not None:  # the sign-in the code comes from
+            await self.sign_in(user, browser_session_id)
         return await self.authorizations.issue_code(
             request,
             user,
             auth_time=self.clock.now() if auth_time is None else auth_time,
             browser_session_id=browser_session_id,
         )
+
+    async def sign_in(self, user: User, browser_session_id: str) -> BrowserSession:
+        """The browser session ``browser_session_id`` of ``user``, created if need be."""
+        found = await self.storage.browser_sessions.get(browser_session_id)
+        if found is not None:
+            return found
+        now = self.clock.now()
+        session = BrowserSession(
+            id=browser_session_id,
+            user_id=user.id,
+            auth_time=now,
+            created_at=now,
+            expires_at=now + 3600,
+        )
+        await self.storage.browser_sessions.create(session)
+        return session
 
     async def redeem(
         self,

@@ -518,6 +518,26 @@ async def test_a_disabled_user_gets_nothing_for_a_code(
     assert await server.storage.sessions.list_for_user(alice.id, now=T0) == []
 
 
+async def test_a_code_dies_with_the_sign_in_it_came_from(
+    server: OAuthServer, web: Registered, alice: User
+) -> None:
+    code = await server.code_for(web, alice, browser_session_id="bs_gone")
+    await server.storage.browser_sessions.revoke("bs_gone", now=T0)  # logged out meanwhile
+    with pytest.raises(InvalidGrant):
+        await server.redeem(web, code)
+    assert await server.storage.sessions.list_for_user(alice.id, now=T0) == []
+
+
+async def test_the_family_keeps_the_audiences_of_the_code(
+    server: OAuthServer, web: Registered, alice: User
+) -> None:
+    tokens = await server.redeem(web, await server.code_for(web, alice))
+    (family,) = await server.storage.sessions.list_for_user(alice.id, now=T0)
+    request = server.authorization_request(web)
+    assert family.audiences == request.audiences
+    assert tokens.refresh_token is not None
+
+
 async def test_a_code_of_a_public_client_needs_no_secret_but_its_id(
     server: OAuthServer, alice: User
 ) -> None:

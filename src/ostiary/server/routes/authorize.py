@@ -349,11 +349,15 @@ def _redirect_error(
 
 
 async def _live_user(services: AppServices, browser: BrowserSession) -> User | None:
+    """The browser's user, unless gone, disabled, or their password changed since this
+    browser signed in (a stolen SSO cookie dies with the old password)."""
     try:
         user = await services.accounts.get(browser.user_id)
     except NotFound:
         return None
-    return None if user.disabled else user
+    if user.disabled or browser.auth_time < user.password_changed_at:
+        return None
+    return user
 
 
 # --- /oauth/logout --------------------------------------------------------------------------

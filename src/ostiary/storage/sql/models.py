@@ -79,6 +79,8 @@ class SessionRow(Base):
     user_agent: Mapped[str | None]
     address: Mapped[str | None]
     browser_session_id: Mapped[str | None] = mapped_column(index=True)
+    #: A JSON array, in the grant's order; NULL for none.
+    audiences: Mapped[str | None]
 
 
 class RefreshTokenRow(Base):

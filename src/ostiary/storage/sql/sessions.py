@@ -5,6 +5,7 @@ here."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -43,6 +44,7 @@ _SESSION_COLUMNS = (
     _S.user_agent,
     _S.address,
     _S.browser_session_id,
+    _S.audiences,
 )
 _TOKEN_COLUMNS = (_T.token_hash, _T.session_id, _T.issued_at, _T.used_at)
 _N_TOKEN = len(_TOKEN_COLUMNS)
@@ -108,6 +110,7 @@ def _session_values(session: Session) -> dict[str, object]:
         "user_agent": session.user_agent,
         "address": session.address,
         "browser_session_id": session.browser_session_id,
+        "audiences": json.dumps(list(session.audiences)) if session.audiences else None,
     }
 
 
@@ -133,6 +136,7 @@ def _session(row: Any) -> Session:
         user_agent,
         address,
         browser_session_id,
+        audiences,
     ) = row
     return Session(
         id=session_id,
@@ -146,6 +150,7 @@ def _session(row: Any) -> Session:
         user_agent=user_agent,
         address=address,
         browser_session_id=browser_session_id,
+        audiences=tuple(json.loads(audiences)) if audiences else (),
     )
 
 

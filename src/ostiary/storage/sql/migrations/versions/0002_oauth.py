@@ -92,12 +92,14 @@ def upgrade() -> None:
     # what it cannot alter (the downgrade's drop).
     with op.batch_alter_table("sessions") as batch:
         batch.add_column(sa.Column("browser_session_id", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("audiences", sa.Text(), nullable=True))  # JSON array
         batch.create_index("ix_sessions_browser_session_id", ["browser_session_id"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("sessions") as batch:
         batch.drop_index("ix_sessions_browser_session_id")
+        batch.drop_column("audiences")
         batch.drop_column("browser_session_id")
     op.drop_index("ix_once_keys_expires_at", table_name="once_keys")
     op.drop_table("once_keys")
