@@ -62,6 +62,10 @@ class Settings(BaseSettings):
 
     # --- keys ----------------------------------------------------------------------------
     signing_alg: SigningAlg = "ES256"
+    #: ID tokens have keys of their own: OpenID Connect makes RS256 the one every client
+    #: must understand (Core §15.1, Discovery §3), and a symmetric key could not do at all.
+    id_token_signing_alg: Literal["RS256", "PS256", "ES256", "EdDSA"] = "RS256"
+    rsa_key_bits: int = Field(default=3072, ge=2048, le=8192)
     key_rotation_days: float = Field(default=30, gt=0)
     jwks_max_age: int = Field(default=300, ge=0, le=DAY)
 

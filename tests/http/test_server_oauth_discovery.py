@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ._oauth import ISSUER, oauth_server
-from ._server import Server
+from ._server import Server, running, settings_for
 
 OPENID = "/.well-known/openid-configuration"
 RFC8414 = "/.well-known/oauth-authorization-server"
@@ -101,8 +101,21 @@ async def test_only_what_the_server_does_is_advertised(metadata: dict[str, Any])
     assert {"openid", "profile"} <= set(metadata["scopes_supported"])
 
 
-async def test_the_id_token_algorithm_is_the_keys(server: Server, metadata: dict[str, Any]) -> None:
+async def test_id_tokens_are_rs256_by_default_with_keys_of_their_own(
+    server: Server, metadata: dict[str, Any]
+) -> None:
+    """OpenID Connect Discovery §3: RS256 MUST be listed (Core §15.1: every client knows it);
+    access tokens keep the server's ES256 keys."""
     jwks = (await server.client.get(metadata["jwks_uri"])).json()
-    algs = {key["alg"] for key in jwks["keys"]}
-    assert metadata["id_token_signing_alg_values_supported"] == ["ES256"]
-    assert algs == {"ES256"}
+    algs = sorted(key["alg"] for key in jwks["keys"])
+    assert metadata["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert algs == ["ES256", "RS256"]
+
+
+async def test_id_tokens_share_the_access_keys_when_the_algorithms_agree(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, signing_alg="RS256", id_token_signing_alg="RS256")
+    async with running(settings) as server:
+        metadata = (await server.client.get("/.well-known/openid-configuration")).json()
+        jwks = (await server.client.get("/.well-known/jwks.json")).json()
+    assert metadata["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert [key["alg"] for key in jwks["keys"]] == ["RS256"]

@@ -188,10 +188,14 @@ async def test_the_jwks_is_public_and_cacheable(server: Server) -> None:
     assert response.status_code == 200
     assert response.headers["cache-control"] == "public, max-age=300"
     assert response.headers["content-type"] == "application/jwk-set+json"
-    (key,) = response.json()["keys"]
+    key, id_token_key = response.json()["keys"]  # access tokens first, then ID tokens
     assert key["kid"] == server.services.keys.ring.signing_key.kid
     assert (key["kty"], key["crv"], key["alg"], key["use"]) == ("EC", "P-256", "ES256", "sig")
-    assert "d" not in key
+    assert id_token_key["kid"] == server.services.id_keys.ring.signing_key.kid
+    assert (id_token_key["kty"], id_token_key["alg"]) == ("RSA", "RS256")
+    for private in ("d", "p", "q", "dp", "dq", "qi"):
+        assert private not in key
+        assert private not in id_token_key
 
 
 async def test_the_jwks_max_age_is_configurable(tmp_path: Path) -> None:
@@ -209,8 +213,11 @@ async def test_after_a_rotation_old_tokens_verify_and_new_ones_use_the_new_key(
     after = await server.login()
     header, _ = inspect_compact(after["access_token"])
     assert header["kid"] != old_kid
-    kids = [k["kid"] for k in (await server.client.get("/.well-known/jwks.json")).json()["keys"]]
-    assert kids == [header["kid"], old_kid]
+    keys = (await server.client.get("/.well-known/jwks.json")).json()["keys"]
+    assert [k["kid"] for k in keys if k["alg"] == "ES256"] == [header["kid"], old_kid]
+    # The ID-token keys are a set of their own: an access-token rotation leaves them alone.
+    id_kid = server.services.id_keys.ring.signing_key.kid
+    assert [k["kid"] for k in keys if k["alg"] == "RS256"] == [id_kid]
     for tokens in (before, after):
         assert (await server.profile(tokens["access_token"])).status_code == 200
 

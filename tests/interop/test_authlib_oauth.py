@@ -52,8 +52,8 @@ SERVICE_SCOPE: Final = "reports:read"
 #: The server refuses client assertions that live longer than five minutes (RFC 7523 §3 lets it
 #: refuse an ``exp`` unreasonably far off); Authlib's default is an hour.
 ASSERTION_LIFETIME: Final = 120
-#: Metadata Authlib finds wrong (reported as server bugs; see the xfail tests below).
-KNOWN_METADATA_BUGS: Final = frozenset({"id_token_signing_alg_values_supported"})
+#: Metadata Authlib finds wrong (server bugs, each with a strict xfail test): none now.
+KNOWN_METADATA_BUGS: Final[frozenset[str]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +209,7 @@ async def verified_id_token(
 async def test_discovery_document_passes_authlib_checks(
     deployment: Deployment, web: AsyncOAuth2Client
 ) -> None:
-    """Every check of Authlib's ``validate()`` but those of ``KNOWN_METADATA_BUGS``."""
+    """Every check of Authlib's ``validate()`` (but those of ``KNOWN_METADATA_BUGS``)."""
     metadata = await discover(web, deployment.server.issuer)
     base = deployment.server.base_url
     assert metadata["issuer"] == deployment.server.issuer
@@ -219,13 +219,6 @@ async def test_discovery_document_passes_authlib_checks(
         assert method in metadata["token_endpoint_auth_methods_supported"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="server bug: id_token_signing_alg_values_supported lists only the signing key's "
-    "algorithm (ES256 by default); OpenID Connect Discovery 1.0 §3 says RS256 MUST be included "
-    "(Core §15.1: RS256 is mandatory to implement)",
-)
 async def test_discovery_lists_rs256_for_id_tokens(
     deployment: Deployment, web: AsyncOAuth2Client
 ) -> None:

@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Final
 
@@ -68,7 +69,12 @@ class KeyService:
         lease_ttl: float = 60.0,
         lease_wait: float = 10.0,
         rsa_bits: int = DEFAULT_RSA_BITS,
+        lease_name: str = LEASE_NAME,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
+        """``owns`` says, by algorithm, which stored keys are this service's when several
+        share one store (the access-token keys and the ID-token keys); each needs its own
+        ``lease_name``."""
         if alg not in GENERATED_ALGORITHMS:
             raise ConfigurationError(f"cannot generate keys for {alg!r}")
         if not 0 < announce_ahead < rotation_interval:
@@ -87,6 +93,8 @@ class KeyService:
         self._lease_ttl = lease_ttl
         self._lease_wait = lease_wait
         self._rsa_bits = rsa_bits
+        self._lease_name = lease_name
+        self._owns = owns
         self._ring = KeyRing(clock=clock)
 
     @property
@@ -226,7 +234,9 @@ class KeyService:
     # --- storage and lease -----------------------------------------------------------------
 
     async def _read(self) -> tuple[list[StoredKey], KeyRing]:
-        stored = list(await self._store.list())
+        stored = [
+            row for row in await self._store.list() if self._owns is None or self._owns(row.alg)
+        ]
         managed = _resolve_actives([self._open(row) for row in stored])
         self._ring = KeyRing(managed, clock=self._clock)
         return stored, self._ring
@@ -245,17 +255,17 @@ class KeyService:
 
     async def _acquire(self) -> bool:
         return await self._leases.acquire(
-            LEASE_NAME, holder=self.holder, now=self._clock.now(), ttl=self._lease_ttl
+            self._lease_name, holder=self.holder, now=self._clock.now(), ttl=self._lease_ttl
         )
 
     async def _release(self) -> None:
-        await self._leases.release(LEASE_NAME, holder=self.holder)
+        await self._leases.release(self._lease_name, holder=self.holder)
 
     async def _pause_until(self, deadline: float) -> None:
         if asyncio.get_running_loop().time() >= deadline:
             raise TemporarilyUnavailable(
                 "The signing keys are being changed by another process.",
-                detail=f"the {LEASE_NAME} lease stayed taken for {self._lease_wait} s",
+                detail=f"the {self._lease_name} lease stayed taken for {self._lease_wait} s",
             )
         await asyncio.sleep(LEASE_POLL_SECONDS)
 

@@ -44,7 +44,9 @@ from ostiary.server.services import (
     KEY_TICK_SECONDS,
     Services,
     build_services,
+    id_token_key_service,
     key_service,
+    key_services,
     load_master_key,
     open_migrated_storage,
     server_verifier,
@@ -77,8 +79,15 @@ def create_app(
         try:
             keys = key_service(settings, store, master_key, clock=clock)
             await keys.ensure_signing_key()
+            id_keys = id_token_key_service(
+                settings, store, master_key, clock=clock, access_keys=keys
+            )
+            if id_keys is not keys:
+                await id_keys.ensure_signing_key()
             keys_view.attach(keys)
-            services = build_services(settings, store, keys, verifier=verifier, clock=clock)
+            services = build_services(
+                settings, store, keys, verifier=verifier, clock=clock, id_keys=id_keys
+            )
             try:
                 await services.revocations.sync()
                 if settings.demo:
@@ -145,10 +154,11 @@ async def _maintain(services: Services) -> None:
         if loop.time() < next_tick:
             continue
         next_tick = loop.time() + KEY_TICK_SECONDS
-        try:
-            await services.keys.tick()
-        except Exception:
-            log.exception("background maintenance failed (key schedule); retrying")
+        for key_service_ in key_services(services):
+            try:
+                await key_service_.tick()
+            except Exception:
+                log.exception("background maintenance failed (key schedule); retrying")
         await purge_expired(services)
 
 

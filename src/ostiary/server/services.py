@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from ostiary.authn import Accounts, PasswordHasher, PasswordPolicy
 from ostiary.authn.browser import BrowserSessions
@@ -27,11 +28,13 @@ from ostiary.server.service import AuthService
 from ostiary.settings import Settings
 from ostiary.storage import MEMORY_URL, Storage, open_storage
 from ostiary.tokens import AccessTokenIssuer, RefreshTokens, Revocations
-from ostiary.tokens.id_token import IdTokenIssuer
+from ostiary.tokens.id_token import DEFAULT_ID_TOKEN_TTL, IdTokenIssuer
 from ostiary.tokens.introspection import TokenInspector
 
 #: How often every process runs the key schedule (and purges expired revocations).
 KEY_TICK_SECONDS: Final = 60.0
+ACCESS_KEYS_LEASE: Final = "ostiary.keys"
+ID_TOKEN_KEYS_LEASE: Final = "ostiary.keys.id_tokens"
 
 
 async def open_migrated_storage(settings: Settings) -> Storage:
@@ -54,19 +57,86 @@ def load_master_key(settings: Settings) -> MasterKey:
 def key_service(
     settings: Settings, storage: Storage, master_key: MasterKey, *, clock: Clock
 ) -> KeyService:
+    """The keys that sign access tokens (``OSTIARY_SIGNING_ALG``)."""
+    separate = settings.id_token_signing_alg != settings.signing_alg
+    id_alg = settings.id_token_signing_alg
+    return _key_service(
+        settings,
+        storage,
+        master_key,
+        clock=clock,
+        alg=settings.signing_alg,
+        lifetime=settings.access_token_ttl,
+        owns=(lambda alg: alg != id_alg) if separate else None,
+        lease_name=ACCESS_KEYS_LEASE,
+    )
+
+
+def id_token_key_service(
+    settings: Settings,
+    storage: Storage,
+    master_key: MasterKey,
+    *,
+    clock: Clock,
+    access_keys: KeyService,
+) -> KeyService:
+    """The keys that sign ID tokens (``OSTIARY_ID_TOKEN_SIGNING_ALG``): ``access_keys`` itself
+    when both algorithms are the same, else a service of its own over the same store."""
+    id_alg = settings.id_token_signing_alg
+    if id_alg == settings.signing_alg:
+        return access_keys
+    return _key_service(
+        settings,
+        storage,
+        master_key,
+        clock=clock,
+        alg=id_alg,
+        lifetime=DEFAULT_ID_TOKEN_TTL,
+        owns=lambda alg: alg == id_alg,
+        lease_name=ID_TOKEN_KEYS_LEASE,
+    )
+
+
+def _key_service(
+    settings: Settings,
+    storage: Storage,
+    master_key: MasterKey,
+    *,
+    clock: Clock,
+    alg: str,
+    lifetime: float,
+    owns: Callable[[str], bool] | None,
+    lease_name: str,
+) -> KeyService:
     interval = settings.key_rotation_days * DAY
     return KeyService(
         storage.keys,
         storage.leases,
         master_key,
-        alg=settings.signing_alg,
+        alg=alg,
         clock=clock,
         rotation_interval=interval,
         announce_ahead=min(DAY, interval / 2),
         # A retired key verifies every token it signed, including those signed by a process
         # that learns of the rotation only at its next tick.
-        retire_after=settings.access_token_ttl + settings.leeway + KEY_TICK_SECONDS,
+        retire_after=lifetime + settings.leeway + KEY_TICK_SECONDS,
+        rsa_bits=settings.rsa_key_bits,
+        lease_name=lease_name,
+        owns=owns,
     )
+
+
+def key_services(services: Services) -> list[KeyService]:
+    """Every key service of the server, each once."""
+    return (
+        [services.keys] if services.id_keys is services.keys else [services.keys, services.id_keys]
+    )
+
+
+def published_keys(services: Services) -> dict[str, Any]:
+    """The JWKS: the access-token keys and the ID-token keys, public halves only."""
+    keys = [key for service in key_services(services) for key in service.jwks()["keys"]]
+    return {"keys": keys}
 
 
 def password_hasher(settings: Settings) -> PasswordHasher:
@@ -142,6 +212,8 @@ class Services:
     #: The accounts' hasher, whose worker thread the lifespan stops at shutdown.
     hasher: PasswordHasher
     oauth: OAuthServices
+    #: The keys that sign ID tokens (``keys`` itself when the algorithms are the same).
+    id_keys: KeyService
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +238,7 @@ def build_services(
     *,
     verifier: TokenVerifier,
     clock: Clock,
+    id_keys: KeyService | None = None,
 ) -> Services:
     """Wire the services; ``verifier`` (built before start-up, see :func:`server_verifier`)
     shares the revocation list kept here."""
@@ -187,14 +260,18 @@ def build_services(
         revocations=revoked,
     )
     sync = RevocationSync(revoked, interval=settings.revocation_sync_seconds)
-    oauth = oauth_services(settings, storage, keys, issuer, users, revoked, clock=clock)
-    return Services(settings, storage, keys, users, auth, revoked, sync, verifier, hasher, oauth)
+    id_keys = keys if id_keys is None else id_keys
+    oauth = oauth_services(settings, storage, keys, id_keys, issuer, users, revoked, clock=clock)
+    return Services(
+        settings, storage, keys, users, auth, revoked, sync, verifier, hasher, oauth, id_keys
+    )
 
 
 def oauth_services(
     settings: Settings,
     storage: Storage,
     keys: KeyService,
+    id_keys: KeyService,
     issuer: AccessTokenIssuer,
     users: Accounts,
     revoked: Revocations,
@@ -206,7 +283,7 @@ def oauth_services(
         clients, storage.once, audiences=assertion_audiences(settings.issuer), clock=clock
     )
     refresh = refresh_tokens(settings, storage, clock=clock)
-    id_tokens = IdTokenIssuer(keys.signing_key, issuer=settings.issuer, clock=clock)
+    id_tokens = IdTokenIssuer(id_keys.signing_key, issuer=settings.issuer, clock=clock)
     audience = settings.audience
     grants: list[Grant] = [
         ClientCredentialsGrant(issuer, default_audience=audience),

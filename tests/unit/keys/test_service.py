@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
@@ -295,3 +296,44 @@ async def test_another_algorithm_is_used_when_configured(
     )
     assert (await keys.ensure_signing_key()).signing_key.alg == "EdDSA"
     assert keys.holder  # a generated name for this process
+
+
+async def test_two_key_sets_share_one_store_each_keeping_to_its_own(
+    storage: MemoryStorage, master: MasterKey, clock: FrozenClock
+) -> None:
+    """The server's access-token keys (ES256) and ID-token keys (RS256): each service sees,
+    rotates and prunes only its own, under its own lease, so neither blocks the other."""
+
+    def keys(alg: str, lease: str, owns: Callable[[str], bool]) -> KeyService:
+        return KeyService(
+            storage.keys,
+            storage.leases,
+            master,
+            alg=alg,
+            clock=clock,
+            rotation_interval=INTERVAL,
+            announce_ahead=AHEAD,
+            retire_after=RETIRE,
+            holder="a",
+            lease_wait=0.2,
+            rsa_bits=2048,
+            lease_name=lease,
+            owns=owns,
+        )
+
+    access = keys("ES256", LEASE_NAME, lambda alg: alg != "RS256")
+    id_tokens = keys("RS256", "ostiary.keys.id_tokens", lambda alg: alg == "RS256")
+    await access.ensure_signing_key()
+    await id_tokens.ensure_signing_key()
+    assert {m.key.alg for m in access.ring} == {"ES256"}
+    assert {m.key.alg for m in id_tokens.ring} == {"RS256"}
+
+    es_kid = access.ring.signing_key.kid
+    await id_tokens.rotate()
+    await access.load()
+    assert access.ring.signing_key.kid == es_kid
+    assert len(id_tokens.ring) == 2
+    assert len(await storage.keys.list()) == 3
+    # Holding one lease does not keep the other service from its schedule.
+    assert await storage.leases.acquire(LEASE_NAME, holder="b", now=clock.now(), ttl=60)
+    await id_tokens.rotate()

@@ -420,7 +420,7 @@ def _id_token_hint(services: AppServices, hint: str | None) -> tuple[str, str | 
         typ = parsed.header.get("typ")
         if typ is not None and str(typ).lower() != "jwt":
             return None
-        key = services.keys.ring.get(parsed.kid) if parsed.kid else None
+        key = services.id_keys.ring.get(parsed.kid) if parsed.kid else None
         if key is None:
             return None
         claims = parsed.verify(key)

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from ostiary.errors import TemporarilyUnavailable
 from ostiary.server.dependencies import AppServices
+from ostiary.server.services import key_services
 from ostiary.storage import StorageError
 from ostiary.storage.sql import SQLStorage, is_up_to_date
 
@@ -27,7 +28,7 @@ async def readyz(services: AppServices) -> JSONResponse:
         raise TemporarilyUnavailable("The database is unreachable.", detail=str(exc)) from None
     if not migrated:
         raise TemporarilyUnavailable("The database schema is not migrated.")
-    if services.keys.ring.active is None:
+    if any(keys.ring.active is None for keys in key_services(services)):
         raise TemporarilyUnavailable("No signing key is active.")
     return JSONResponse({"status": "ready"}, headers={"Cache-Control": "no-store"})
 

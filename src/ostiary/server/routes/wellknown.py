@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from ostiary.jose import ALGORITHMS
 from ostiary.server.dependencies import AppServices
+from ostiary.server.services import published_keys
 from ostiary.settings import Settings
 from ostiary.storage.records import ClientAuthMethod
 
@@ -24,7 +25,7 @@ ASSERTION_ALGS: Final = sorted(a for a in ALGORITHMS if not a.startswith("HS"))
 async def jwks(services: AppServices) -> Response:
     """Cacheable for ``jwks_max_age`` seconds: a next key is announced here longer than that
     before it signs, so no cache misses it."""
-    body = json.dumps(services.keys.jwks(), separators=(",", ":"))
+    body = json.dumps(published_keys(services), separators=(",", ":"))
     max_age = services.settings.jwks_max_age
     return Response(
         body,
@@ -56,7 +57,6 @@ def server_metadata(settings: Settings, grant_types: list[str]) -> dict[str, Any
     """Every endpoint and what it supports (RFC 8414 §2, OpenID Connect Discovery §3)."""
     base = settings.issuer.rstrip("/")
     auth_methods = [m.value for m in ClientAuthMethod]
-    signing = [settings.signing_alg]
     return {
         "issuer": settings.issuer,
         "authorization_endpoint": f"{base}/oauth/authorize",
@@ -70,7 +70,7 @@ def server_metadata(settings: Settings, grant_types: list[str]) -> dict[str, Any
         "response_modes_supported": ["query"],
         "grant_types_supported": grant_types,
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": signing,
+        "id_token_signing_alg_values_supported": [settings.id_token_signing_alg],
         "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "revocation_endpoint_auth_methods_supported": auth_methods,
