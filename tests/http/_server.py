@@ -21,7 +21,7 @@ from ostiary.storage import Storage
 PASSWORD: Final = "correct horse battery"
 NEW_PASSWORD: Final = "staple battery horse correct"
 CLIENT_ADDRESS: Final = "203.0.113.7"
-BASE_URL: Final = "http://testserver"
+BASE_URL: Final = "http://localhost"  # loopback: plain-HTTP cookies, as on a dev machine
 #: Fast argon2 for tests: the OWASP parameters cost ~30 ms a hash.
 FAST_ARGON2: Final = {"argon2_memory_kib": 256, "argon2_time_cost": 1}
 #: RSA-2048 for the ID-token keys each test server makes: RSA-3072 costs 0.25 s to generate.

@@ -448,13 +448,13 @@ async def test_the_pages_let_the_form_answer_redirect_to_the_client(server: Serv
 
 
 async def test_an_issuer_with_its_default_port_accepts_its_own_forms(tmp_path: Path) -> None:
-    # A browser's Origin never names the default port: http://testserver, not ...:80.
-    async with running(settings_for(tmp_path, issuer="http://testserver:80")) as srv:
+    # A browser's Origin never names the default port: http://localhost, not ...:80.
+    async with running(settings_for(tmp_path, issuer="http://localhost:80")) as srv:
         await srv.add_user("alice")
         await web_client(srv, first_party=True)
         response = await sign_in(srv, authorize_query("web", Pkce.new()))
     answer = redirect_query(response)
-    assert answer["iss"] == "http://testserver:80"
+    assert answer["iss"] == "http://localhost:80"
 
 
 async def test_an_unknown_user_reads_as_a_wrong_password(server: Server) -> None:
@@ -496,8 +496,17 @@ async def test_the_cookies_are_http_only_lax_and_host_wide(server: Server) -> No
     assert "max-age=43200" in cookie_attributes(consent, SSO_COOKIE)
 
 
+async def test_a_plain_http_issuer_off_loopback_still_gets_secure_cookies(tmp_path: Path) -> None:
+    """Fail closed: browsers drop Secure cookies over HTTP, so SSO does not work there rather
+    than send the session in the clear."""
+    async with running(settings_for(tmp_path, issuer="http://auth.example.com")) as srv:
+        await web_client(srv)
+        page = await srv.client.get("/oauth/authorize", params=authorize_query("web", Pkce.new()))
+    assert "secure" in cookie_attributes(page, "__Host-" + CSRF_COOKIE)
+
+
 async def test_on_https_the_cookies_are_secure_host_cookies(tmp_path: Path) -> None:
-    async with running(settings_for(tmp_path, issuer="https://testserver")) as srv:
+    async with running(settings_for(tmp_path, issuer="https://auth.example.com")) as srv:
         await web_client(srv)
         page = await srv.client.get("/oauth/authorize", params=authorize_query("web", Pkce.new()))
     attributes = cookie_attributes(page, "__Host-" + CSRF_COOKIE)

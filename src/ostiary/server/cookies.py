@@ -6,15 +6,20 @@ from urllib.parse import urlsplit
 
 from fastapi import Response
 
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
 
 class Cookies:
-    """The cookie names: ``__Host-`` with ``Secure`` on HTTPS; on a plain-HTTP loopback issuer
-    (a developer's machine) neither, since browsers keep no ``Secure`` cookie from plain
-    HTTP there reliably."""
+    """The cookie names and flags: ``__Host-`` names with ``Secure`` unless the issuer is plain
+    HTTP on a loopback host (a developer's machine), where browsers would not send a
+    ``Secure`` cookie reliably. A plain-HTTP issuer anywhere else still gets ``Secure``
+    cookies, which browsers refuse over HTTP: single sign-on then fails closed rather than
+    send the session over the network in the clear."""
 
     def __init__(self, issuer: str) -> None:
         parts = urlsplit(issuer)
-        self.secure = parts.scheme == "https"
+        loopback = parts.hostname in _LOOPBACK_HOSTS
+        self.secure = parts.scheme == "https" or not loopback
         prefix = "__Host-" if self.secure else ""
         self.sso = f"{prefix}ostiary_sso"
         self.csrf = f"{prefix}ostiary_csrf"

@@ -1,5 +1,5 @@
-"""``/oauth``: the OAuth 2.0 token endpoint (RFC 6749 §3.2), revocation (RFC 7009),
-introspection (RFC 7662) and the OpenID Connect UserInfo endpoint (Core §5.3)."""
+"""``/oauth``: revocation (RFC 7009), introspection (RFC 7662) and the OpenID Connect
+UserInfo endpoint (Core §5.3). The token endpoint is :mod:`ostiary.server.routes.token`."""
 
 from __future__ import annotations
 
@@ -20,17 +20,6 @@ from ostiary.server.errors import NO_STORE, BearerRejected
 from ostiary.server.forms import client_credentials, read_form
 
 router = APIRouter(prefix="/oauth", tags=["oauth"])
-
-
-@router.post("/token")
-async def token(request: Request, services: AppServices) -> JSONResponse:
-    """Exchange a grant for tokens: ``client_credentials``, ``authorization_code`` (PKCE) or
-    ``refresh_token``; the client authenticates with ``client_secret_basic``,
-    ``client_secret_post``, ``private_key_jwt`` or, if public, its ``client_id`` alone."""
-    form = await read_form(request)
-    credentials = client_credentials(request, form)
-    response = await services.oauth.token_endpoint.exchange(credentials, form)
-    return JSONResponse(response.body(), headers=NO_STORE)
 
 
 @router.post("/revoke")
