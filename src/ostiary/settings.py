@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,8 +77,36 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_parallelism: int = Field(default=1, ge=1)
 
+    # --- audit trail and metrics (docs/security.md, "Audit trail") --------------------------
+    #: Audit events older than this are purged by the maintenance task.
+    audit_retention_days: float = Field(default=365, gt=0)
+    metrics_enabled: bool = False
+    #: ``GET /metrics`` wants ``Authorization: Bearer <token>``; unset: loopback clients only.
+    metrics_token: SecretStr | None = None
+
+    # --- abuse protection (docs/security.md, "Abuse protection") ---------------------------
+    #: Shared rate-limit counters (``redis://``/``rediss://``); unset: each process its own.
+    redis_url: str | None = None
+    rate_limits_enabled: bool = True
+    login_rate_limit: str = "10/minute"  # per account and address
+    login_address_rate_limit: str = "60/minute"
+    register_rate_limit: str = "10/hour"  # per address
+    refresh_rate_limit: str = "10/minute"  # per refresh token
+    refresh_address_rate_limit: str = "300/minute"
+    token_rate_limit: str = "600/minute"  # per client id and address
+    login_backoff_after: int = Field(default=5, ge=1, le=1000)
+    login_backoff_base_seconds: float = Field(default=1.0, gt=0, le=3600)
+    login_backoff_max_seconds: float = Field(default=900.0, gt=0, le=86_400)
+
     # --- HTTP ----------------------------------------------------------------------------
     max_body_bytes: int = Field(default=65536, ge=1024)
+    #: Browser origins allowed to call the server cross-origin (exact match; empty: no CORS).
+    cors_origins: list[str] = Field(default_factory=list)
+    #: Whether those origins may send cookies along (``Access-Control-Allow-Credentials``).
+    cors_allow_credentials: bool = False
+    max_header_bytes: int = Field(default=16384, ge=4096, le=1048576)
+    max_header_count: int = Field(default=100, ge=16, le=1000)
+    max_json_depth: int = Field(default=32, ge=4, le=512)
 
     @property
     def dev_mode(self) -> bool:
@@ -109,11 +138,33 @@ class Settings(BaseSettings):
         parse_scope(value)  # ValueError names the rule
         return value
 
+    @field_validator(
+        "login_rate_limit",
+        "login_address_rate_limit",
+        "register_rate_limit",
+        "refresh_rate_limit",
+        "refresh_address_rate_limit",
+        "token_rate_limit",
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many  # the server extra, as this module's pydantic-settings
+
+        parse_many(value)  # ValueError: e.g. "10/minute", several joined by ";"
+        return value
+
     @field_validator("role_scopes")
     @classmethod
     def _scopes_per_role(cls, value: dict[str, str]) -> dict[str, str]:
         for scope in value.values():
             parse_scope(scope)
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            check_origin(origin)
         return value
 
     @model_validator(mode="after")
@@ -124,3 +175,19 @@ class Settings(BaseSettings):
         if min(DAY, self.key_rotation_days * DAY / 2) <= self.jwks_max_age:
             raise ValueError("key_rotation_days is too short for jwks_max_age")
         return self
+
+
+def check_origin(origin: str) -> None:
+    """ValueError unless ``origin`` is one exact ``scheme://host[:port]`` as browsers send it.
+    ``*`` is refused outright: an auth server's answers are never for any origin at all."""
+    if origin in ("*", "null"):
+        raise ValueError(f"{origin!r} is not allowed: list each origin (https://app.example.com)")
+    parts = urlsplit(origin)
+    try:
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        port = "!"
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    exact = f"{parts.scheme}://{host}{port}"
+    if parts.scheme not in ("http", "https") or not parts.hostname or origin != exact:
+        raise ValueError(f"{origin!r} is not an origin like https://app.example.com")

@@ -19,10 +19,11 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -103,10 +104,18 @@ class LiveServer:
     database_url: str
     alice_password: str
     admin_password: str
+    #: Served over HTTPS with this certificate (``ostiary dev-cert``'s), trusted by the clients.
+    tls_cert: Path | None = None
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "http" if self.tls_cert is None else "https"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What the clients verify the server with: the certificate itself when it has one."""
+        return True if self.tls_cert is None else ssl.create_default_context(cafile=self.tls_cert)
 
     @property
     def issuer(self) -> str:
@@ -137,10 +146,14 @@ class LiveServer:
 
     def client(self, **kwargs: Any) -> httpx.Client:
         """A client for this server; the caller closes it."""
-        return httpx.Client(base_url=self.base_url, timeout=REQUEST_TIMEOUT, **kwargs)
+        return httpx.Client(
+            base_url=self.base_url, timeout=REQUEST_TIMEOUT, verify=self.verify, **kwargs
+        )
 
     def async_client(self, **kwargs: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.base_url, timeout=REQUEST_TIMEOUT, **kwargs)
+        return httpx.AsyncClient(
+            base_url=self.base_url, timeout=REQUEST_TIMEOUT, verify=self.verify, **kwargs
+        )
 
     def stop(self) -> None:
         """SIGTERM, as a service manager would; SIGKILL if it has not ended in time."""
@@ -168,10 +181,13 @@ def live_server(
     database_url: str | None = None,
     verbose: bool = False,
     env: Mapping[str, str] | None = None,
+    options: Sequence[str] = (),
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[LiveServer]:
     """``ostiary serve --demo`` in ``workdir`` (SQLite in it unless ``database_url``), ready
-    (``/readyz`` answered) when entered, stopped when left. Should the free port be taken
-    before the server binds it, it starts again on another port in a fresh directory."""
+    (``/readyz`` answered) when entered, stopped when left; ``options`` are added to the
+    command line, ``tls`` (certificate, key) makes it serve HTTPS. Should the free port be
+    taken before the server binds it, it starts again on another port in a fresh directory."""
     alice, admin = demo_password("alice"), demo_password("admin")
     for attempt in range(1, PORT_ATTEMPTS + 1):
         stack = contextlib.ExitStack()
@@ -183,6 +199,8 @@ def live_server(
                 passwords=(alice, admin),
                 verbose=verbose,
                 env=env or {},
+                options=[*options, *_tls_options(tls)],
+                tls_cert=None if tls is None else tls[0],
             )
         except PortTaken:
             stack.close()
@@ -205,6 +223,8 @@ def _start(
     passwords: tuple[str, str],
     verbose: bool,
     env: Mapping[str, str],
+    options: Sequence[str] = (),
+    tls_cert: Path | None = None,
 ) -> LiveServer:
     """Start the server, its output going to files that ``stack`` closes after stopping it."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -214,7 +234,7 @@ def _start(
         **clean_environment(),
         "PYTHONUNBUFFERED": "1",
         "OSTIARY_DATABASE_URL": url,
-        "OSTIARY_ISSUER": f"http://127.0.0.1:{port}",
+        "OSTIARY_ISSUER": f"{'http' if tls_cert is None else 'https'}://127.0.0.1:{port}",
         "OSTIARY_DEMO_ALICE_PASSWORD": passwords[0],
         "OSTIARY_DEMO_ADMIN_PASSWORD": passwords[1],
         **{f"OSTIARY_{name.upper()}": str(value) for name, value in FAST_ARGON2.items()},
@@ -223,16 +243,21 @@ def _start(
     command = [
         *server_command(verbose=verbose),
         *("serve", "--demo", "--host", "127.0.0.1", "--port", str(port)),
+        *options,
     ]
     out = stack.enter_context((workdir / "stdout.log").open("wb"))
     err = stack.enter_context((workdir / "stderr.log").open("wb"))
     process = subprocess.Popen(
         command, cwd=workdir, env=environment, stdin=subprocess.DEVNULL, stdout=out, stderr=err
     )
-    server = LiveServer(process, port, workdir, url, *passwords)
+    server = LiveServer(process, port, workdir, url, *passwords, tls_cert=tls_cert)
     stack.callback(server.stop)  # before the files close
     wait_until_ready(server)
     return server
+
+
+def _tls_options(tls: tuple[Path, Path] | None) -> list[str]:
+    return [] if tls is None else ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
 
 
 def sqlite_url(workdir: Path) -> str:
@@ -260,7 +285,7 @@ def register_client(database_url: str, settings: ClientSettings, *, client_id: s
 
 def wait_until_ready(server: LiveServer) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT
-    with httpx.Client(base_url=server.base_url, timeout=1.0) as client:
+    with httpx.Client(base_url=server.base_url, timeout=1.0, verify=server.verify) as client:
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
                 logs = server.logs()

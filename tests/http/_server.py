@@ -47,6 +47,9 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
         "database_url": "memory://",
         "dev": True,
         "dev_key_dir": tmp_path / ".ostiary",
+        # Off, or the many requests of one test from one address would be throttled; the
+        # rate-limit tests turn them on (tests/http/test_server_rate_limits.py).
+        "rate_limits_enabled": False,
         **FAST_ARGON2,
         **FAST_KEYS,
     }

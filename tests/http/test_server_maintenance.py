@@ -21,7 +21,13 @@ from ._server import Server, running, settings_for
 EXPIRED = ex.NOW + 60
 LATER = ex.NOW + 120
 LIVE = LATER + 60
-ALL_PURGED = {"revocations": 1, "authorization codes": 1, "once-keys": 1, "browser sessions": 1}
+ALL_PURGED = {
+    "revocations": 1,
+    "authorization codes": 1,
+    "once-keys": 1,
+    "browser sessions": 1,
+    "audit events": 0,  # kept for OSTIARY_AUDIT_RETENTION_DAYS
+}
 NONE_PURGED = dict.fromkeys(ALL_PURGED, 0)
 
 

@@ -1,10 +1,11 @@
-"""The root Typer app: ``ostiary serve``, ``db``, ``users``, ``clients``, ``keys`` and ``token``."""
+"""The root Typer app: ``ostiary serve``, ``doctor``, ``db``, ``users``, ``clients``, ``keys`` and
+``token``."""
 
 from __future__ import annotations
 
 import typer
 
-from ostiary.cli import clients, db, keys, serve, token, users
+from ostiary.cli import audit, clients, db, devcert, doctor, keys, serve, token, users
 
 app = typer.Typer(
     name="ostiary",
@@ -15,8 +16,11 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.command("serve")(serve.serve)
+app.command("dev-cert")(devcert.dev_cert)
+app.command("doctor")(doctor.doctor)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(clients.app, name="clients")
 app.add_typer(keys.app, name="keys")
 app.add_typer(token.app, name="token")
+app.add_typer(audit.app, name="audit")

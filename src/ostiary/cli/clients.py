@@ -17,6 +17,7 @@ from ostiary.authn.clients import (
     ClientSettings,
     Registered,
 )
+from ostiary.cli import audit
 from ostiary.cli._output import fail, print_json
 from ostiary.cli._server import iso, load_settings, with_storage
 from ostiary.clock import SYSTEM_CLOCK
@@ -118,10 +119,12 @@ def create(
 
     async def work(storage: Storage) -> Registered:
         try:
-            return await _registry(storage).create(wanted, client_id=client_id)
+            registered = await _registry(storage).create(wanted, client_id=client_id)
         except Conflict:
             taken = f"The client id {client_id!r} is taken." if client_id else "The id is taken."
             raise InvalidClientMetadata(taken) from None
+        await audit.record(storage, "client.create", subject=registered.client.id)
+        return registered
 
     _print_registered(with_storage(settings, work))
 
@@ -158,7 +161,9 @@ def rotate_secret(client_id: ClientId) -> None:
     settings = load_settings()
 
     async def work(storage: Storage) -> Registered:
-        return await _registry(storage).rotate_secret(client_id)
+        registered = await _registry(storage).rotate_secret(client_id)
+        await audit.record(storage, "client.rotate_secret", subject=client_id)
+        return registered
 
     _print_registered(with_storage(settings, work))
 
@@ -171,6 +176,7 @@ def delete(client_id: ClientId) -> None:
     async def work(storage: Storage) -> None:
         if not await _registry(storage).delete(client_id):
             raise NotFound(f"There is no client {client_id}.")
+        await audit.record(storage, "client.delete", subject=client_id)
 
     with_storage(settings, work)
     print_json({"id": client_id, "deleted": True})

@@ -82,7 +82,12 @@ def rotate() -> None:
         fail(describe(exc))
 
     async def work(storage: Storage) -> list[dict[str, Any]]:
-        await key_service(settings, storage, master, clock=SYSTEM_CLOCK).rotate()
+        from ostiary.audit import OPERATOR, AuditTrail, key_listener
+
+        trail = AuditTrail(storage.audit, clock=SYSTEM_CLOCK)
+        on_event = key_listener(trail, actor=OPERATOR)
+        await key_service(settings, storage, master, clock=SYSTEM_CLOCK, on_event=on_event).rotate()
+        await trail.drain()  # the rotation's events, stored before the storage closes
         return [describe_key(k) for k in await storage.keys.list()]
 
     print_json(with_storage(settings, work))

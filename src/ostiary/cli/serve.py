@@ -6,15 +6,21 @@ from __future__ import annotations
 import copy
 import ctypes
 import ipaddress
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ostiary.cli._output import describe, fail
+from ostiary.cli._output import describe, fail, warn
 from ostiary.cli._server import load_settings
 from ostiary.errors import OstiaryError
 
 _M_ARENA_MAX = -8  # glibc's malloc.h
+PLAIN_HTTP_WARNING = (
+    "serving plain HTTP on {host}:{port}, beyond this machine: passwords and tokens would "
+    "cross the network in the clear. Use --tls-cert/--tls-key, or a TLS-terminating proxy "
+    "in front (with --forwarded-allow-ips) that alone can reach this port."
+)
 
 if TYPE_CHECKING:
     from ostiary.settings import Settings
@@ -29,19 +35,42 @@ def serve(
             "--demo", help="Dev mode plus demo users, a demo API at /api and the walkthrough."
         ),
     ] = False,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-cert", exists=True, dir_okay=False, help="Serve HTTPS with this PEM certificate."
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option("--tls-key", exists=True, dir_okay=False, help="The certificate's PEM key."),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Comma-separated proxy addresses whose X-Forwarded-For/-Proto are trusted "
+            "(default: none, the headers are ignored).",
+        ),
+    ] = None,
 ) -> None:
     """Run the auth server; settings come from OSTIARY_* (docs/configuration.md)."""
     import uvicorn
 
     from ostiary.server import create_app
 
+    if (tls_cert is None) != (tls_key is None):
+        fail("--tls-cert and --tls-key go together", code=2)
+    tls = tls_cert is not None
     settings = with_default_issuer(
-        load_settings(demo=True) if demo else load_settings(), host, port
+        load_settings(demo=True) if demo else load_settings(), host, port, tls=tls
     )
     preflight(settings)
+    if not tls and not is_loopback(host):
+        warn(PLAIN_HTTP_WARNING.format(host=host, port=port))
     share_one_malloc_arena()
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_gc=True),
         host=host,
         port=port,
         workers=1,
@@ -49,7 +78,21 @@ def serve(
         http="auto",
         log_config=log_config(),
         server_header=False,
+        # X-Forwarded-* only from the proxies named: from anyone else they are forgeries.
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
+        h11_max_incomplete_event_size=parser_header_limit(settings),
     )
+
+
+def parser_header_limit(settings: Settings) -> int:
+    """What h11 (uvicorn's parser without httptools) may buffer of a request line and headers.
+    Its default, 16 KiB, is the app's own header cap: a request just over it would get h11's
+    bare 400 instead of the app's 431. Four times the cap leaves that answer to the app and
+    still bounds the buffer. (httptools sets no limit: the app's check is the one there.)"""
+    return 4 * settings.max_header_bytes
 
 
 def share_one_malloc_arena() -> None:
@@ -65,22 +108,34 @@ def share_one_malloc_arena() -> None:
     mallopt(_M_ARENA_MAX, 1)
 
 
-def with_default_issuer(settings: Settings, host: str, port: int) -> Settings:
+def with_default_issuer(settings: Settings, host: str, port: int, *, tls: bool = False) -> Settings:
     """Without ``OSTIARY_ISSUER``, the issuer is the URL this server listens on."""
     if "issuer" in settings.model_fields_set:
         return settings
-    return settings.model_copy(update={"issuer": local_url(host, port)})
+    return settings.model_copy(update={"issuer": local_url(host, port, tls=tls)})
 
 
-def local_url(host: str, port: int) -> str:
-    """``http://host:port``, with 127.0.0.1 for a wildcard address and IPv6 in brackets."""
+def local_url(host: str, port: int, *, tls: bool = False) -> str:
+    """``http://host:port`` (``https`` with TLS), with 127.0.0.1 for a wildcard address and
+    IPv6 in brackets."""
+    scheme = "https" if tls else "http"
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return f"http://{host}:{port}"
+        return f"{scheme}://{host}:{port}"
     if address.is_unspecified:
-        return f"http://127.0.0.1:{port}"
-    return f"http://[{host}]:{port}" if address.version == 6 else f"http://{host}:{port}"
+        return f"{scheme}://127.0.0.1:{port}"
+    return f"{scheme}://[{host}]:{port}" if address.version == 6 else f"{scheme}://{host}:{port}"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback address (a name is assumed not to be)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def preflight(settings: Settings) -> None:

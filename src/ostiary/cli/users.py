@@ -4,12 +4,13 @@ never from the command line (where ``ps`` and shell history would keep them)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
 from ostiary.authn import Accounts
+from ostiary.cli import audit
 from ostiary.cli._output import fail, print_json
 from ostiary.cli._server import iso, load_settings, with_storage
 from ostiary.clock import SYSTEM_CLOCK
@@ -48,7 +49,11 @@ def create(
 
     async def work(storage: Storage) -> User:
         accounts = _accounts(settings, storage)
-        return await accounts.create(username, password, roles=roles)
+        user = await accounts.create(username, password, roles=roles)
+        await audit.record(
+            storage, "user.create", subject=user.id, data={"roles": ",".join(sorted(roles))}
+        )
+        return user
 
     print_json(describe_user(with_storage(settings, work)))
 
@@ -71,13 +76,23 @@ def list_users(
 @app.command("add-role")
 def add_role(username: Username, role: Role) -> None:
     """Give a user a role (in tokens issued from the next login or refresh)."""
-    _change(username, lambda accounts, user: accounts.add_role(user.id, role))
+    _change(
+        username,
+        lambda accounts, user: accounts.add_role(user.id, role),
+        kind="user.role_add",
+        data={"role": role},
+    )
 
 
 @app.command("remove-role")
 def remove_role(username: Username, role: Role) -> None:
     """Take a role away (its scopes leave the user's tokens at the next refresh)."""
-    _change(username, lambda accounts, user: accounts.remove_role(user.id, role))
+    _change(
+        username,
+        lambda accounts, user: accounts.remove_role(user.id, role),
+        kind="user.role_remove",
+        data={"role": role},
+    )
 
 
 @app.command()
@@ -89,6 +104,7 @@ def disable(username: Username) -> None:
         accounts = _accounts(settings, storage)
         user = await accounts.disable((await accounts.get_by_username(username)).id)
         await _end_all_sessions(settings, storage, user)
+        await audit.record(storage, "user.disable", subject=user.id)
         return user
 
     print_json(describe_user(with_storage(settings, work)))
@@ -97,7 +113,7 @@ def disable(username: Username) -> None:
 @app.command()
 def enable(username: Username) -> None:
     """Allow a disabled user to log in again."""
-    _change(username, lambda accounts, user: accounts.enable(user.id))
+    _change(username, lambda accounts, user: accounts.enable(user.id), kind="user.enable")
 
 
 @app.command("set-password")
@@ -111,6 +127,7 @@ def set_password(username: Username, password_stdin: PasswordStdin = False) -> N
         user = await accounts.get_by_username(username)
         user = await accounts.set_password(user.id, password)
         await _end_all_sessions(settings, storage, user)
+        await audit.record(storage, "user.password", subject=user.id)
         return user
 
     print_json(describe_user(with_storage(settings, work)))
@@ -149,14 +166,23 @@ def _accounts(settings: Settings, storage: Storage) -> Accounts:
     return accounts(settings, storage, clock=SYSTEM_CLOCK)
 
 
-def _change(username: str, change: Callable[[Accounts, User], Awaitable[User]]) -> None:
-    """Look the user up, apply ``change(accounts, user)`` (a coroutine), print the result."""
+def _change(
+    username: str,
+    change: Callable[[Accounts, User], Awaitable[User]],
+    *,
+    kind: str,
+    data: Mapping[str, str] | None = None,
+) -> None:
+    """Look the user up, apply ``change(accounts, user)`` (a coroutine), record it in the
+    audit trail as ``kind``, print the result."""
     settings = load_settings()
 
     async def work(storage: Storage) -> User:
         accounts = _accounts(settings, storage)
         user = await accounts.get_by_username(username)
-        return await change(accounts, user)
+        changed = await change(accounts, user)
+        await audit.record(storage, kind, subject=user.id, data=data)
+        return changed
 
     print_json(describe_user(with_storage(settings, work)))
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 import secrets
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
@@ -40,7 +43,7 @@ _KEY_MEMBERS: Final = frozenset({"kty", "crv", "x", "y", "n", "e", "k"}) | PRIVA
 class JWK:
     """One key, one algorithm, one ``kid``. Immutable once built."""
 
-    __slots__ = ("_algorithm", "_key", "_public", "alg", "kid")
+    __slots__ = ("_algorithm", "_ecdsa", "_key", "_public", "alg", "kid")
 
     def __init__(self, key: _JoseKey, *, alg: str, kid: str | None = None) -> None:
         spec = _checked_spec(alg)
@@ -59,6 +62,7 @@ class JWK:
             self._algorithm.check_key(key)
         except JoseError as exc:
             raise InvalidKey(f"the key does not fit {alg}: {exc}") from exc
+        self._ecdsa = _ecdsa_signer(key, alg)
 
     # --- construction ----------------------------------------------------------------------
 
@@ -155,6 +159,8 @@ class JWK:
 
     def sign(self, signing_input: bytes) -> bytes:
         """The JWS signature of ``signing_input`` (RFC 7515 §5.1 step 5)."""
+        if self._ecdsa is not None:
+            return self._ecdsa(signing_input)
         if not self.is_private:
             raise InvalidKey("signing needs a private key")
         return bytes(self._algorithm.sign(signing_input, self._key))
@@ -278,6 +284,33 @@ class JWKSet:
     def public_document(self) -> dict[str, Any]:
         """The JWKS document of the asymmetric keys, public members only."""
         return {"keys": [k.public_dict() for k in self._by_kid.values() if not k.is_symmetric]}
+
+
+def _ecdsa_signer(key: _JoseKey, alg: str) -> Callable[[bytes], bytes] | None:
+    """For a private EC key, the JWS signature (RFC 7518 §3.4: R and S, each the curve's
+    size, big-endian) straight from ``cryptography``, as joserfc computes it, without its
+    per-call key and hash lookups: signing is on every token the server issues."""
+    hash_type = _ECDSA_HASHES.get(alg)
+    if hash_type is None or not isinstance(key, ECKey) or not key.is_private:
+        return None
+    private = key.private_key
+    if not isinstance(private, ec.EllipticCurvePrivateKey):
+        return None
+    size = (private.curve.key_size + 7) // 8
+    algorithm = ec.ECDSA(hash_type())
+
+    def sign(signing_input: bytes) -> bytes:
+        r, s = decode_dss_signature(private.sign(signing_input, algorithm))
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+    return sign
+
+
+_ECDSA_HASHES: Final[dict[str, type[hashes.HashAlgorithm]]] = {
+    "ES256": hashes.SHA256,
+    "ES384": hashes.SHA384,
+    "ES512": hashes.SHA512,
+}
 
 
 def _checked_spec(alg: str) -> AlgorithmSpec:

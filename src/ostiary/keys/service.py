@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
@@ -34,6 +34,9 @@ __all__ = ["KeyService", "load_or_create_master_key"]
 
 DAY: Final = 86_400.0
 LEASE_NAME: Final = "ostiary.keys"
+#: Told of each change of the key set: the kind (``key.generated``, ``key.rotated``,
+#: ``key.retired``, ``key.removed``), the kid, and a few facts. The audit trail listens here.
+KeyEvents = Callable[[str, str, Mapping[str, str]], Awaitable[None]]
 #: How often a process waiting for the key lease (first start, manual rotation) looks again.
 LEASE_POLL_SECONDS: Final = 0.05
 
@@ -71,6 +74,7 @@ class KeyService:
         rsa_bits: int = DEFAULT_RSA_BITS,
         lease_name: str = LEASE_NAME,
         owns: Callable[[str], bool] | None = None,
+        on_event: KeyEvents | None = None,
     ) -> None:
         """``owns`` says, by algorithm, which stored keys are this service's when several
         share one store (the access-token keys and the ID-token keys); each needs its own
@@ -95,6 +99,7 @@ class KeyService:
         self._rsa_bits = rsa_bits
         self._lease_name = lease_name
         self._owns = owns
+        self.on_event = on_event
         self._ring = KeyRing(clock=clock)
 
     @property
@@ -180,6 +185,7 @@ class KeyService:
         for gone in ring.prune(retired_before=now - self.retire_after):
             await self._store.delete(gone.kid)
             logger.info("removed retired signing key %s", gone.kid)
+            await self._tell("key.removed", gone.kid, {"alg": gone.key.alg})
 
     async def _bootstrap(self) -> KeyRing:
         """Under the lease: make sure an active key exists, promoting a next key if any."""
@@ -206,6 +212,7 @@ class KeyService:
             )
         )
         logger.info("added %s signing key %s (%s)", state.value, managed.kid, key.alg)
+        await self._tell("key.generated", managed.kid, {"state": state.value, "alg": key.alg})
         return managed
 
     async def _promote(self, ring: KeyRing) -> None:
@@ -221,6 +228,18 @@ class KeyService:
                 previous.kid, KeyStatus.RETIRED, retired_at=promoted.activated_at
             )
         logger.info("rotated signing keys: %s is active", promoted.kid)
+        facts = {"previous": previous.kid} if previous is not None else {}
+        await self._tell("key.rotated", promoted.kid, facts)
+        if previous is not None:
+            await self._tell("key.retired", previous.kid, {"successor": promoted.kid})
+
+    async def _tell(self, kind: str, kid: str, facts: Mapping[str, str]) -> None:
+        if self.on_event is None:
+            return
+        try:
+            await self.on_event(kind, kid, facts)
+        except Exception:  # the key set changed whatever the listener thinks of it
+            logger.exception("key event listener failed on %s of %s", kind, kid)
 
     async def _repair(self, stored: list[StoredKey], ring: KeyRing) -> None:
         states = {m.kid: m for m in ring}

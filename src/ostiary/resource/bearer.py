@@ -82,10 +82,13 @@ def missing_credentials(realm: str) -> BearerError:
 
 def bearer_error(exc: OstiaryError, realm: str) -> BearerError:
     """The response for ``exc``: ``invalid_token`` (401), ``insufficient_scope`` (403) or
-    ``invalid_request`` (400) with their RFC 6750 §3 challenge. Anything else (503 when the
-    keys are unavailable) is not an authentication failure: no challenge, a ``Retry-After``."""
+    ``invalid_request`` (400) with their RFC 6750 §3 challenge; ``access_denied`` (403, a
+    failed CSRF check of a cookie token) without one. Anything else (503 when the keys are
+    unavailable) is not an authentication failure: no challenge, a ``Retry-After``."""
     description = exc.description
     body = {"error": exc.error, "error_description": description}
+    if exc.error == "access_denied":  # a cookie-carried request failed its CSRF checks
+        return BearerError(exc.status_code, {}, body)
     if exc.error not in _RFC6750_CODES:
         return BearerError(exc.status_code, {"Retry-After": str(RETRY_AFTER_SECONDS)}, body)
     params = [f'realm="{_quote(realm)}"', f'error="{exc.error}"']

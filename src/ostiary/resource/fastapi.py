@@ -25,12 +25,14 @@ from fastapi.responses import JSONResponse
 from ostiary.errors import InvalidRequest, InvalidToken, OstiaryError, TemporarilyUnavailable
 from ostiary.resource.bearer import bearer_error, extract_bearer, missing_credentials
 from ostiary.resource.claims import AccessClaims
+from ostiary.resource.csrf import CrossSiteRequest, TokenCookie
 from ostiary.resource.guards import check_roles, check_scopes
 from ostiary.resource.middleware import STATE_KEY, BearerAuthMiddleware
 from ostiary.resource.verifier import TokenVerifier
 
 _REALM_ATTR = "ostiary_realm"
 _VERIFIER_ATTR = "ostiary_verifier"
+_COOKIE_ATTR = "ostiary_token_cookie"
 
 
 class BearerChallenge(OstiaryError):
@@ -49,17 +51,24 @@ def install(
     realm: str = "api",
     public_paths: Collection[str] = (),
     middleware: bool = True,
+    cookie: TokenCookie | None = None,
 ) -> None:
     """Protect ``app``: every route needs a valid token unless listed in ``public_paths``.
 
     With ``middleware=False`` nothing is enforced globally; routes opt in by depending on
-    ``CurrentClaims``, ``require_scopes`` or ``require_roles``.
+    ``CurrentClaims``, ``require_scopes`` or ``require_roles``. ``cookie`` (off by default)
+    also accepts the token from a cookie, under its CSRF checks (:class:`TokenCookie`).
     """
     setattr(app.state, _VERIFIER_ATTR, verifier)
     setattr(app.state, _REALM_ATTR, realm)
+    setattr(app.state, _COOKIE_ATTR, cookie)
     if middleware:
         app.add_middleware(
-            BearerAuthMiddleware, verifier=verifier, realm=realm, public_paths=public_paths
+            BearerAuthMiddleware,
+            verifier=verifier,
+            realm=realm,
+            public_paths=public_paths,
+            cookie=cookie,
         )
     app.add_exception_handler(BearerChallenge, _render_challenge)
 
@@ -91,10 +100,15 @@ async def get_claims(request: Request) -> AccessClaims:
         token = extract_bearer(
             request.headers.getlist("authorization"), request.scope.get("query_string", b"")
         )
+        cookie = getattr(request.app.state, _COOKIE_ATTR, None)
+        if token is None and isinstance(cookie, TokenCookie):
+            token = cookie.token(
+                (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
+            )
         if token is None:
             raise BearerChallenge(None, realm)
         claims = await verifier.verify(token)
-    except (InvalidToken, InvalidRequest, TemporarilyUnavailable) as exc:
+    except (InvalidToken, InvalidRequest, TemporarilyUnavailable, CrossSiteRequest) as exc:
         raise BearerChallenge(exc, realm) from None
     request.scope.setdefault("state", {})[STATE_KEY] = claims
     return claims

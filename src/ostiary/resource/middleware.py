@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from ostiary.errors import InvalidRequest, InvalidToken, OstiaryError, TemporarilyUnavailable
 from ostiary.resource.bearer import BearerError, bearer_error, extract_bearer, missing_credentials
+from ostiary.resource.csrf import CrossSiteRequest, TokenCookie
 from ostiary.resource.verifier import TokenVerifier
 
 log = logging.getLogger("ostiary.resource")
@@ -22,7 +23,9 @@ STATE_KEY: Final = "ostiary_claims"
 
 class BearerAuthMiddleware:
     """Refuses every HTTP or WebSocket request without a valid access token, except on
-    ``public_paths`` (exact matches), where a token is verified if sent but not required."""
+    ``public_paths`` (exact matches), where a token is verified if sent but not required.
+    With ``cookie`` (off by default), an HTTP request without an ``Authorization`` header may
+    carry its token in that cookie, under that cookie's CSRF checks."""
 
     def __init__(
         self,
@@ -31,11 +34,13 @@ class BearerAuthMiddleware:
         verifier: TokenVerifier,
         realm: str = "api",
         public_paths: Collection[str] = (),
+        cookie: TokenCookie | None = None,
     ) -> None:
         self.app = app
         self.verifier = verifier
         self.realm = realm
         self.public_paths = frozenset(public_paths)
+        self.cookie = cookie
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -44,6 +49,8 @@ class BearerAuthMiddleware:
         required = scope.get("path", "") not in self.public_paths
         try:
             token = extract_bearer(_authorization(scope), scope.get("query_string", b""))
+            if token is None and self.cookie is not None and scope["type"] == "http":
+                token = self.cookie.token(_headers(scope))
             if token is None:
                 if required:
                     await _reject(scope, send, missing_credentials(self.realm))
@@ -52,7 +59,7 @@ class BearerAuthMiddleware:
                 claims = await self.verifier.verify(token)
                 scope["auth"] = claims
                 scope.setdefault("state", {})[STATE_KEY] = claims
-        except (InvalidToken, InvalidRequest, TemporarilyUnavailable) as exc:
+        except (InvalidToken, InvalidRequest, TemporarilyUnavailable, CrossSiteRequest) as exc:
             _log_failure(exc)
             await _reject(scope, send, bearer_error(exc, self.realm))
             return
@@ -61,6 +68,10 @@ class BearerAuthMiddleware:
 
 def _authorization(scope: Scope) -> list[str]:
     return [v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"authorization"]
+
+
+def _headers(scope: Scope) -> list[tuple[str, str]]:
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", ())]
 
 
 def _log_failure(exc: OstiaryError) -> None:

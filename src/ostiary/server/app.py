@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final
 
 from fastapi import FastAPI
 
+from ostiary.audit import AuditTrail, key_listener
 from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.resource import RevocationList
+from ostiary.server.cors import CORSMiddleware
 from ostiary.server.demo import (
     alice_password_line,
     describe_clients,
@@ -27,16 +30,24 @@ from ostiary.server.demo import (
     seed_demo_users,
 )
 from ostiary.server.errors import install_error_handlers
+from ostiary.server.headers import SecurityHeadersMiddleware, docs_paths
 from ostiary.server.keyview import LiveKeySet
-from ostiary.server.middleware import BodySizeLimitMiddleware, CatchAllMiddleware
+from ostiary.server.metrics import Metrics, ObservabilityMiddleware, metrics_route
+from ostiary.server.middleware import (
+    BodySizeLimitMiddleware,
+    CatchAllMiddleware,
+    HeaderLimitMiddleware,
+)
 from ostiary.server.pages import static_route
 from ostiary.server.routes import (
+    admin,
     auth,
     authorize,
     demo,
     health,
     oauth,
     sessions,
+    spa,
     token,
     wellknown,
 )
@@ -60,10 +71,19 @@ DEMO_PREFIX: Final = "/api"
 
 
 def create_app(
-    settings: Settings, *, storage: Storage | None = None, clock: Clock = SYSTEM_CLOCK
+    settings: Settings,
+    *,
+    storage: Storage | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    freeze_gc: bool = False,
 ) -> FastAPI:
-    """The auth server. ``storage`` given: used as it is (not migrated, not closed)."""
+    """The auth server. ``storage`` given: used as it is (not migrated, not closed).
+    ``freeze_gc`` (for a server process, not for tests that build many apps): once started,
+    move everything allocated so far out of the cyclic collector's sight (``gc.freeze``), so
+    that its full collections stop walking the modules and services, which live as long as
+    the process anyway."""
     keys_view = LiveKeySet()
+    metrics = Metrics() if settings.metrics_enabled else None
     revoked = RevocationList()  # one list: the server's routes, the demo API and the feed
     verifier = server_verifier(settings, keys_view, clock=clock, revocations=revoked)
     demo_verifier = (
@@ -76,17 +96,31 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         master_key = load_master_key(settings)  # ConfigurationError: refuse to start
         store = storage if storage is not None else await open_migrated_storage(settings)
+        audit = AuditTrail(store.audit, clock=clock)
         try:
-            keys = key_service(settings, store, master_key, clock=clock)
+            on_key_event = key_listener(audit)
+            keys = key_service(settings, store, master_key, clock=clock, on_event=on_key_event)
             await keys.ensure_signing_key()
             id_keys = id_token_key_service(
-                settings, store, master_key, clock=clock, access_keys=keys
+                settings,
+                store,
+                master_key,
+                clock=clock,
+                access_keys=keys,
+                on_event=on_key_event,
             )
             if id_keys is not keys:
                 await id_keys.ensure_signing_key()
             keys_view.attach(keys)
             services = build_services(
-                settings, store, keys, verifier=verifier, clock=clock, id_keys=id_keys
+                settings,
+                store,
+                keys,
+                verifier=verifier,
+                clock=clock,
+                id_keys=id_keys,
+                audit=audit,
+                metrics=metrics,
             )
             try:
                 await services.revocations.sync()
@@ -94,6 +128,8 @@ def create_app(
                     await _start_demo(services)
                 app.state.services = services
                 task = asyncio.create_task(_maintain(services), name="ostiary-maintenance")
+                if freeze_gc:
+                    gc.freeze()
                 try:
                     yield
                 finally:
@@ -102,7 +138,9 @@ def create_app(
                         await task
             finally:
                 services.hasher.close()
+                await services.throttle.close()
         finally:
+            await audit.drain()
             if storage is None:
                 await store.close()
 
@@ -115,17 +153,37 @@ def create_app(
         openapi_url="/openapi.json" if dev else None,
     )
     install_error_handlers(app)
-    routers = (auth, oauth, authorize, sessions, wellknown, health)
+    routers = (auth, oauth, authorize, sessions, wellknown, health, admin)
     for router in (module.router for module in routers):
         app.include_router(router)
     # First, so that routing finds it at once (see ostiary.server.routes.token).
     app.router.routes.insert(0, token.token_route())
+    if metrics is not None:
+        token_ = settings.metrics_token
+        secret = token_.get_secret_value() if token_ is not None else None
+        app.router.routes.insert(1, metrics_route(metrics, token=secret))
     app.router.routes.append(static_route())
     if demo_verifier is not None:
         app.mount(DEMO_PREFIX, demo.demo_api(demo_verifier))
-    # Added last, run first: the catch-all wraps everything, the body cap every route.
+        app.router.routes.extend(spa.spa_routes())
+    # Added last, run first: the catch-all wraps everything, the header and body caps every
+    # route.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        HeaderLimitMiddleware,
+        max_bytes=settings.max_header_bytes,
+        max_count=settings.max_header_count,
+    )
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     app.add_middleware(CatchAllMiddleware)
+    # Outside the catch-all, so that its 500s and the caps' answers get them too.
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            origins=settings.cors_origins,
+            allow_credentials=settings.cors_allow_credentials,
+        )
+    app.add_middleware(SecurityHeadersMiddleware, docs_paths=docs_paths(app))
     return app
 
 
@@ -174,6 +232,9 @@ async def purge_expired(services: Services) -> dict[str, int]:
         "authorization codes": lambda: storage.codes.purge(now=now),
         "once-keys": lambda: storage.once.purge(now=now),
         "browser sessions": lambda: storage.browser_sessions.purge(now=now),
+        "audit events": lambda: storage.audit.purge(
+            before=now - services.settings.audit_retention_days * 86_400
+        ),
     }
     purged: dict[str, int] = {}
     for what, purge in purges.items():

@@ -10,16 +10,16 @@ _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class Cookies:
-    """The cookie names and flags: ``__Host-`` names with ``Secure`` unless the issuer is plain
-    HTTP on a loopback host (a developer's machine), where browsers would not send a
-    ``Secure`` cookie reliably. A plain-HTTP issuer anywhere else still gets ``Secure``
-    cookies, which browsers refuse over HTTP: single sign-on then fails closed rather than
-    send the session over the network in the clear."""
+    """The cookie names and flags: ``__Host-`` names with ``Secure`` unless, in dev mode, the
+    issuer is plain HTTP on a loopback host (a developer's machine), where browsers would not
+    send a ``Secure`` cookie reliably. A plain-HTTP issuer anywhere else, or outside dev mode,
+    still gets ``Secure`` cookies, which browsers refuse over HTTP: single sign-on then fails
+    closed rather than send the session over the network in the clear."""
 
-    def __init__(self, issuer: str) -> None:
+    def __init__(self, issuer: str, *, dev_mode: bool = False) -> None:
         parts = urlsplit(issuer)
-        loopback = parts.hostname in _LOOPBACK_HOSTS
-        self.secure = parts.scheme == "https" or not loopback
+        local_dev = dev_mode and parts.hostname in _LOOPBACK_HOSTS
+        self.secure = parts.scheme == "https" or not local_dev
         prefix = "__Host-" if self.secure else ""
         self.sso = f"{prefix}ostiary_sso"
         self.csrf = f"{prefix}ostiary_csrf"

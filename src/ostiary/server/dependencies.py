@@ -39,9 +39,13 @@ async def current_claims(request: Request, services: AppServices) -> AccessClaim
             request.headers.getlist("authorization"), request.scope.get("query_string", b"")
         )
         if token is None:
+            if services.metrics is not None:
+                services.metrics.verification_failed(None)
             raise BearerRejected(None, realm=REALM)
         return await services.verifier.verify(token)
     except (InvalidToken, InvalidRequest, TemporarilyUnavailable) as exc:
+        if services.metrics is not None:
+            services.metrics.verification_failed(exc)
         raise BearerRejected(exc, realm=REALM) from None
 
 

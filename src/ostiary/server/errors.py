@@ -92,6 +92,13 @@ class PayloadTooLarge(InvalidRequest):
         super().__init__(f"The request body is larger than {limit} bytes.")
 
 
+class HeadersTooLarge(InvalidRequest):
+    """RFC 6585 §5: the header section is too large, in bytes or in lines."""
+
+    status_code = 431
+    description = "The request headers are too large or too many."
+
+
 class UnsupportedMediaType(InvalidRequest):
     status_code = 415
     description = "The request body must be JSON, sent with Content-Type: application/json."

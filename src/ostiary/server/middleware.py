@@ -1,12 +1,18 @@
-"""Two pure ASGI middlewares: a cap on request bodies, and the catch-all that turns any
-unexpected exception into a plain 500. Both render through :mod:`ostiary.server.errors`."""
+"""Pure ASGI middlewares: caps on request headers and bodies, and the catch-all that turns
+any unexpected exception into a plain 500. All render through :mod:`ostiary.server.errors`."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
-from ostiary.server.errors import PayloadTooLarge, RenderedError, render, render_unexpected
+from ostiary.server.errors import (
+    HeadersTooLarge,
+    PayloadTooLarge,
+    RenderedError,
+    render,
+    render_unexpected,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -86,6 +92,29 @@ class BodySizeLimitMiddleware:
             pass
         if response.replace_with is not None and not response.started:
             await response.send_error(response.replace_with)
+
+
+class HeaderLimitMiddleware:
+    """431 (RFC 6585 §5) for more than ``max_count`` header lines or more than ``max_bytes`` of
+    them (names and values, plus the four bytes of ``": "`` and CRLF each), before any route
+    reads one. uvicorn's httptools parser sets no limit of its own; see ``ostiary serve``."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, max_count: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_count = max_count
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._too_large(scope.get("headers", ())):
+            error = render(scope.get("path", ""), HeadersTooLarge())
+            await _Response(send).send_error(error)
+            return
+        await self.app(scope, receive, send)
+
+    def _too_large(self, headers: Sequence[tuple[bytes, bytes]]) -> bool:
+        if len(headers) > self.max_count:
+            return True
+        return sum(len(name) + len(value) + 4 for name, value in headers) > self.max_bytes
 
 
 class CatchAllMiddleware:

@@ -16,8 +16,20 @@ class Credentials(_Request):
     password: str
 
 
+class LoginRequest(Credentials):
+    """``POST /auth/login``; ``cookie`` asks for browser mode (the refresh token in a cookie)."""
+
+    cookie: bool = False
+
+
 class RefreshRequest(_Request):
     refresh_token: str
+
+
+class CookieRefreshRequest(_Request):
+    """A body beside the refresh cookie: it must not name a refresh token too."""
+
+    refresh_token: str | None = None
 
 
 class PasswordChange(_Request):
@@ -34,6 +46,18 @@ class TokenResponse(BaseModel):
     refresh_token: str
     refresh_token_expires_in: int
     scope: str
+
+
+class BrowserTokenResponse(BaseModel):
+    """Browser mode's token response: the refresh token is in the cookie, and ``csrf_token``
+    must be echoed in ``X-CSRF-Token`` when the cookie is used."""
+
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    refresh_token_expires_in: int
+    scope: str
+    csrf_token: str
 
 
 class Account(BaseModel):

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ostiary.audit import SYSTEM, AuditTrail, Outcome
 from ostiary.authn import Accounts
 from ostiary.authz.scopes import format_scope, parse_scope
 from ostiary.errors import InvalidCredentials, InvalidGrant, NotFound, RefreshTokenReused
@@ -43,8 +44,10 @@ class AuthService:
         issuer: AccessTokenIssuer,
         refresh: RefreshTokens,
         revocations: Revocations,
+        audit: AuditTrail,
     ) -> None:
         self._settings = settings
+        self._audit = audit
         self._accounts = accounts
         self._issuer = issuer
         self._refresh = refresh
@@ -58,7 +61,18 @@ class AuthService:
     async def login(
         self, username: str, password: str, *, user_agent: str | None, address: str | None
     ) -> TokenPair:
-        user = await self._accounts.authenticate(username, password)
+        try:
+            user = await self._accounts.authenticate(username, password)
+        except InvalidCredentials as exc:
+            await self._audit.record(
+                "login",
+                actor=SYSTEM,
+                outcome=Outcome.FAILURE,
+                address=address,
+                user_agent=user_agent,
+                data={"username": username[:64], "reason": exc.detail or "invalid credentials"},
+            )
+            raise
         scope = self._settings.scope_for(user.roles)
         started = await self._refresh.start(
             user_id=user.id,
@@ -68,6 +82,14 @@ class AuthService:
             address=address,
         )
         log.info("login of %s, session %s", user.id, started.session.id)
+        await self._audit.record(
+            "login",
+            actor=user.id,
+            subject=user.id,
+            address=address,
+            user_agent=user_agent,
+            data={"session": started.session.id, "grant": "password", "tokens": "access,refresh"},
+        )
         return self._pair(user, started.session, started.token, scope)
 
     async def refresh(self, token: str) -> TokenPair:
@@ -80,12 +102,25 @@ class AuthService:
             log.warning(
                 "refresh token reuse: session %s of %s revoked", exc.session_id, exc.user_id
             )
+            await self._audit.record(
+                "refresh.reuse",
+                actor=SYSTEM,
+                subject=exc.user_id,
+                outcome=Outcome.FAILURE,
+                data={"session": exc.session_id, "reason": "session revoked"},
+            )
             raise
         session = rotated.session
         user = await self._live_user(session)
         # Never wider than what the login granted; narrower if a role was taken away since.
         scope = format_scope(
             parse_scope(session.scope) & parse_scope(self._settings.scope_for(user.roles))
+        )
+        await self._audit.record(
+            "refresh",
+            actor=user.id,
+            subject=user.id,
+            data={"session": session.id, "grant": "refresh_token", "tokens": "access,refresh"},
         )
         return self._pair(user, session, rotated.token, scope)
 
@@ -122,14 +157,35 @@ class AuthService:
         """End the token's session: its refresh family and every access token of it."""
         if claims.sid is None:
             await self._revocations.revoke_token(claims.jti, claims.exp)
+            await self._audit.record(
+                "logout", actor=claims.sub, subject=claims.sub, data={"jti": claims.jti}
+            )
             return
         await self._refresh.revoke_session(claims.sid, user_id=claims.sub)
         await self._revocations.revoke_session(claims.sid)
+        await self._audit.record(
+            "logout", actor=claims.sub, subject=claims.sub, data={"session": claims.sid}
+        )
+
+    async def logout_refresh(self, refresh_token: str) -> None:
+        """End the session of a refresh token (browser mode's cookie), whatever its state:
+        logging out twice, or with an expired token, is no error."""
+        found = await self._refresh.find(refresh_token)
+        if found is None:
+            return
+        session = found[1]
+        await self._end(session.id)
+        await self._audit.record(
+            "logout", actor=session.user_id, subject=session.user_id, data={"session": session.id}
+        )
 
     async def logout_all(self, claims: AccessClaims) -> None:
         """End every session of the user and refuse every access token issued until now."""
-        await self._refresh.revoke_user(claims.sub)
+        ended = await self._refresh.revoke_user(claims.sub)
         await self._revocations.revoke_subject(claims.sub)
+        await self._audit.record(
+            "logout_all", actor=claims.sub, subject=claims.sub, data={"sessions": str(len(ended))}
+        )
 
     async def sessions(self, claims: AccessClaims) -> Sequence[Session]:
         return await self._refresh.list_sessions(claims.sub)
@@ -142,15 +198,26 @@ class AuthService:
                 "No such session.", detail=f"session {session_id!r} not live for {claims.sub}"
             )
         await self._revocations.revoke_session(session_id)
+        await self._audit.record(
+            "session.end", actor=claims.sub, subject=claims.sub, data={"session": session_id}
+        )
 
     async def change_password(self, claims: AccessClaims, current: str, new: str) -> None:
         """Change the password and end every other session; the asking one stays."""
         try:
             await self._accounts.change_password(claims.sub, current, new)
         except InvalidCredentials as exc:
+            await self._audit.record(
+                "user.password",
+                actor=claims.sub,
+                subject=claims.sub,
+                outcome=Outcome.FAILURE,
+                data={"reason": "current password incorrect"},
+            )
             raise CurrentPasswordIncorrect(detail=exc.detail) from None
         for session in await self._refresh.revoke_user(claims.sub, keep=claims.sid):
             await self._revocations.revoke_session(session.id)
+        await self._audit.record("user.password", actor=claims.sub, subject=claims.sub)
         log.info("password of %s changed; other sessions ended", claims.sub)
 
     async def revocation_feed(self, since: int, limit: int) -> tuple[Sequence[Revocation], int]:

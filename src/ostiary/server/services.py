@@ -11,19 +11,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ostiary.audit import AuditTrail
 from ostiary.authn import Accounts, PasswordHasher, PasswordPolicy
 from ostiary.authn.browser import BrowserSessions
 from ostiary.authn.clients import ClientAuthenticator, ClientRegistry
+from ostiary.authn.throttle import Throttle, ThrottlePolicy, rate_limit_storage
 from ostiary.clock import Clock
 from ostiary.grants import ClientCredentialsGrant, Grant, TokenEndpoint
 from ostiary.grants.authorization_code import AuthorizationCodeGrant, Authorizations
 from ostiary.grants.refresh_token import RefreshTokenGrant
 from ostiary.keys.encryption import MasterKey
 from ostiary.keys.master_file import MASTER_KEY_FILE, load_or_create_master_key
-from ostiary.keys.service import DAY, KeyService
+from ostiary.keys.service import DAY, KeyEvents, KeyService
 from ostiary.resource import RevocationList, TokenVerifier
 from ostiary.server.cookies import Cookies
 from ostiary.server.keyview import LiveKeySet
+from ostiary.server.metrics import Metrics
 from ostiary.server.service import AuthService
 from ostiary.settings import Settings
 from ostiary.storage import MEMORY_URL, Storage, open_storage
@@ -55,7 +58,12 @@ def load_master_key(settings: Settings) -> MasterKey:
 
 
 def key_service(
-    settings: Settings, storage: Storage, master_key: MasterKey, *, clock: Clock
+    settings: Settings,
+    storage: Storage,
+    master_key: MasterKey,
+    *,
+    clock: Clock,
+    on_event: KeyEvents | None = None,
 ) -> KeyService:
     """The keys that sign access tokens (``OSTIARY_SIGNING_ALG``)."""
     separate = settings.id_token_signing_alg != settings.signing_alg
@@ -69,6 +77,7 @@ def key_service(
         lifetime=settings.access_token_ttl,
         owns=(lambda alg: alg != id_alg) if separate else None,
         lease_name=ACCESS_KEYS_LEASE,
+        on_event=on_event,
     )
 
 
@@ -79,6 +88,7 @@ def id_token_key_service(
     *,
     clock: Clock,
     access_keys: KeyService,
+    on_event: KeyEvents | None = None,
 ) -> KeyService:
     """The keys that sign ID tokens (``OSTIARY_ID_TOKEN_SIGNING_ALG``): ``access_keys`` itself
     when both algorithms are the same, else a service of its own over the same store."""
@@ -94,6 +104,7 @@ def id_token_key_service(
         lifetime=DEFAULT_ID_TOKEN_TTL,
         owns=lambda alg: alg == id_alg,
         lease_name=ID_TOKEN_KEYS_LEASE,
+        on_event=on_event,
     )
 
 
@@ -107,6 +118,7 @@ def _key_service(
     lifetime: float,
     owns: Callable[[str], bool] | None,
     lease_name: str,
+    on_event: KeyEvents | None = None,
 ) -> KeyService:
     interval = settings.key_rotation_days * DAY
     return KeyService(
@@ -123,6 +135,7 @@ def _key_service(
         rsa_bits=settings.rsa_key_bits,
         lease_name=lease_name,
         owns=owns,
+        on_event=on_event,
     )
 
 
@@ -187,6 +200,28 @@ def _grace_secret(settings: Settings) -> bytes:
     return derived_secret(settings, b"ostiary refresh grace v1")
 
 
+def throttle(settings: Settings, *, clock: Clock) -> Throttle:
+    """The rate limits of ``settings``, counted in Redis when ``OSTIARY_REDIS_URL`` is set."""
+    policy = ThrottlePolicy(
+        login=settings.login_rate_limit,
+        login_address=settings.login_address_rate_limit,
+        register=settings.register_rate_limit,
+        refresh=settings.refresh_rate_limit,
+        refresh_address=settings.refresh_address_rate_limit,
+        token=settings.token_rate_limit,
+        backoff_after=settings.login_backoff_after,
+        backoff_base_seconds=settings.login_backoff_base_seconds,
+        backoff_max_seconds=settings.login_backoff_max_seconds,
+    )
+    return Throttle(
+        rate_limit_storage(settings.redis_url),
+        policy,
+        secret=derived_secret(settings, b"ostiary rate-limit keys v1"),
+        clock=clock,
+        enabled=settings.rate_limits_enabled,
+    )
+
+
 def derived_secret(settings: Settings, label: bytes) -> bytes:
     """A key for ``label``, the same in every process: derived from the master key's text
     (MasterKey does not expose its bytes)."""
@@ -214,6 +249,11 @@ class Services:
     oauth: OAuthServices
     #: The keys that sign ID tokens (``keys`` itself when the algorithms are the same).
     id_keys: KeyService
+    audit: AuditTrail
+    #: None unless ``OSTIARY_METRICS_ENABLED``.
+    metrics: Metrics | None
+    #: Rate limits and the login back-off (docs/security.md, "Abuse protection").
+    throttle: Throttle
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +279,8 @@ def build_services(
     verifier: TokenVerifier,
     clock: Clock,
     id_keys: KeyService | None = None,
+    audit: AuditTrail | None = None,
+    metrics: Metrics | None = None,
 ) -> Services:
     """Wire the services; ``verifier`` (built before start-up, see :func:`server_verifier`)
     shares the revocation list kept here."""
@@ -252,18 +294,35 @@ def build_services(
     )
     hasher = password_hasher(settings)
     users = accounts(settings, storage, clock=clock, hasher=hasher)
+    audit = audit if audit is not None else AuditTrail(storage.audit, clock=clock)
+    if metrics is not None:
+        audit.listeners.append(metrics.observe)
     auth = AuthService(
         settings,
         accounts=users,
         issuer=issuer,
         refresh=refresh_tokens(settings, storage, clock=clock),
         revocations=revoked,
+        audit=audit,
     )
     sync = RevocationSync(revoked, interval=settings.revocation_sync_seconds)
     id_keys = keys if id_keys is None else id_keys
     oauth = oauth_services(settings, storage, keys, id_keys, issuer, users, revoked, clock=clock)
     return Services(
-        settings, storage, keys, users, auth, revoked, sync, verifier, hasher, oauth, id_keys
+        settings,
+        storage,
+        keys,
+        users,
+        auth,
+        revoked,
+        sync,
+        verifier,
+        hasher,
+        oauth,
+        id_keys,
+        audit,
+        metrics,
+        throttle=throttle(settings, clock=clock),
     )
 
 
@@ -328,7 +387,7 @@ def oauth_services(
         inspector,
         id_tokens,
         browser_sessions,
-        Cookies(settings.issuer),
+        Cookies(settings.issuer, dev_mode=settings.dev_mode),
         clock,
     )
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import itertools
 from collections.abc import Iterable, Sequence
 
 from ostiary.storage._checks import check_family, check_page, check_revoke_target, is_live
 from ostiary.storage.protocols import (
+    AuditStore,
     AuthorizationCodeStore,
     BrowserSessionStore,
     ClientStore,
@@ -27,6 +29,7 @@ from ostiary.storage.protocols import (
     UserStore,
 )
 from ostiary.storage.records import (
+    AuditEvent,
     AuthorizationCode,
     BrowserSession,
     Client,
@@ -346,6 +349,47 @@ class MemoryOnceStore:
         return forgotten
 
 
+class MemoryAuditStore:
+    def __init__(self) -> None:
+        self._events: list[AuditEvent] = []
+        self._last_seq = 0
+
+    async def add(self, event: AuditEvent) -> AuditEvent:
+        self._last_seq += 1
+        entry = dataclasses.replace(event, data=dict(event.data), seq=self._last_seq)
+        self._events.append(entry)
+        return entry
+
+    async def add_many(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+        return [await self.add(event) for event in events]
+
+    async def query(
+        self,
+        *,
+        since_seq: int = 0,
+        kind: str | None = None,
+        subject: str | None = None,
+        actor: str | None = None,
+        limit: int = 100,
+    ) -> Sequence[AuditEvent]:
+        check_page(limit=limit)
+        found = (
+            e
+            for e in self._events
+            if e.seq > since_seq
+            and (kind is None or e.kind == kind)
+            and (subject is None or e.subject == subject)
+            and (actor is None or e.actor == actor)
+        )
+        return list(itertools.islice(found, limit))
+
+    async def purge(self, *, before: float) -> int:
+        kept = [e for e in self._events if e.time >= before]
+        purged = len(self._events) - len(kept)
+        self._events = kept
+        return purged
+
+
 class MemoryStorage:
     """Every store in memory; :meth:`close` does nothing."""
 
@@ -360,6 +404,7 @@ class MemoryStorage:
         self.browser_sessions: BrowserSessionStore = MemoryBrowserSessionStore()
         self.consents: ConsentStore = MemoryConsentStore()
         self.once: OnceStore = MemoryOnceStore()
+        self.audit: AuditStore = MemoryAuditStore()
 
     async def close(self) -> None:
         return None

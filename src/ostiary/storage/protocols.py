@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ostiary.storage.records import (
+    AuditEvent,
     AuthorizationCode,
     BrowserSession,
     Client,
@@ -218,6 +219,32 @@ class OnceStore(Protocol):
         not forgotten already). A purged key may be used again."""
 
 
+class AuditStore(Protocol):
+    """The audit trail: events appended in ``seq`` order, read back with filters."""
+
+    async def add(self, event: AuditEvent) -> AuditEvent:
+        """Append; returns the event with its ``seq`` (strictly increasing)."""
+
+    async def add_many(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+        """Append several in one transaction, in order; returns them with their ``seq``."""
+
+    async def query(
+        self,
+        *,
+        since_seq: int = 0,
+        kind: str | None = None,
+        subject: str | None = None,
+        actor: str | None = None,
+        limit: int = 100,
+    ) -> Sequence[AuditEvent]:
+        """Events with ``seq`` greater than ``since_seq`` matching every filter given, in
+        ``seq`` order; :class:`ValueError` if ``limit`` is negative."""
+
+    async def purge(self, *, before: float) -> int:
+        """Delete events whose ``time`` is before ``before``; return how many. Purging never
+        lets a later ``add`` reuse a ``seq``."""
+
+
 class Storage(Protocol):
     """Every store of one backend, plus its lifecycle."""
 
@@ -231,5 +258,6 @@ class Storage(Protocol):
     browser_sessions: BrowserSessionStore
     consents: ConsentStore
     once: OnceStore
+    audit: AuditStore
 
     async def close(self) -> None: ...

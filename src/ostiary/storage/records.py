@@ -6,7 +6,8 @@ passwords as argon2id hashes, private keys sealed under the master key.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -191,3 +192,25 @@ class Consent:
     client_id: str
     scopes: frozenset[str]
     granted_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """Something that happened to an account, a client, a session or a key: who did it, to
+    what, from where, and how it ended. Never a secret: no token, password, secret or hash."""
+
+    #: What happened, dotted: ``login``, ``refresh.reuse``, ``user.create``, ``key.rotated``...
+    kind: str
+    time: float
+    #: Who: a user id, a client id, ``operator`` (the CLI) or ``system``.
+    actor: str
+    #: ``success`` or ``failure``.
+    outcome: str
+    #: What it was done to (a user id, a client id, a kid), if anything.
+    subject: str | None = None
+    address: str | None = None
+    user_agent: str | None = None
+    #: A few more facts (``session``, ``grant``, ``reason``...), never a secret.
+    data: Mapping[str, str] = field(default_factory=dict)
+    #: Position in the trail, assigned by the store.
+    seq: int = 0

@@ -81,6 +81,19 @@ def test_serve_runs_uvicorn_with_one_worker(
     assert call["log_config"]["loggers"]["ostiary"]["level"] == "INFO"
 
 
+def test_serve_leaves_the_header_limit_to_the_app(
+    runner: CliRunner,
+    env: dict[str, str],
+    uvicorn_calls: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """h11's own 16 KiB limit would answer a bare 400 before the app's 431."""
+    monkeypatch.setenv("OSTIARY_MAX_HEADER_BYTES", "20000")
+    code, _, stderr = run(runner, "serve")
+    assert code == 0, stderr
+    assert uvicorn_calls[0]["h11_max_incomplete_event_size"] == 80_000
+
+
 def test_serve_takes_its_issuer_from_the_address_unless_set(
     runner: CliRunner,
     env: dict[str, str],
@@ -89,7 +102,7 @@ def test_serve_takes_its_issuer_from_the_address_unless_set(
 ) -> None:
     seen: list[Settings] = []
 
-    def fake_create_app(settings: Settings) -> str:
+    def fake_create_app(settings: Settings, **_options: object) -> str:
         seen.append(settings)
         return "app"
 

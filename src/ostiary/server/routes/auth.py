@@ -5,13 +5,24 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from ostiary.errors import InvalidGrant, InvalidRequest
 from ostiary.server.body import read_json
-from ostiary.server.dependencies import AppServices, Claims, client_address, user_agent
-from ostiary.server.errors import NO_STORE
+from ostiary.server.browser_mode import Browser
+from ostiary.server.dependencies import (
+    AppServices,
+    Claims,
+    client_address,
+    current_claims,
+    user_agent,
+)
+from ostiary.server.errors import NO_STORE, render
 from ostiary.server.routes._render import account, no_store, token_response
 from ostiary.server.schemas import (
     Account,
+    BrowserTokenResponse,
+    CookieRefreshRequest,
     Credentials,
+    LoginRequest,
     PasswordChange,
     RefreshRequest,
     TokenResponse,
@@ -23,37 +34,66 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post("/register", status_code=201, response_model=Account)
 async def register(request: Request, services: AppServices) -> JSONResponse:
     """Create an account (403 ``access_denied`` when registration is off, 409 if taken)."""
+    await services.throttle.check_register(client_address(request))
     body = await read_json(request, Credentials)
     user = await services.auth.register(body.username, body.password)
     return no_store(account(user), status_code=201)
 
 
-@router.post("/login", response_model=TokenResponse)
-async def login(request: Request, services: AppServices) -> JSONResponse:
+@router.post("/login", response_model=TokenResponse | BrowserTokenResponse)
+async def login(request: Request, services: AppServices, browser: Browser) -> JSONResponse:
     """Username and password for an access token and a refresh token. An unknown user, a
-    wrong password and a disabled account get the same 401."""
-    body = await read_json(request, Credentials)
-    pair = await services.auth.login(
-        body.username,
-        body.password,
-        user_agent=user_agent(request),
-        address=client_address(request),
-    )
-    return token_response(pair)
+    wrong password and a disabled account get the same 401. With ``"cookie": true``
+    (browser mode, from an allowed origin only) the refresh token is set as an ``HttpOnly``
+    cookie instead and the body carries a ``csrf_token``."""
+    body = await read_json(request, LoginRequest)
+    if body.cookie:
+        browser.check_origin(request)
+    async with services.throttle.login_attempt(body.username, client_address(request)):
+        pair = await services.auth.login(
+            body.username,
+            body.password,
+            user_agent=user_agent(request),
+            address=client_address(request),
+        )
+    return browser.token_response(pair) if body.cookie else token_response(pair)
 
 
-@router.post("/refresh", response_model=TokenResponse)
-async def refresh(request: Request, services: AppServices) -> JSONResponse:
-    """Exchange a refresh token for a new pair (RFC 6749 §6 with rotation)."""
-    body = await read_json(request, RefreshRequest)
-    return token_response(await services.auth.refresh(body.refresh_token))
+@router.post("/refresh", response_model=TokenResponse | BrowserTokenResponse)
+async def refresh(request: Request, services: AppServices, browser: Browser) -> Response:
+    """Exchange a refresh token for a new pair (RFC 6749 §6 with rotation): from the body,
+    or from browser mode's cookie under its CSRF checks, rotating the cookie."""
+    cookie = browser.read(request)
+    if cookie is None:
+        body = await read_json(request, RefreshRequest)
+        await services.throttle.check_refresh(body.refresh_token, client_address(request))
+        return token_response(await services.auth.refresh(body.refresh_token))
+    browser.check(request, cookie)  # first: a cross-site request learns nothing more
+    if await request.body() and (await read_json(request, CookieRefreshRequest)).refresh_token:
+        raise InvalidRequest("Send the refresh token in the cookie or in the body, not both.")
+    await services.throttle.check_refresh(cookie, client_address(request))
+    try:
+        pair = await services.auth.refresh(cookie)
+    except InvalidGrant as exc:  # the cookie is of no more use: drop it
+        response = render(request.url.path, exc).response()
+        browser.clear(response)
+        return response
+    return browser.token_response(pair)
 
 
 @router.post("/logout", status_code=204)
-async def logout(claims: Claims, services: AppServices) -> Response:
-    """End this token's session: its refresh tokens and its access tokens."""
-    await services.auth.logout(claims)
-    return Response(status_code=204, headers=NO_STORE)
+async def logout(request: Request, services: AppServices, browser: Browser) -> Response:
+    """End this session: its refresh tokens and its access tokens. Authenticated by the
+    Bearer token, or by browser mode's cookie (under its CSRF checks), which is cleared."""
+    cookie = browser.read(request)
+    if cookie is None:
+        await services.auth.logout(await current_claims(request, services))
+        return Response(status_code=204, headers=NO_STORE)
+    browser.check(request, cookie)
+    await services.auth.logout_refresh(cookie)
+    response = Response(status_code=204, headers=NO_STORE)
+    browser.clear(response)
+    return response
 
 
 @router.post("/logout-all", status_code=204)

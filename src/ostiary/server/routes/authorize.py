@@ -27,6 +27,7 @@ from ostiary.errors import (
     LoginRequired,
     NotFound,
     OstiaryError,
+    RateLimited,
 )
 from ostiary.grants import TokenRequest
 from ostiary.grants.authorization_code import AuthorizationRequest, NoRedirectError
@@ -147,10 +148,15 @@ async def _login(
 ) -> Response:
     username = form.get("username") or ""
     password = form.get("password") or ""
+    address = client_address(request)
     try:
-        user = await services.accounts.authenticate(username, password)
+        async with services.throttle.login_attempt(username, address):
+            user = await services.accounts.authenticate(username, password)
+    except RateLimited as exc:
+        log.info("sign-in throttled at the authorization endpoint from %s", address)
+        return _throttled_login_form(request, services, checked, pass_on, username, exc)
     except (InvalidCredentials, InvalidRequest):
-        log.info("sign-in failed at the authorization endpoint from %s", client_address(request))
+        log.info("sign-in failed at the authorization endpoint from %s", address)
         return _login_form(
             request,
             services,
@@ -240,6 +246,28 @@ def _login_form(
         status_code=status_code,
     )
     _keep_csrf(response, services, request, binding)
+    return response
+
+
+def _throttled_login_form(
+    request: Request,
+    services: AppServices,
+    checked: AuthorizationRequest,
+    pass_on: dict[str, str],
+    username: str,
+    exc: RateLimited,
+) -> Response:
+    """429 with ``Retry-After``; the same words whether the account exists or not."""
+    response = _login_form(
+        request,
+        services,
+        checked,
+        pass_on,
+        username=username[:200],
+        error=f"Too many sign-in attempts. Wait {exc.retry_after} seconds, then try again.",
+        status_code=429,
+    )
+    response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 
@@ -363,7 +391,8 @@ async def _live_user(services: AppServices, browser: BrowserSession) -> User | N
 # --- /oauth/logout --------------------------------------------------------------------------
 
 
-@router.api_route("/logout", methods=["GET", "POST"])
+@router.get("/logout")
+@router.post("/logout")  # one route each: one operation id each in the OpenAPI document
 async def logout(request: Request, services: AppServices) -> Response:
     """RP-Initiated Logout §2-§3: end the browser session and what was issued under it, then
     return to the client's registered ``post_logout_redirect_uri`` (with ``state``) or show

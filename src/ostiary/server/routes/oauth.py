@@ -43,7 +43,8 @@ async def introspect(request: Request, services: AppServices) -> JSONResponse:
     return JSONResponse(answer, headers=NO_STORE)
 
 
-@router.api_route("/userinfo", methods=["GET", "POST"])
+@router.get("/userinfo")
+@router.post("/userinfo")  # one route each: one operation id each in the OpenAPI document
 async def userinfo(request: Request, services: AppServices) -> JSONResponse:
     """Core §5.3: the signed-in user's claims, for an access token with the ``openid`` scope
     (RFC 6750 answers otherwise). The token may be sent in the header or, with POST, as a

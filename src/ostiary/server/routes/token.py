@@ -16,6 +16,7 @@ from starlette.routing import Route
 from ostiary.server.errors import NO_STORE
 from ostiary.server.forms import client_credentials, read_form
 from ostiary.server.services import Services
+from ostiary.server.token_audit import audited_exchange
 
 PATH = "/oauth/token"
 
@@ -27,7 +28,9 @@ async def token(request: Request) -> Response:
     services: Services = request.app.state.services
     form = await read_form(request)
     credentials = client_credentials(request, form)
-    answer = await services.oauth.token_endpoint.exchange(credentials, form)
+    claimed = credentials.basic[0] if credentials.basic is not None else credentials.client_id
+    await services.throttle.check_token(claimed, request.client.host if request.client else None)
+    answer = await audited_exchange(services, credentials, form)
     body = json.dumps(answer.body(), separators=(",", ":"))
     return Response(body, media_type="application/json", headers=NO_STORE)
 

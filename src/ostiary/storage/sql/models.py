@@ -194,3 +194,22 @@ class OnceKeyRow(Base):
 
     key: Mapped[str] = mapped_column(primary_key=True)
     expires_at: Mapped[float] = mapped_column(index=True)
+
+
+class AuditEventRow(Base):
+    __tablename__ = "audit_events"
+    # AUTOINCREMENT: SQLite must never hand out a purged seq again (``audit tail`` follows seq).
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    kind: Mapped[str] = mapped_column(index=True)
+    time: Mapped[float] = mapped_column(index=True)  # purged by age
+    actor: Mapped[str] = mapped_column(index=True)
+    outcome: Mapped[str]
+    subject: Mapped[str | None] = mapped_column(index=True)
+    address: Mapped[str | None]
+    user_agent: Mapped[str | None]
+    #: A JSON object of strings.
+    data: Mapped[str]

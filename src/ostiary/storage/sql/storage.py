@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ostiary.storage.protocols import (
+    AuditStore,
     AuthorizationCodeStore,
     BrowserSessionStore,
     ClientStore,
@@ -14,6 +15,7 @@ from ostiary.storage.protocols import (
     SessionStore,
     UserStore,
 )
+from ostiary.storage.sql.audit import SQLAuditStore
 from ostiary.storage.sql.browser_sessions import SQLBrowserSessionStore
 from ostiary.storage.sql.clients import SQLClientStore
 from ostiary.storage.sql.codes import SQLAuthorizationCodeStore
@@ -44,6 +46,7 @@ class SQLStorage:
         self.browser_sessions: BrowserSessionStore = SQLBrowserSessionStore(db)
         self.consents: ConsentStore = SQLConsentStore(db)
         self.once: OnceStore = SQLOnceStore(db)
+        self.audit: AuditStore = SQLAuditStore(db)
 
     @classmethod
     def from_url(cls, url: str) -> SQLStorage:

@@ -1,0 +1,253 @@
+"""Abuse protection: rate limits per address, account, refresh token and client, and an
+exponential back-off after repeated failed logins for one account from one address.
+
+The counters live in a ``limits`` async storage: in this process by default, in Redis when the
+instances of a deployment share them. A key never holds a username, a token or an address as
+sent: each identifier is a keyed BLAKE2b digest of its normalized form. A login is throttled by
+what was typed, never by what exists, so an unknown username is throttled exactly like a known
+one; and the back-off is per account *and* address, so an attacker cannot lock a user out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import math
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Final
+
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.storage import storage_from_string
+
+from ostiary.authn.accounts import normalize_username
+from ostiary.clock import SYSTEM_CLOCK, Clock
+from ostiary.errors import InvalidCredentials, InvalidUsername, RateLimited
+
+#: ``limits`` keeps its windows on its own time (``time.time``); it cannot take a clock. The
+#: back-off, which is ours, runs on the injected clock.
+LIBRARY_CLOCK: Final = SYSTEM_CLOCK
+#: Consecutive login failures are forgotten this long after the first (or at a success).
+FAILURE_MEMORY_SECONDS: Final = 86_400
+DEFAULT_KEY_PREFIX: Final = "ostiary"
+_UNKNOWN_ADDRESS: Final = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottlePolicy:
+    """The limits, in ``limits`` notation (``"10/minute"``, several joined by ``;``)."""
+
+    #: Login attempts per account and address (``/auth/login`` and the authorize form).
+    login: str = "10/minute"
+    #: Login attempts per address, whatever the account (credential stuffing).
+    login_address: str = "60/minute"
+    #: Registrations per address.
+    register: str = "10/hour"
+    #: Refreshes per refresh token.
+    refresh: str = "10/minute"
+    #: Refreshes per address.
+    refresh_address: str = "300/minute"
+    #: Token requests per client id (per address when the client names itself by assertion).
+    token: str = "600/minute"
+    #: Consecutive failures for one account and address before the back-off starts.
+    backoff_after: int = 5
+    #: The first wait; each further failure doubles it...
+    backoff_base_seconds: float = 1.0
+    #: ...up to this.
+    backoff_max_seconds: float = 900.0
+
+    def backoff(self, failures: int) -> float:
+        """Seconds to wait after the ``failures``-th consecutive failure."""
+        if failures < self.backoff_after:
+            return 0.0
+        doublings = min(failures - self.backoff_after, 60)
+        return float(min(self.backoff_base_seconds * 2.0**doublings, self.backoff_max_seconds))
+
+
+def rate_limit_storage(redis_url: str | None, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> Storage:
+    """Redis at ``redis_url`` (``redis://`` or ``rediss://``; needs the ``redis`` extra), else
+    this process's memory."""
+    if redis_url is None:
+        return SweepingMemoryStorage()
+    uri = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
+    storage = storage_from_string(uri, key_prefix=key_prefix, implementation="redispy")
+    assert isinstance(storage, Storage)
+    return storage
+
+
+class SweepingMemoryStorage(MemoryStorage):
+    """``limits``' memory storage, sweeping out expired entries at most once per ``interval``
+    seconds. Upstream starts a sweep after every hit, and a sweep walks every key (with a
+    thread hop per moving-window key): under many addresses each request would pay O(keys).
+    Expired entries never count either way; sweeping only frees memory."""
+
+    def __init__(self, *, interval: float = 10.0) -> None:
+        super().__init__()
+        self._interval = interval
+        self._next_sweep = float("-inf")
+
+    # The upstream hook, by its mangled name (limits 5.x); tests/unit pin that it exists.
+    async def _MemoryStorage__schedule_expiry(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self._interval
+        await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
+
+
+class Throttle:
+    """Checks each attempt against its limits; raises :class:`~ostiary.errors.RateLimited`
+    (429 with ``Retry-After``) when one is spent. Disabled, every check passes."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        policy: ThrottlePolicy,
+        *,
+        secret: bytes,
+        clock: Clock = SYSTEM_CLOCK,
+        enabled: bool = True,
+    ) -> None:
+        self._storage = storage
+        # Two counters per key whatever the limit (a moving window keeps one timestamp per
+        # request: memory and time that grow with the limit); weighted, so no burst of twice
+        # the limit at a window edge, as a fixed window allows.
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._policy = policy
+        self._secret = hashlib.blake2b(secret, digest_size=32).digest()
+        self._clock = clock
+        self.enabled = enabled
+        self._login = parse_many(policy.login)
+        self._login_address = parse_many(policy.login_address)
+        self._register = parse_many(policy.register)
+        self._refresh = parse_many(policy.refresh)
+        self._refresh_address = parse_many(policy.refresh_address)
+        self._token = parse_many(policy.token)
+
+    @property
+    def policy(self) -> ThrottlePolicy:
+        return self._policy
+
+    # --- logins ------------------------------------------------------------------------------
+
+    async def check_login(self, username: str, address: str | None) -> None:
+        """Before a password is checked: the back-off of this account and address, then the
+        per-address and per-account-and-address limits. A refused attempt costs no hashing."""
+        if not self.enabled:
+            return
+        who = self._account_at(username, address)
+        await self._check_backoff(who)
+        await self._hit(self._login_address, "login-address", self._digest("addr", address))
+        await self._hit(self._login, "login", who)
+
+    @contextlib.asynccontextmanager
+    async def login_attempt(self, username: str, address: str | None) -> AsyncIterator[None]:
+        """Around a password check: refused while throttled; an
+        :class:`~ostiary.errors.InvalidCredentials` is counted as a failure, a success clears
+        the failures of this account and address."""
+        await self.check_login(username, address)
+        try:
+            yield
+        except InvalidCredentials:
+            await self.login_failed(username, address)
+            raise
+        await self.login_succeeded(username, address)
+
+    async def login_failed(self, username: str, address: str | None) -> None:
+        """Count a failure; from the ``backoff_after``-th on, the next attempt must wait."""
+        if not self.enabled:
+            return
+        key = self._failures_key(self._account_at(username, address))
+        failures = await self._storage.incr(key, FAILURE_MEMORY_SECONDS)
+        wait = self._policy.backoff(failures)
+        if wait > 0:
+            # One key per failure count, written once: concurrent failures never race.
+            # Counters hold integers: the time in milliseconds.
+            at = self._now_ms()
+            await self._storage.incr(f"{key}/{failures}", math.ceil(wait) + 1, amount=at)
+
+    async def login_succeeded(self, username: str, address: str | None) -> None:
+        if self.enabled:
+            await self._storage.clear(self._failures_key(self._account_at(username, address)))
+
+    async def _check_backoff(self, who: str) -> None:
+        key = self._failures_key(who)
+        failures = await self._storage.get(key)
+        wait = self._policy.backoff(failures)
+        if wait <= 0:
+            return
+        failed_at = await self._storage.get(f"{key}/{failures}")
+        remaining_ms = failed_at + int(wait * 1000) - self._now_ms()
+        if remaining_ms > 0:
+            raise RateLimited(
+                "Too many failed sign-in attempts; try again later.",
+                retry_after=math.ceil(remaining_ms / 1000),
+                detail=f"login back-off after {failures} failures",
+            )
+
+    # --- other endpoints ---------------------------------------------------------------------
+
+    async def check_register(self, address: str | None) -> None:
+        if self.enabled:
+            await self._hit(self._register, "register", self._digest("addr", address))
+
+    async def check_refresh(self, refresh_token: str, address: str | None) -> None:
+        if self.enabled:
+            await self._hit(self._refresh_address, "refresh-address", self._digest("addr", address))
+            await self._hit(self._refresh, "refresh", self._digest("refresh", refresh_token))
+
+    async def check_token(self, client_id: str | None, address: str | None) -> None:
+        """Per ``client_id`` as the request claims it (Basic or form) and address: the client
+        is not authenticated yet, so a bucket per client id alone would let anyone who knows
+        the id use up the client's allowance. None (an assertion-only request) counts by
+        address alone."""
+        if not self.enabled:
+            return
+        if client_id is None:
+            await self._hit(self._token, "token-address", self._digest("addr", address))
+        else:
+            who = self._digest("client", f"{client_id}\x00{address or '-'}")
+            await self._hit(self._token, "token", who)
+
+    async def close(self) -> None:
+        """Stop the memory storage's sweeper or close the Redis connections."""
+        if isinstance(self._storage, MemoryStorage):
+            timer = self._storage.timer
+            if timer is not None and not timer.done():
+                timer.cancel()
+                await asyncio.gather(timer, return_exceptions=True)
+        elif isinstance(self._storage, RedisStorage):
+            client = getattr(self._storage.bridge, "storage", None)  # the redis-py client
+            if client is not None:
+                await client.aclose()
+
+    # --- keys --------------------------------------------------------------------------------
+
+    async def _hit(self, items: list[RateLimitItem], name: str, identifier: str) -> None:
+        for item in items:
+            if not await self._limiter.hit(item, name, identifier):
+                stats = await self._limiter.get_window_stats(item, name, identifier)
+                raise RateLimited(
+                    retry_after=max(1, math.ceil(stats.reset_time - LIBRARY_CLOCK.now())),
+                    detail=f"{name} limit {item} spent",
+                )
+
+    def _account_at(self, username: str, address: str | None) -> str:
+        try:
+            account = normalize_username(username)
+        except InvalidUsername:
+            account = username[:1024].casefold()  # throttled all the same, never a shortcut
+        return self._digest("login", f"{account}\x00{address or _UNKNOWN_ADDRESS}")
+
+    def _now_ms(self) -> int:
+        return int(self._clock.now() * 1000)
+
+    def _failures_key(self, who: str) -> str:
+        return f"ostiary/login-failures/{who}"
+
+    def _digest(self, kind: str, value: str | None) -> str:
+        data = f"{kind}\x00{value if value is not None else _UNKNOWN_ADDRESS}".encode()
+        return hashlib.blake2b(data, key=self._secret, digest_size=16).hexdigest()

@@ -1,0 +1,160 @@
+"""The throttle over ``limits``: rate limits, the login back-off on the injected clock, keys
+without secrets, and the same behaviour on Redis."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+
+from ostiary.authn.throttle import (
+    SweepingMemoryStorage,
+    Throttle,
+    ThrottlePolicy,
+    rate_limit_storage,
+)
+from ostiary.clock import FrozenClock
+from ostiary.errors import InvalidCredentials, RateLimited
+
+SECRET = b"k" * 32
+REDIS_URL = "redis://127.0.0.1:6379/0"
+STRICT = ThrottlePolicy(
+    login="3/hour",
+    login_address="100/hour",
+    register="2/hour",
+    refresh="2/hour",
+    refresh_address="100/hour",
+    token="2/hour",
+    backoff_after=2,
+    backoff_base_seconds=60,
+    backoff_max_seconds=200,
+)
+
+
+def throttle(storage: Storage, policy: ThrottlePolicy = STRICT) -> tuple[Throttle, FrozenClock]:
+    clock = FrozenClock(time.time())
+    return Throttle(storage, policy, secret=SECRET, clock=clock), clock
+
+
+async def fail(throttle: Throttle, username: str, address: str) -> None:
+    with pytest.raises(InvalidCredentials):
+        async with throttle.login_attempt(username, address):
+            raise InvalidCredentials()
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    policy = ThrottlePolicy(backoff_after=5, backoff_base_seconds=1, backoff_max_seconds=900)
+    assert [policy.backoff(n) for n in range(4, 9)] == [0, 1, 2, 4, 8]
+    assert policy.backoff(20) == 900
+    assert policy.backoff(10**9) == 900  # no overflow
+
+
+def test_the_sweep_hook_exists_upstream() -> None:
+    """SweepingMemoryStorage overrides limits' private hook by its mangled name."""
+    assert hasattr(MemoryStorage, "_MemoryStorage__schedule_expiry")
+
+
+async def test_rate_limit_raises_with_retry_after() -> None:
+    limiter, _ = throttle(SweepingMemoryStorage())
+    for _ in range(2):
+        await limiter.check_register("198.51.100.1")
+    with pytest.raises(RateLimited) as info:
+        await limiter.check_register("198.51.100.1")
+    assert 1 <= info.value.retry_after <= 3600
+    await limiter.check_register("198.51.100.2")  # another address has its own budget
+    await limiter.close()
+
+
+async def test_backoff_runs_on_the_injected_clock() -> None:
+    policy = ThrottlePolicy(login="1000/hour", backoff_after=2, backoff_base_seconds=60)
+    limiter, clock = throttle(SweepingMemoryStorage(), policy)
+    await fail(limiter, "alice", "a")
+    await fail(limiter, "alice", "a")  # the 2nd failure: wait 60 s
+    with pytest.raises(RateLimited) as info:
+        await limiter.check_login("alice", "a")
+    assert info.value.retry_after == 60
+    await limiter.check_login("alice", "b")  # the account is not locked for everyone
+    clock.advance(61)
+    await fail(limiter, "alice", "a")  # the 3rd: 120 s
+    clock.advance(100)
+    with pytest.raises(RateLimited):
+        await limiter.check_login("alice", "a")
+    clock.advance(21)
+    async with limiter.login_attempt("alice", "a"):
+        pass  # a success forgets the failures
+    await fail(limiter, "alice", "a")
+    await limiter.check_login("alice", "a")
+    await limiter.close()
+
+
+async def test_usernames_are_throttled_in_normalized_form() -> None:
+    limiter, _ = throttle(SweepingMemoryStorage())
+    for name in ("Alice", " alice", "ALICE"):
+        await limiter.check_login(name, "a")
+    with pytest.raises(RateLimited):
+        await limiter.check_login("alice", "a")
+    await limiter.close()
+
+
+async def test_keys_hold_no_username_token_or_address() -> None:
+    storage = SweepingMemoryStorage()
+    limiter, _ = throttle(storage)
+    token = secrets.token_urlsafe(32)
+    await fail(limiter, "alice@example.com", "198.51.100.1")
+    await limiter.check_refresh(token, "198.51.100.1")
+    await limiter.check_token("my-client", None)
+    keys = " ".join([*storage.storage, *storage.events])
+    for raw in ("alice", token, "198.51.100.1", "my-client"):
+        assert raw not in keys
+    await limiter.close()
+
+
+async def test_disabled_never_refuses() -> None:
+    limiter = Throttle(SweepingMemoryStorage(), STRICT, secret=SECRET, enabled=False)
+    for _ in range(10):
+        await fail(limiter, "alice", "a")
+        await limiter.check_register("a")
+    await limiter.close()
+
+
+def redis_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+async def redis_storage() -> AsyncIterator[Storage]:
+    if not redis_reachable():
+        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
+    prefix = f"ostiary-test-{secrets.token_hex(8)}"
+    storage = rate_limit_storage(REDIS_URL, key_prefix=prefix)
+    assert isinstance(storage, RedisStorage)
+    yield storage
+    await storage.reset()  # deletes the keys under this run's prefix only
+    await Throttle(storage, STRICT, secret=SECRET).close()
+
+
+async def test_redis_counts_limits_and_backoff(redis_storage: Storage) -> None:
+    limiter, clock = throttle(redis_storage)
+    other, _ = throttle(redis_storage)  # a second process on the same Redis
+    await limiter.check_token("svc", "a")
+    await other.check_token("svc", "a")  # counted together: one Redis
+    with pytest.raises(RateLimited) as info:
+        await limiter.check_token("svc", "a")
+    assert info.value.retry_after >= 1
+    await limiter.check_token("svc", "c")  # another address has a budget of its own
+    await fail(limiter, "alice", "a")
+    await fail(other, "alice", "a")
+    with pytest.raises(RateLimited) as backoff:
+        await limiter.check_login("alice", "a")
+    assert backoff.value.retry_after == 60
+    await limiter.check_login("alice", "b")
+    clock.advance(61)
+    await limiter.check_login("alice", "a")
