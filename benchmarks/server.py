@@ -70,7 +70,7 @@ SERVICE_CLIENT: Final = "demo-service"
 LOGIN_TARGET: Final = 0.8  # of the bare hash rate
 REFRESH_TARGET: Final = 1000.0  # per CPU-second, SQLite
 SERVICE_TOKEN_TARGET: Final = 3500.0  # client_credentials grants per CPU-second
-RATE_LIMITS: Final = ("LOGIN", "LOGIN_ADDRESS", "REFRESH", "REFRESH_ADDRESS", "TOKEN")
+RATE_LIMITS: Final = ("LOGIN", "LOGIN_ADDRESS", "REFRESH_ADDRESS", "TOKEN")
 BENCH_RATE_LIMIT: Final = "100000000/minute"
 MEMORY_TARGET_MB: Final = 120.0
 

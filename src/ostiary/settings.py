@@ -91,7 +91,6 @@ class Settings(BaseSettings):
     login_rate_limit: str = "10/minute"  # per account and address
     login_address_rate_limit: str = "60/minute"
     register_rate_limit: str = "10/hour"  # per address
-    refresh_rate_limit: str = "10/minute"  # per refresh token
     refresh_address_rate_limit: str = "300/minute"
     token_rate_limit: str = "600/minute"  # per client id and address
     login_backoff_after: int = Field(default=5, ge=1, le=1000)
@@ -142,7 +141,6 @@ class Settings(BaseSettings):
         "login_rate_limit",
         "login_address_rate_limit",
         "register_rate_limit",
-        "refresh_rate_limit",
         "refresh_address_rate_limit",
         "token_rate_limit",
     )

@@ -19,9 +19,8 @@ pytestmark = pytest.mark.slow
 RACERS: Final = 20
 ROUNDS: Final = 3
 DRIVERS: Final = {"sqlite": "sqlite+aiosqlite://", "postgresql": "postgresql+asyncpg://"}
-#: The race itself is under test, not the per-token refresh limit (10/minute by default, which
-#: would answer some racers 429 before they reach the store).
-RACE_ENV: Final = {"OSTIARY_REFRESH_RATE_LIMIT": "1000/minute"}
+#: The race itself is under test, not the refresh limit per address.
+RACE_ENV: Final = {"OSTIARY_REFRESH_ADDRESS_RATE_LIMIT": "1000/minute"}
 
 
 @pytest.fixture(scope="module")

@@ -46,9 +46,8 @@ class ThrottlePolicy:
     login_address: str = "60/minute"
     #: Registrations per address.
     register: str = "10/hour"
-    #: Refreshes per refresh token.
-    refresh: str = "10/minute"
-    #: Refreshes per address.
+    #: Refreshes per address. (None per refresh token: each is single use, and a used one
+    #: presented again ends its whole family, so a limit per token would guard nothing.)
     refresh_address: str = "300/minute"
     #: Token requests per client id (per address when the client names itself by assertion).
     token: str = "600/minute"
@@ -123,7 +122,6 @@ class Throttle:
         self._login = parse_many(policy.login)
         self._login_address = parse_many(policy.login_address)
         self._register = parse_many(policy.register)
-        self._refresh = parse_many(policy.refresh)
         self._refresh_address = parse_many(policy.refresh_address)
         self._token = parse_many(policy.token)
 
@@ -194,10 +192,9 @@ class Throttle:
         if self.enabled:
             await self._hit(self._register, "register", self._digest("addr", address))
 
-    async def check_refresh(self, refresh_token: str, address: str | None) -> None:
+    async def check_refresh(self, address: str | None) -> None:
         if self.enabled:
             await self._hit(self._refresh_address, "refresh-address", self._digest("addr", address))
-            await self._hit(self._refresh, "refresh", self._digest("refresh", refresh_token))
 
     async def check_token(self, client_id: str | None, address: str | None) -> None:
         """Per ``client_id`` as the request claims it (Basic or form) and address: the client

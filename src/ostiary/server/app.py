@@ -129,6 +129,7 @@ def create_app(
                 app.state.services = services
                 task = asyncio.create_task(_maintain(services), name="ostiary-maintenance")
                 if freeze_gc:
+                    gc.collect()  # start-up's garbage (the migration's, the seed's) first
                     gc.freeze()
                 try:
                     yield

@@ -206,7 +206,6 @@ def throttle(settings: Settings, *, clock: Clock) -> Throttle:
         login=settings.login_rate_limit,
         login_address=settings.login_address_rate_limit,
         register=settings.register_rate_limit,
-        refresh=settings.refresh_rate_limit,
         refresh_address=settings.refresh_address_rate_limit,
         token=settings.token_rate_limit,
         backoff_after=settings.login_backoff_after,

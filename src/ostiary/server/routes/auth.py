@@ -66,12 +66,12 @@ async def refresh(request: Request, services: AppServices, browser: Browser) -> 
     cookie = browser.read(request)
     if cookie is None:
         body = await read_json(request, RefreshRequest)
-        await services.throttle.check_refresh(body.refresh_token, client_address(request))
+        await services.throttle.check_refresh(client_address(request))
         return token_response(await services.auth.refresh(body.refresh_token))
     browser.check(request, cookie)  # first: a cross-site request learns nothing more
     if await request.body() and (await read_json(request, CookieRefreshRequest)).refresh_token:
         raise InvalidRequest("Send the refresh token in the cookie or in the body, not both.")
-    await services.throttle.check_refresh(cookie, client_address(request))
+    await services.throttle.check_refresh(client_address(request))
     try:
         pair = await services.auth.refresh(cookie)
     except InvalidGrant as exc:  # the cookie is of no more use: drop it
