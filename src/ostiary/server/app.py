@@ -14,7 +14,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Final
+from typing import Any, Final
 
 from fastapi import FastAPI
 
@@ -159,6 +159,7 @@ def create_app(
         app.include_router(router)
     # First, so that routing finds it at once (see ostiary.server.routes.token).
     app.router.routes.insert(0, token.token_route())
+    _document_token_endpoint(app)
     if metrics is not None:
         token_ = settings.metrics_token
         secret = token_.get_secret_value() if token_ is not None else None
@@ -186,6 +187,20 @@ def create_app(
         )
     app.add_middleware(SecurityHeadersMiddleware, docs_paths=docs_paths(app))
     return app
+
+
+def _document_token_endpoint(app: FastAPI) -> None:
+    """Add ``POST /oauth/token`` (a plain Starlette route) to the OpenAPI document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            document["paths"][token.PATH] = {"post": token.openapi_operation()}
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _start_demo(services: Services) -> None:

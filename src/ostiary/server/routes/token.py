@@ -8,6 +8,7 @@ quarter of its time; errors still go through the one renderer (:mod:`ostiary.ser
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,3 +38,72 @@ async def token(request: Request) -> Response:
 
 def token_route() -> Route:
     return Route(PATH, token, methods=["POST"], name="oauth_token")
+
+
+def openapi_operation() -> dict[str, Any]:
+    """``POST /oauth/token`` for the OpenAPI document (the route is a plain Starlette route,
+    which FastAPI does not document by itself): its form parameters and its answers."""
+    oauth_error = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+    }
+    tokens = {
+        "type": "object",
+        "required": ["access_token", "token_type", "expires_in", "scope"],
+        "properties": {
+            "access_token": {"type": "string"},
+            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "expires_in": {"type": "integer"},
+            "scope": {"type": "string"},
+            "refresh_token": {"type": "string"},
+            "refresh_token_expires_in": {"type": "integer"},
+            "id_token": {"type": "string"},
+        },
+    }
+    form = {
+        "type": "object",
+        "required": ["grant_type"],
+        "properties": {
+            "grant_type": {
+                "type": "string",
+                "enum": ["authorization_code", "refresh_token", "client_credentials"],
+            },
+            **{
+                name: {"type": "string"}
+                for name in (
+                    "code",
+                    "redirect_uri",
+                    "code_verifier",
+                    "refresh_token",
+                    "scope",
+                    "resource",
+                    "client_id",
+                    "client_secret",
+                    "client_assertion_type",
+                    "client_assertion",
+                )
+            },
+        },
+    }
+
+    def answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+    return {
+        "tags": ["oauth"],
+        "summary": "Token",
+        "description": token.__doc__ or "",
+        "operationId": "oauth_token",
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": form}},
+        },
+        "responses": {
+            "200": answer("Tokens (RFC 6749 §5.1)", tokens),
+            "400": answer("An OAuth error (RFC 6749 §5.2)", oauth_error),
+            "401": answer("Client authentication failed", oauth_error),
+            "413": answer("The body is too large", oauth_error),
+            "429": answer("Too many requests", oauth_error),
+        },
+    }
