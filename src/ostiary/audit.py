@@ -98,7 +98,6 @@ class AuditTrail:
         self._store = store
         self._clock = clock
         self.listeners: list[Callable[[AuditEvent], None]] = []
-        self._pending: set[asyncio.Task[AuditEvent | None]] = set()
         # Batched storage: events waiting for the writer, and the writer while it runs.
         self._queue: list[AuditEvent] = []
         self._writer: asyncio.Task[None] | None = None
@@ -185,17 +184,6 @@ class AuditTrail:
             for event in stored:
                 self._log(event)
 
-    def store_soon(self, event: AuditEvent) -> None:
-        """Store and log ``event`` in a background task: for hot paths and sync callers."""
-        task = asyncio.get_running_loop().create_task(self.store(event))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    def emit(self, event: AuditEvent) -> None:
-        """Log the event as one JSON line (without storing it) and tell the listeners."""
-        self._log(event)
-        self._notify(event)
-
     def _log(self, event: AuditEvent) -> None:
         if log.isEnabledFor(logging.INFO):
             log.info("%s", event_line(event))
@@ -213,9 +201,8 @@ class AuditTrail:
 
     async def drain(self) -> None:
         """Wait for the events being stored in the background (shutdown, tests)."""
-        while self._pending or (self._writer is not None and not self._writer.done()):
-            waiting = [*self._pending, *([self._writer] if self._writer is not None else [])]
-            await asyncio.gather(*waiting, return_exceptions=True)
+        while self._writer is not None and not self._writer.done():
+            await asyncio.gather(self._writer, return_exceptions=True)
 
 
 def key_listener(

@@ -52,7 +52,7 @@ class RefreshTokenGrant:
             _check_within(narrowed, found[1].scope)
         audiences = self._audiences(request.resources, client, found[1].audiences)
         try:
-            rotated = await self._refresh.rotate(token)  # the client was checked above
+            rotated = await self._refresh.rotate(token)  # its client was checked above
         except RefreshTokenReused as exc:
             await self._revocations.revoke_session(exc.session_id)
             raise

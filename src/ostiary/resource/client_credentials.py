@@ -25,6 +25,7 @@ import httpx
 
 from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.errors import ConfigurationError, OstiaryError
+from ostiary.resource._loops import LoopLocks
 
 log = logging.getLogger("ostiary.resource.client_credentials")
 
@@ -130,7 +131,7 @@ class ClientCredentialsAuth(httpx.Auth):
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
         # One asyncio lock per event loop: a lock is bound to the loop it first waited on.
-        self._alocks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._alocks = LoopLocks()
         self._async_client: httpx.AsyncClient | None = None
         self._async_client_loop: asyncio.AbstractEventLoop | None = None
 
@@ -172,7 +173,7 @@ class ClientCredentialsAuth(httpx.Auth):
 
     async def aclose(self) -> None:
         """Close the client of the async flow; a later request opens a new one."""
-        async with self._async_lock():
+        async with self._alocks.get():
             client, self._async_client = self._async_client, None
             if client is not None:
                 await client.aclose()
@@ -207,7 +208,7 @@ class ClientCredentialsAuth(httpx.Auth):
         token = self._usable(self._token, stale)
         if token is not None:
             return token
-        async with self._async_lock():
+        async with self._alocks.get():
             token = self._usable(self._token, stale)
             if token is None:
                 issued_at = self._clock.now()
@@ -216,15 +217,6 @@ class ClientCredentialsAuth(httpx.Auth):
                 response = await client.post(self.token_url, data=form, headers=headers)
                 token = self._token = self._accept(response, issued_at)
             return token
-
-    def _async_lock(self) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        lock = self._alocks.get(loop)
-        if lock is None:
-            for old in [lp for lp in self._alocks if lp.is_closed()]:
-                del self._alocks[old]
-            lock = self._alocks[loop] = asyncio.Lock()
-        return lock
 
     def _async_http(self) -> httpx.AsyncClient:
         """The async client of the running loop (connections cannot cross event loops)."""

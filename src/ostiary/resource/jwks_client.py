@@ -25,6 +25,7 @@ import httpx
 from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.errors import ConfigurationError, InvalidKey, KeySetUnavailable
 from ostiary.jose import JWK, JWKSet
+from ostiary.resource._loops import LoopLocks
 
 log = logging.getLogger("ostiary.resource.jwks")
 
@@ -81,7 +82,7 @@ class JWKSClient:
         self._unknown_kid_at = float("-inf")
         self._generation = 0
         # One asyncio lock per event loop: a lock is bound to the loop it first waited on.
-        self._alocks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._alocks = LoopLocks()
         self._lock = threading.Lock()
 
     @property
@@ -109,7 +110,7 @@ class JWKSClient:
         return self._require_keys()
 
     async def _refresh_async(self, seen: int, *, forced: bool = False) -> None:
-        async with self._async_lock():
+        async with self._alocks.get():
             if self._generation != seen:  # another task refreshed while this one waited
                 return
             if not forced and not self._is_stale():
@@ -125,15 +126,6 @@ class JWKSClient:
                     self._accept(r, body)
             except (httpx.HTTPError, _FetchError, TimeoutError) as exc:
                 self._reject(exc)
-
-    def _async_lock(self) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        lock = self._alocks.get(loop)
-        if lock is None:
-            for old in [lp for lp in self._alocks if lp.is_closed()]:
-                del self._alocks[old]
-            lock = self._alocks[loop] = asyncio.Lock()
-        return lock
 
     # --- sync ------------------------------------------------------------------------------
 

@@ -107,21 +107,15 @@ class RefreshTokens:
         await self._sessions.create(session, first)
         return IssuedRefresh(session, token)
 
-    async def rotate(self, token: str, *, client_id: str | None = None) -> IssuedRefresh:
+    async def rotate(self, token: str) -> IssuedRefresh:
         """Exchange ``token`` for its successor (RFC 6749 §6, rotation per RFC 9700 §4.14.2).
 
-        With ``client_id``, a token of another client's family is refused untouched (RFC 6749
-        §6: the refresh token is bound to the client it was issued to).
         Raises :class:`~ostiary.errors.InvalidGrant` for an unknown, revoked or expired token
         and :class:`~ostiary.errors.RefreshTokenReused` (after revoking the family) for reuse.
         """
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
             raise InvalidGrant(detail="refresh token of impossible length")
         old_hash = hash_refresh_token(token)
-        if client_id is not None:
-            owned = await self._sessions.find_token(old_hash)
-            if owned is None or owned[1].client_id != client_id:
-                raise InvalidGrant(detail=f"refresh token unknown or not of client {client_id}")
         now = self._clock.now()
         successor = self._successor(token)
         try:
