@@ -26,7 +26,7 @@ from ostiary.server.pages import (
     static_route,
 )
 
-from ._server import serve
+from .._uvicorn import serve
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize

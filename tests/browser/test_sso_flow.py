@@ -29,7 +29,7 @@ from ostiary.authn.clients import AUTHORIZATION_CODE, REFRESH_TOKEN, ClientSetti
 from ostiary.storage.records import ClientAuthMethod
 from tests.http._live import LiveServer, live_server, register_client
 
-from ._server import base_url, loopback_socket, serve
+from .._uvicorn import base_url, loopback_socket, serve
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Cookie, Page, Request, Response

@@ -3,16 +3,12 @@ BearerAuthMiddleware, whose verifier fetches its keys from a real JWKS server.""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -25,6 +21,7 @@ from websockets.sync.client import connect
 from ostiary.clock import FrozenClock
 from ostiary.keys import generate_key
 from ostiary.resource import AccessClaims, BearerAuthMiddleware, JWKSPolicy, TokenVerifier
+from tests._uvicorn import serve as serve_app
 from tests.unit.resource._jwks_server import JWKSServer, running_jwks_server
 from tests.unit.resource._tokens import AUDIENCE, ISSUER, T0, jwks_of, mint
 
@@ -54,36 +51,9 @@ def build_app(verifier: TokenVerifier) -> Starlette:
 
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
-    """Run ``app`` under uvicorn in a thread on a free port of 127.0.0.1; stop it on exit."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port: int = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        loop="asyncio",
-        http="h11",
-        ws="websockets-sansio",
-        lifespan="off",
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        assert not thread.is_alive(), "uvicorn did not stop"
+    """``host:port`` of ``app`` under uvicorn (WebSockets on) in a thread on 127.0.0.1."""
+    with serve_app(app, ws="websockets-sansio") as url:
+        yield url.removeprefix("http://")
 
 
 @pytest.fixture

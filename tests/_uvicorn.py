@@ -1,4 +1,5 @@
-"""An ASGI app under a real uvicorn, in a thread, for the browser to talk to."""
+"""An ASGI app under a real uvicorn, in a thread, on 127.0.0.1: for the browser tests and the
+resource middleware's tests through a real server."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def base_url(sock: socket.socket) -> str:
 
 
 @contextmanager
-def serve(app: ASGIApp, *, sock: socket.socket | None = None) -> Iterator[str]:
+def serve(app: ASGIApp, *, sock: socket.socket | None = None, ws: str = "none") -> Iterator[str]:
     """Run ``app`` on ``sock`` (a free port of 127.0.0.1 by default) and yield its base URL;
     stop it and close the socket on exit. The socket is bound before uvicorn starts, so no
     other process can take the port between look and bind."""
@@ -39,7 +40,7 @@ def serve(app: ASGIApp, *, sock: socket.socket | None = None) -> Iterator[str]:
         app,
         loop="asyncio",
         http="h11",
-        ws="none",
+        ws=ws,
         lifespan="off",
         log_config=None,
         log_level="warning",
