@@ -4,33 +4,13 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from ostiary.cli.app import app
 
 PASSWORD = "operator-typed-secret-123"
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name in list(os.environ):
-        if name.upper().startswith("OSTIARY_"):
-            monkeypatch.delenv(name)
-    values = {
-        "OSTIARY_DATABASE_URL": f"sqlite:///{tmp_path / 'ostiary.db'}",
-        "OSTIARY_DEV": "true",
-        "OSTIARY_DEV_KEY_DIR": str(tmp_path / ".ostiary"),
-        "OSTIARY_ARGON2_MEMORY_KIB": "256",
-        "OSTIARY_ARGON2_TIME_COST": "1",
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
 
 
 def run(runner: CliRunner, *args: str, stdin: str | None = None) -> str:

@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +19,6 @@ from ostiary.storage import open_storage
 from ostiary.storage.records import Client
 
 WEB_APP = "https://app.example.com/callback"
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A dev-mode environment on a temporary SQLite file."""
-    for name in list(os.environ):
-        if name.upper().startswith("OSTIARY_"):
-            monkeypatch.delenv(name)
-    values = {
-        "OSTIARY_DATABASE_URL": f"sqlite:///{tmp_path / 'ostiary.db'}",
-        "OSTIARY_DEV": "true",
-        "OSTIARY_DEV_KEY_DIR": str(tmp_path / ".ostiary"),
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
 
 
 @pytest.fixture

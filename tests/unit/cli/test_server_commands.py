@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,24 +15,6 @@ from ostiary.settings import Settings
 from ostiary.storage import open_storage
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """A dev-mode environment on a temporary SQLite file, with fast argon2."""
-    for name in list(os.environ):
-        if name.upper().startswith("OSTIARY_"):
-            monkeypatch.delenv(name)
-    values = {
-        "OSTIARY_DATABASE_URL": f"sqlite:///{tmp_path / 'ostiary.db'}",
-        "OSTIARY_DEV": "true",
-        "OSTIARY_DEV_KEY_DIR": str(tmp_path / ".ostiary"),
-        "OSTIARY_ARGON2_MEMORY_KIB": "256",
-        "OSTIARY_ARGON2_TIME_COST": "1",
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
 
 
 def run(runner: CliRunner, *args: str, stdin: str | None = None) -> tuple[int, Any, str]:
