@@ -6,11 +6,14 @@ system only by an opaque id, which becomes the access token's ``sub``.
 
 from __future__ import annotations
 
+import re
 import secrets
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Final
+
+import precis_i18n
 
 from ostiary.authn.passwords import PasswordHasher, PasswordPolicy
 from ostiary.authz.scopes import parse_scope
@@ -24,7 +27,7 @@ from ostiary.errors import (
     RegistrationDisabled,
 )
 from ostiary.storage.protocols import Conflict, UserStore
-from ostiary.storage.records import User
+from ostiary.storage.records import USER_ID_PREFIX, User
 
 MAX_USERNAME_LENGTH: Final = 254  # the longest email address (RFC 5321 §4.5.3.1.3)
 MAX_ROLE_LENGTH: Final = 64
@@ -50,6 +53,53 @@ def normalize_username(value: str) -> str:
     return username
 
 
+#: RFC 8265 §3.3: the profile for usernames compared case-insensitively.
+_PRECIS_USERNAME: Final = precis_i18n.get_profile("UsernameCaseMapped")
+#: Scripts that write one language together (UTS #39 §5.1, "Highly Restrictive").
+_SCRIPT_SETS: Final = (
+    frozenset({"HAN", "HIRAGANA", "KATAKANA"}),
+    frozenset({"HAN", "HANGUL"}),
+    frozenset({"HAN", "BOPOMOFO"}),
+)
+#: Scripts whose accented letters NFC composes: a combining mark left over is a disguise.
+_COMPOSED_SCRIPTS: Final = frozenset({"LATIN", "GREEK", "CYRILLIC"})
+#: Latin letters that exist to look like others: dotless i and j, and the IPA and phonetic
+#: blocks (UTS #39 marks these "Technical": not for identifiers).
+_LOOK_ALIKE_LATIN: Final = re.compile("[\u0131\u0237\u0250-\u02af\u1d00-\u1dbf]")
+
+
+def check_new_username(value: str) -> str:
+    """The stored form of a username being chosen (registration, the operator's create), or
+    :class:`~ostiary.errors.InvalidUsername`. On top of :func:`normalize_username`: RFC 8265's
+    UsernameCaseMapped profile (no spaces, controls, symbols or compatibility forms) and
+    UTS #39's single-script restriction, so that no name can be made to look like another
+    (``admin`` spelt with a Cyrillic a, a dotless i, a combining dot). Only new names: an
+    existing user logs in under :func:`normalize_username` alone."""
+    stored = normalize_username(value)
+    try:
+        _PRECIS_USERNAME.enforce(value.strip())
+    except ValueError:  # precis_i18n raises UnicodeEncodeError, naming the code point
+        raise InvalidUsername(
+            "The username may hold letters, digits and punctuation, but no spaces, symbols "
+            "or compatibility characters (RFC 8265)."
+        ) from None
+    scripts = {_script(c) for c in stored if unicodedata.category(c).startswith("L")}
+    if len(scripts) > 1 and not any(scripts <= allowed for allowed in _SCRIPT_SETS):
+        raise InvalidUsername("The username must not mix letters of different scripts.")
+    if scripts <= _COMPOSED_SCRIPTS and (
+        _LOOK_ALIKE_LATIN.search(stored)
+        or any(unicodedata.category(c) in ("Mn", "Me") for c in stored)
+    ):
+        raise InvalidUsername("The username holds a letter that imitates another.")
+    return stored
+
+
+def _script(letter: str) -> str:
+    """The script of a letter, from its Unicode name (``LATIN SMALL LETTER A``)."""
+    word = unicodedata.name(letter, "UNKNOWN").split(" ", 1)[0]
+    return {"CJK": "HAN", "KATAKANA-HIRAGANA": "KATAKANA"}.get(word, word)
+
+
 def check_role(name: str) -> str:
     """A role name follows the scope-token grammar (RFC 6749 §3.3): printable ASCII without
     spaces, quotes or backslashes, so that it can travel in the ``roles`` claim and in a
@@ -67,7 +117,7 @@ def check_role(name: str) -> str:
 
 
 def new_user_id() -> str:
-    return "usr_" + secrets.token_urlsafe(16)
+    return USER_ID_PREFIX + secrets.token_urlsafe(16)
 
 
 class Accounts:
@@ -102,7 +152,7 @@ class Accounts:
         self, username: str, password: str, *, roles: Iterable[str] = DEFAULT_ROLES
     ) -> User:
         """Create a user whether or not registration is open (the operator's path)."""
-        normalized = normalize_username(username)
+        normalized = check_new_username(username)
         role_set = frozenset(check_role(r) for r in roles)
         self._policy.check(password)
         if await self._users.get_by_username(normalized) is not None:

@@ -75,6 +75,14 @@ def normalize_password(password: str) -> str:
     return unicodedata.normalize("NFC", password)
 
 
+def _password_bytes(password: str) -> bytes:
+    """What argon2 hashes: the NFC form in UTF-8, the same bytes argon2-cffi would make of the
+    string. ``surrogatepass`` so that a lone surrogate (which the policy refuses in a new
+    password, and the HTTP layer in any body) never makes a verify fail with an exception: it
+    just does not match."""
+    return normalize_password(password).encode("utf-8", "surrogatepass")
+
+
 class PasswordHasher:
     """argon2id hashing whose parameters are injectable; stored hashes name their own
     parameters, so a change of parameters is picked up by :meth:`needs_rehash`."""
@@ -131,7 +139,7 @@ class PasswordHasher:
         return argon2.extract_parameters(self._dummy_hash)
 
     async def hash(self, password: str) -> str:
-        return await self._run(self._argon2.hash, normalize_password(password))
+        return await self._run(self._argon2.hash, _password_bytes(password))
 
     async def verify(self, stored_hash: str, password: str) -> bool:
         return await self._run(self._verify_sync, stored_hash, password)
@@ -150,7 +158,7 @@ class PasswordHasher:
             self._trim_timer = None
         self._executor.shutdown(wait=True, cancel_futures=True)
 
-    async def _run(self, fn: Callable[..., _T], *args: str) -> _T:
+    async def _run(self, fn: Callable[..., _T], *args: str | bytes) -> _T:
         loop = asyncio.get_running_loop()
         if self._trim_timer is not None:
             self._trim_timer.cancel()
@@ -182,7 +190,7 @@ class PasswordHasher:
 
     def _verify_sync(self, stored_hash: str, password: str) -> bool:
         try:
-            return self._argon2.verify(stored_hash, normalize_password(password))
+            return self._argon2.verify(stored_hash, _password_bytes(password))
         except VerifyMismatchError:
             return False
         except InvalidHashError:
@@ -192,10 +200,16 @@ class PasswordHasher:
             return False
 
 
+#: Unicode categories refused in a new password: controls and (lone) surrogates.
+_NOT_IN_PASSWORDS: Final = frozenset({"Cc", "Cs"})
+
+
 @dataclass(frozen=True, slots=True)
 class PasswordPolicy:
     """The rules a new password must meet (NIST SP 800-63B §5.1.1.2: a minimum length, no
-    composition rules, a generous maximum)."""
+    composition rules, a generous maximum). Any printable Unicode is welcome, spaces included;
+    control characters (NUL, tab, newline...) and lone surrogates are refused: no keyboard
+    types them into a password field, and a NUL truncates the password in C-string code."""
 
     #: Minimum length in characters (code points after NFC normalization).
     min_length: int = 12
@@ -207,6 +221,8 @@ class PasswordPolicy:
         # Each character is at least one byte: refuse huge inputs before normalizing them.
         if len(password) > self.max_bytes:
             raise self._too_long()
+        if any(unicodedata.category(c) in _NOT_IN_PASSWORDS for c in password):
+            raise WeakPassword("The password must not contain control characters.")
         normalized = normalize_password(password)
         if len(normalized.encode("utf-8")) > self.max_bytes:
             raise self._too_long()

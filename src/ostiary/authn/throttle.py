@@ -25,7 +25,12 @@ from limits.storage import storage_from_string
 
 from ostiary.authn.accounts import normalize_username
 from ostiary.clock import SYSTEM_CLOCK, Clock
-from ostiary.errors import InvalidCredentials, InvalidUsername, RateLimited
+from ostiary.errors import (
+    CurrentPasswordIncorrect,
+    InvalidCredentials,
+    InvalidUsername,
+    RateLimited,
+)
 
 #: ``limits`` keeps its windows on its own time (``time.time``); it cannot take a clock. The
 #: back-off, which is ours, runs on the injected clock.
@@ -34,6 +39,9 @@ LIBRARY_CLOCK: Final = SYSTEM_CLOCK
 FAILURE_MEMORY_SECONDS: Final = 86_400
 DEFAULT_KEY_PREFIX: Final = "ostiary"
 _UNKNOWN_ADDRESS: Final = "unknown"
+#: What counts as a failed attempt: a wrong password at a login, or a wrong current password
+#: at a password change (one counter for both: ASVS 2.2.1).
+_WRONG_PASSWORD: Final = (InvalidCredentials, CurrentPasswordIncorrect)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,13 +151,14 @@ class Throttle:
 
     @contextlib.asynccontextmanager
     async def login_attempt(self, username: str, address: str | None) -> AsyncIterator[None]:
-        """Around a password check: refused while throttled; an
-        :class:`~ostiary.errors.InvalidCredentials` is counted as a failure, a success clears
-        the failures of this account and address."""
+        """Around a password check (a login, or the current password of a password change):
+        refused while throttled; an :class:`~ostiary.errors.InvalidCredentials` or
+        :class:`~ostiary.errors.CurrentPasswordIncorrect` is counted as a failure, a success
+        clears the failures of this account and address."""
         await self.check_login(username, address)
         try:
             yield
-        except InvalidCredentials:
+        except _WRONG_PASSWORD:
             await self.login_failed(username, address)
             raise
         await self.login_succeeded(username, address)
@@ -246,5 +255,8 @@ class Throttle:
         return f"ostiary/login-failures/{who}"
 
     def _digest(self, kind: str, value: str | None) -> str:
-        data = f"{kind}\x00{value if value is not None else _UNKNOWN_ADDRESS}".encode()
+        text = f"{kind}\x00{value if value is not None else _UNKNOWN_ADDRESS}"
+        # surrogatepass: whatever a client sent (a lone surrogate from JSON included) has a
+        # digest; an identifier must never make the throttle fail.
+        data = text.encode("utf-8", "surrogatepass")
         return hashlib.blake2b(data, key=self._secret, digest_size=16).hexdigest()

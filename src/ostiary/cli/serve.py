@@ -23,6 +23,7 @@ PLAIN_HTTP_WARNING = (
 )
 
 if TYPE_CHECKING:
+    from ostiary.keys.encryption import MasterKey
     from ostiary.settings import Settings
 
 
@@ -152,9 +153,40 @@ def preflight(settings: Settings) -> None:
         )
     if settings.master_key is not None:
         try:
-            MasterKey.from_text(settings.master_key.get_secret_value())
+            master = MasterKey.from_text(settings.master_key.get_secret_value())
         except OstiaryError as exc:
             fail(f"OSTIARY_MASTER_KEY: {describe(exc)}", code=2)
+        check_master_key_opens_keys(settings, master)
+
+
+def check_master_key_opens_keys(settings: Settings, master: MasterKey) -> None:
+    """Open every signing key in the database with ``master``: a wrong key (one from another
+    environment, a rotation done in one place only) is a configuration error, told in one line
+    with exit 2 instead of a traceback from the lifespan and uvicorn's exit 3. Any other
+    failure (a database that cannot be reached) is left to the lifespan to report."""
+    import asyncio
+
+    from ostiary.errors import InvalidKey
+    from ostiary.storage import StorageError
+    from ostiary.wiring import open_migrated_storage
+
+    async def open_all() -> None:
+        storage = await open_migrated_storage(settings)
+        try:
+            for row in await storage.keys.list():
+                master.open_key(row.sealed, kid=row.kid)
+        finally:
+            await storage.close()
+
+    try:
+        asyncio.run(open_all())
+    except InvalidKey as exc:
+        fail(
+            "OSTIARY_MASTER_KEY does not open the signing keys in the database: " + describe(exc),
+            code=2,
+        )
+    except (OstiaryError, StorageError):
+        return
 
 
 def log_config() -> dict[str, Any]:

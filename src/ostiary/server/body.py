@@ -1,7 +1,14 @@
 """Reading a JSON request body strictly: the right media type, valid JSON, one object without
 repeated members, and fields of the right types. Every failure is a 400 (415 for another
 media type) with a message that says what was wrong and never repeats the input. The nesting
-depth is checked by a linear scan before the parser sees the body."""
+depth is checked by a linear scan before the parser sees the body.
+
+JSON can spell a string Python holds but cannot encode: a lone UTF-16 surrogate
+(``"\\ud800"``). Such a string, or one with a NUL, means nothing in any field of this API
+and breaks whatever encodes it later (a digest, a hash, a database driver), so any member
+name or string value that holds one refuses the whole body here, for every endpoint at once.
+Other control characters are left to the fields that care (usernames refuse them, new
+passwords too; see :mod:`ostiary.authn`)."""
 
 from __future__ import annotations
 
@@ -23,6 +30,8 @@ MAX_DEPTH: Final = 32
 #: being retried from every later quote) or a bracket: one pass, each byte read once.
 _TOKEN: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
 _OPENING: Final = frozenset(b"[{")
+#: NUL and the UTF-16 surrogates, which no text of ours holds (see the module docstring).
+_NOT_TEXT: Final = re.compile("[\x00\ud800-\udfff]")
 
 
 class _RepeatedMember(ValueError):
@@ -54,6 +63,8 @@ def parse_object(raw: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
         raise InvalidRequest("The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    if not _is_text(data):
+        raise InvalidRequest("The JSON body holds a NUL or a lone surrogate, which are not text.")
     return data
 
 
@@ -77,6 +88,18 @@ def nesting_depth(raw: bytes, *, stop_after: int) -> int:
 def _max_depth(request: Request) -> int:
     settings = getattr(getattr(request.app.state, "services", None), "settings", None)
     return settings.max_json_depth if isinstance(settings, Settings) else MAX_DEPTH
+
+
+def _is_text(value: Any) -> bool:
+    """Whether every string in ``value`` (member names included) is encodable text without
+    NUL. Recursion is bounded: the depth was checked before parsing."""
+    if isinstance(value, str):
+        return _NOT_TEXT.search(value) is None
+    if isinstance(value, dict):
+        return all(_is_text(name) and _is_text(item) for name, item in value.items())
+    if isinstance(value, list):
+        return all(_is_text(item) for item in value)
+    return True
 
 
 def _is_json(content_type: str) -> bool:

@@ -34,6 +34,7 @@ from ostiary.errors import (
     TemporarilyUnavailable,
 )
 from ostiary.resource.bearer import bearer_error, missing_credentials
+from ostiary.server.logs import escape_controls
 from ostiary.storage.protocols import StorageError
 
 #: The endpoints that answer errors the RFC 6749 §5.2 way.
@@ -170,7 +171,9 @@ def render(path: str, exc: OstiaryError) -> RenderedError:
 
 def render_unexpected(path: str, exc: BaseException) -> RenderedError:
     """A 500 for an exception nobody meant to raise; its traceback goes to the log only."""
-    log.error("unexpected %s while serving %s", type(exc).__name__, path, exc_info=exc)
+    log.error(
+        "unexpected %s while serving %s", type(exc).__name__, escape_controls(path), exc_info=exc
+    )
     return render(path, ServerError())
 
 
@@ -193,7 +196,15 @@ def _log(path: str, exc: OstiaryError) -> None:
         else getattr(cause, "reason", cause.error)
     )
     level = logging.ERROR if _status(exc) >= 500 else logging.INFO
-    log.log(level, "%s on %s: %s (%s)", reason, path, cause.description, cause.detail or "-")
+    # The path and the detail may hold request data: escaped, they cannot forge a line.
+    log.log(
+        level,
+        "%s on %s: %s (%s)",
+        reason,
+        escape_controls(path),
+        escape_controls(cause.description),
+        escape_controls(cause.detail or "-"),
+    )
 
 
 def _status(exc: OstiaryError) -> int:

@@ -1,6 +1,7 @@
 """Reading OAuth requests: form-encoded bodies (RFC 6749 §3.2, Appendix B) and the client's
 credentials (RFC 6749 §2.3). Strict: a repeated parameter is an ``invalid_request``
-(RFC 6749 §3.1 and §3.2), except ``resource`` (RFC 8707 §2); the error never repeats a value."""
+(RFC 6749 §3.1 and §3.2), except ``resource`` (RFC 8707 §2); the error never repeats a value.
+A body must be UTF-8 (which rules out surrogates) and holds no NUL."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ def parse_form(body: bytes) -> TokenRequest:
         )
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequest("The form body is malformed or has too many fields.") from None
+    if any("\x00" in name or "\x00" in value for name, value in pairs):
+        raise InvalidRequest("The form body holds a NUL.")
     return _single_valued(pairs)
 
 

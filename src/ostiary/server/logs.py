@@ -1,16 +1,65 @@
-"""Keeping secrets out of the access log: a client that puts a token or password in the URL
-query (which is refused) must not get it written to disk by the access log line."""
+"""What request data may do to a log line: a client that puts a token or password in the URL
+query (which is refused) must not get it written to disk by the access log line, and no
+request data may break a line or forge one (CWE-117): its control characters are escaped."""
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Final
 from urllib.parse import unquote_plus
 
-#: Query parameters whose values are never logged.
+#: Query parameters whose values are never logged: every OAuth 2.0 / OpenID Connect
+#: parameter that carries a credential, a token, or what proves possession of one (RFC 6749
+#: ``code``, ``client_secret``, ``refresh_token``; RFC 7636 ``code_verifier``; RFC 7521/7523
+#: ``assertion``, ``client_assertion``; RFC 8693 ``subject_token``, ``actor_token``; RP-Initiated
+#: Logout ``id_token_hint``; Back-Channel Logout ``logout_token``), passwords, and our forms'
+#: ``csrf_token``. ``state`` and ``nonce`` stay: they bind a response to a request and are
+#: what an operator needs to follow one; they open nothing on their own.
 SECRET_PARAMETERS: Final = frozenset(
-    {"access_token", "refresh_token", "password", "new_password", "current_password", "token"}
+    {
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "id_token_hint",
+        "logout_token",
+        "token",
+        "code",
+        "code_verifier",
+        "client_secret",
+        "client_assertion",
+        "assertion",
+        "subject_token",
+        "actor_token",
+        "password",
+        "new_password",
+        "current_password",
+        "csrf_token",
+    }
 )
+
+
+#: C0 and C1 controls (newlines, escape sequences, NUL, DEL), line and paragraph separators,
+#: bidi overrides and isolates (which reorder what a reader sees), and lone surrogates.
+_UNSAFE: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_SHORT_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_controls(text: str) -> str:
+    """``text`` safe to put in a log line: each control or line-breaking character becomes a
+    visible escape (``\\n``, ``\\x1b``, ``\\u2028``), so that request data can neither end
+    the line nor fake another one. Everything else, non-ASCII letters included, stays."""
+    return _UNSAFE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match[0]
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def redact_query(path: str) -> str:
@@ -30,10 +79,12 @@ def redact_query(path: str) -> str:
 
 class RedactQuerySecrets(logging.Filter):
     """For uvicorn's access logger, whose record args are
-    ``(client_addr, method, full_path, http_version, status_code)``."""
+    ``(client_addr, method, full_path, http_version, status_code)``: secrets redacted and
+    control characters escaped."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            record.args = (args[0], args[1], redact_query(args[2]), args[3], args[4])
+            target = escape_controls(redact_query(args[2]))
+            record.args = (args[0], args[1], target, args[3], args[4])
         return True

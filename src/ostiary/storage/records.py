@@ -9,9 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from ostiary.keys.ring import KeyState
+
+#: Every user id starts so, and no client id may (RFC 9068 §5: a client-credentials token's
+#: ``sub``, its client id, must never name a user).
+USER_ID_PREFIX: Final = "usr_"
 
 
 @dataclass(frozen=True, slots=True)
