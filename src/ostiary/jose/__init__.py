@@ -1,21 +1,21 @@
 """The only wrapper of the JOSE library (joserfc). Nothing here knows of HTTP or storage.
 
 Verification here is strict by construction: see :mod:`ostiary.jose.jws` for the token form
-and header, :mod:`ostiary.jose.claims` for the claims, and :func:`verify_access_token` for the
-whole RFC 9068 check in one call.
+and header, :mod:`ostiary.jose.claims` for the claims, and :mod:`ostiary.jose.verify` for the
+one pipeline that runs them in order (:class:`JWTVerifier`, :func:`verify_jwt`), whatever the
+kind of token; :func:`verify_access_token` is that pipeline under its RFC 9068 name.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Final
 
-from ostiary.clock import SYSTEM_CLOCK, Clock
-from ostiary.errors import UnknownKey
 from ostiary.jose.algorithms import ALGORITHMS, DEFAULT_ALGORITHM, AlgorithmSpec
 from ostiary.jose.claims import (
     ACCESS_TOKEN_CLAIMS,
     ACCESS_TOKEN_TYPES,
     DEFAULT_LEEWAY,
+    AudienceMatch,
     ClaimRules,
     check_type,
     validate_claims,
@@ -29,6 +29,7 @@ from ostiary.jose.jws import (
     sign_compact,
     verify_compact,
 )
+from ostiary.jose.verify import JWTVerifier, verify_jwt
 
 __all__ = [
     "ACCESS_TOKEN_CLAIMS",
@@ -40,8 +41,10 @@ __all__ = [
     "JWK",
     "PRIVATE_MEMBERS",
     "AlgorithmSpec",
+    "AudienceMatch",
     "ClaimRules",
     "JWKSet",
+    "JWTVerifier",
     "KeyLookup",
     "ParsedJWS",
     "check_type",
@@ -50,27 +53,12 @@ __all__ = [
     "validate_claims",
     "verify_access_token",
     "verify_compact",
+    "verify_jwt",
 ]
 
 
-def verify_access_token(
-    token: str | bytes,
-    keys: KeyLookup,
-    rules: ClaimRules,
-    *,
-    clock: Clock = SYSTEM_CLOCK,
-    max_size: int = DEFAULT_MAX_TOKEN_SIZE,
-) -> dict[str, Any]:
-    """Verify a JWT access token per RFC 9068 §4 and return its claims.
-
-    Form and header first (cheap), then the signature with the key the verifier chose by
-    ``kid``, then every claim. Raises an :class:`~ostiary.errors.InvalidToken` subclass.
-    """
-    parsed = parse_compact(token, max_size=max_size)
-    check_type(parsed.header, rules.types)
-    key = keys.get(parsed.kid)
-    if key is None:
-        raise UnknownKey(detail="no key for the token's kid")
-    claims = parsed.verify(key)
-    validate_claims(claims, rules, now=clock.now())
-    return claims
+#: Verify a JWT access token per RFC 9068 §4 (given the rules of
+#: :meth:`ClaimRules.for_access_tokens`) and return its claims: the one pipeline,
+#: :func:`verify_jwt`. :class:`~ostiary.resource.TokenVerifier` runs the same steps with a
+#: JWKS client and a cache of verified tokens.
+verify_access_token: Final = verify_jwt
