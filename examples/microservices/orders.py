@@ -1,9 +1,10 @@
 """Orders: an API for users that calls inventory with a token of its own.
 
 Users call ``GET /orders/{id}`` with the access token ``POST /auth/login`` gave them (audience
-``USER_AUDIENCE``, the auth server's default ``ostiary``). To answer, orders asks inventory for
-the stock with its own service token (the client credentials grant, RFC 6749 §4.4): the user's
-token is never forwarded, and inventory would refuse it anyway (it names another audience).
+``USER_AUDIENCE``: the auth server's ``OSTIARY_AUDIENCE``, by default ``api``). To answer, orders
+asks inventory for the stock with its own service token (the client credentials grant, RFC 6749
+§4.4): the user's token is never forwarded, and inventory would refuse it anyway (it names
+another audience).
 ``ClientCredentialsAuth`` fetches that token once and reuses it until shortly before it expires.
 
 Run it with ``uvicorn --factory orders:create_app``; it reads ``AUTH_URL``, ``INVENTORY_URL``,
@@ -37,7 +38,7 @@ def create_app() -> FastAPI:
     auth_url = os.environ.get("AUTH_URL", DEFAULT_AUTH_URL).rstrip("/")
     verifier = TokenVerifier(
         issuer=auth_url,
-        audience=os.environ.get("USER_AUDIENCE", "ostiary"),
+        audience=os.environ.get("USER_AUDIENCE", "api"),
         jwks_url=f"{auth_url}/.well-known/jwks.json",
     )
     service_token = ClientCredentialsAuth(

@@ -35,7 +35,7 @@ import httpx
 
 HERE: Final = Path(__file__).resolve().parent
 HOST: Final = "127.0.0.1"
-USER_AUDIENCE: Final = "ostiary"
+USER_AUDIENCE: Final = "api"
 INVENTORY_AUDIENCE: Final = "https://inventory.example"
 ORDERS_CLIENT_ID: Final = "orders"
 STARTUP_TIMEOUT: Final = 30.0
@@ -224,7 +224,7 @@ Try it from another shell (needs curl and python3):
   export ORDERS_SECRET=@SECRET@
   field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
-  # 1. Alice logs in at the auth server: her token's audience is "ostiary"
+  # 1. Alice logs in at the auth server: her token is for "api" and the account API
   USER_TOKEN=$(curl -s @AUTH@/auth/login -H 'Content-Type: application/json' \
     -d "{\"username\": \"alice\", \"password\": \"$ALICE_PASSWORD\"}" | field access_token)
 

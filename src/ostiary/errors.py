@@ -211,6 +211,15 @@ class InvalidUsername(InvalidRequest):
     description = "The username is not valid."
 
 
+class CurrentPasswordIncorrect(OstiaryError):
+    """``POST /auth/password`` with a wrong current password. 403, not 401: the caller is
+    authenticated by its token; it only failed to prove it knows the password."""
+
+    error = "access_denied"
+    status_code = 403
+    description = "The current password is incorrect."
+
+
 class AccountExists(OstiaryError):
     error = "account_exists"
     status_code = 409

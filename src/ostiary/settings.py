@@ -47,7 +47,12 @@ class Settings(BaseSettings):
 
     # --- tokens --------------------------------------------------------------------------
     issuer: str = DEFAULT_ISSUER
-    audience: str = "ostiary"
+    #: The audience of your own APIs, which first-party sessions (``/auth/login``) call: a
+    #: login's access token is for it and for the server's account API (``{issuer}/auth``).
+    #: Never one of the server's own audiences (docs/security.md, "Who may use which token
+    #: where").
+    audience: str = "api"
+    #: The first-party client's id (the ``client_id`` of login tokens).
     client_id: str = "ostiary"
     access_token_ttl: int = Field(default=900, ge=60, le=DAY)
     refresh_absolute_ttl: int = Field(default=30 * DAY, ge=60)
@@ -55,7 +60,9 @@ class Settings(BaseSettings):
     refresh_grace_seconds: float = Field(default=0.0, ge=0, le=60)
     leeway: int = Field(default=30, ge=0, le=300)
     default_scope: str = "profile"
-    role_scopes: dict[str, str] = Field(default_factory=lambda: {"admin": "reports:read"})
+    #: The scopes each role adds to a first-party token; ``admin`` (the scope) is what the
+    #: admin API wants, with the admin role and the admin audience.
+    role_scopes: dict[str, str] = Field(default_factory=lambda: {"admin": "admin reports:read"})
     include_username_claim: bool = False
     revocation_sync_seconds: float = Field(default=1.0, gt=0, le=60)
     #: How long a browser stays signed in at the authorization endpoint (single sign-on).
@@ -167,6 +174,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
+        base = self.issuer.rstrip("/")
+        own = (
+            f"{base}/auth",
+            f"{base}/admin",
+            f"{base}/oauth/userinfo",
+            f"{base}/auth/revocations",
+        )
+        if self.audience in own:
+            raise ValueError(f"audience may not be one of the server's own: {', '.join(own)}")
         if self.refresh_idle_ttl > self.refresh_absolute_ttl:
             raise ValueError("refresh_idle_ttl must not exceed refresh_absolute_ttl")
         # The next key is announced a day (or half the interval) ahead; caches must see it.

@@ -48,11 +48,12 @@ def session(
     expires_at: float = NOW + 30 * DAY,
     revoked_at: float | None = None,
     browser_session_id: str | None = None,
+    client_id: str = "web",
 ) -> Session:
     return Session(
         id=session_id,
         user_id=user_id,
-        client_id="web",
+        client_id=client_id,
         scope="openid profile",
         created_at=created_at,
         last_used_at=created_at,
@@ -144,12 +145,13 @@ def browser_session(
     user_id: str = "u-1",
     expires_at: float = NOW + DAY,
     revoked_at: float | None = None,
+    created_at: float = NOW,
 ) -> BrowserSession:
     return BrowserSession(
         id=session_id,
         user_id=user_id,
-        auth_time=NOW - 30,
-        created_at=NOW,
+        auth_time=created_at - 30,
+        created_at=created_at,
         expires_at=expires_at,
         revoked_at=revoked_at,
     )

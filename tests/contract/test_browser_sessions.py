@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 
 from ostiary.storage import Conflict, Storage
+from ostiary.storage.records import BrowserSession
 from tests.contract import examples as ex
 
 LATER = ex.NOW + 60
@@ -61,6 +62,39 @@ async def test_of_20_concurrent_revocations_exactly_one_revokes(storage: Storage
     revoked = [f for f in found if f is not None]
     assert len(revoked) == 1
     assert await storage.browser_sessions.get("b-1") == revoked[0]
+
+
+def _user_sessions() -> list[BrowserSession]:
+    return [
+        ex.browser_session("b-old", created_at=ex.NOW),
+        ex.browser_session("b-new", created_at=ex.NOW + 1),
+        ex.browser_session("b-expired", expires_at=LATER - 1),
+        ex.browser_session("b-revoked", revoked_at=ex.NOW + 2),
+        ex.browser_session("b-other", user_id="u-2"),
+    ]
+
+
+async def test_list_for_user_gives_live_sessions_newest_first(storage: Storage) -> None:
+    for browser in _user_sessions():
+        await storage.browser_sessions.create(browser)
+    listed = await storage.browser_sessions.list_for_user("u-1", now=LATER)
+    assert [b.id for b in listed] == ["b-new", "b-old"]
+    assert await storage.browser_sessions.list_for_user("nobody", now=LATER) == []
+
+
+async def test_revoke_user_revokes_only_their_live_sessions(storage: Storage) -> None:
+    sessions = _user_sessions()
+    for browser in sessions:
+        await storage.browser_sessions.create(browser)
+    old, new, expired, revoked, other = sessions
+
+    got = await storage.browser_sessions.revoke_user("u-1", now=LATER)
+
+    assert got == [dataclasses.replace(b, revoked_at=LATER) for b in (new, old)]
+    for untouched in (expired, revoked, other):
+        assert await storage.browser_sessions.get(untouched.id) == untouched
+    assert await storage.browser_sessions.revoke_user("u-1", now=LATER + 1) == []
+    assert await storage.browser_sessions.list_for_user("u-1", now=LATER) == []
 
 
 async def test_purge_deletes_only_sessions_expired_before_now(storage: Storage) -> None:

@@ -220,19 +220,49 @@ async def test_revoke_a_browser_session_revokes_only_its_live_families(
     assert await storage.sessions.revoke(now=LATER, browser_session_id="unknown") == []
 
 
+async def test_revoke_a_client_revokes_only_its_live_families(storage: Storage) -> None:
+    live_old = ex.session("s-1", created_at=ex.NOW, client_id="app")
+    live_new = ex.session("s-2", created_at=ex.NOW + 1, user_id="u-2", client_id="app")
+    expired = ex.session("s-3", expires_at=ex.NOW + 2, client_id="app")
+    revoked = ex.session("s-4", revoked_at=ex.NOW + 3, client_id="app")
+    other_client = ex.session("s-5", client_id="other")
+    families = [live_old, live_new, expired, revoked, other_client]
+    for i, family in enumerate(families):
+        await storage.sessions.create(family, ex.token(f"h-{i}", session_id=family.id))
+
+    got = await storage.sessions.revoke(now=LATER, client_id="app")
+
+    assert got == [dataclasses.replace(s, revoked_at=LATER) for s in (live_new, live_old)]
+    for untouched in (expired, revoked, other_client):
+        assert await storage.sessions.get(untouched.id) == untouched
+    assert await storage.sessions.revoke(now=LATER + 1, client_id="app") == []
+
+
 @pytest.mark.parametrize(
-    ("session_id", "user_id", "browser_session_id"),
+    ("session_id", "user_id", "browser_session_id", "client_id"),
     [
-        (None, None, None),
-        ("s-1", "u-1", None),
-        ("s-1", None, "b-1"),
-        (None, "u-1", "b-1"),
-        ("s-1", "u-1", "b-1"),
+        (None, None, None, None),
+        ("s-1", "u-1", None, None),
+        ("s-1", None, "b-1", None),
+        (None, "u-1", "b-1", None),
+        (None, "u-1", None, "web"),
+        ("s-1", "u-1", "b-1", "web"),
     ],
-    ids=["none", "session-and-user", "session-and-browser", "user-and-browser", "all"],
+    ids=[
+        "none",
+        "session-and-user",
+        "session-and-browser",
+        "user-and-browser",
+        "user-and-client",
+        "all",
+    ],
 )
 async def test_revoke_needs_exactly_one_target(
-    storage: Storage, session_id: str | None, user_id: str | None, browser_session_id: str | None
+    storage: Storage,
+    session_id: str | None,
+    user_id: str | None,
+    browser_session_id: str | None,
+    client_id: str | None,
 ) -> None:
     await storage.sessions.create(ex.session(browser_session_id="b-1"), ex.token("h-0"))
     with pytest.raises(ValueError, match="exactly one"):
@@ -241,6 +271,7 @@ async def test_revoke_needs_exactly_one_target(
             session_id=session_id,
             user_id=user_id,
             browser_session_id=browser_session_id,
+            client_id=client_id,
         )
     assert await storage.sessions.get("s-1") == ex.session(browser_session_id="b-1")
 

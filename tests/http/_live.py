@@ -30,8 +30,11 @@ from typing import Any, Final
 
 import httpx
 
-from ostiary.authn.clients import ClientRegistry, ClientSettings, Registered
+from ostiary.authn.clients import ClientSettings, Registered
+from ostiary.clock import SYSTEM_CLOCK
+from ostiary.settings import DEFAULT_ISSUER, Settings
 from ostiary.storage.sql import SQLStorage, upgrade
+from ostiary.wiring import cli_lifecycle, client_registry
 
 from .._postgres import PostgresUnavailable, postgres_database
 from ._server import FAST_ARGON2
@@ -42,7 +45,14 @@ PORT_ATTEMPTS: Final = 3
 REQUEST_TIMEOUT: Final = 10.0
 BASH_TIMEOUT: Final = 30.0
 JWKS_PATH: Final = "/.well-known/jwks.json"
-AUDIENCE: Final = "ostiary"  # the default OSTIARY_AUDIENCE
+AUDIENCE: Final = "api"  # the default OSTIARY_AUDIENCE
+
+
+def login_audiences(issuer: str) -> list[str]:
+    """The ``aud`` of a first-party login's token (no admin): OSTIARY_AUDIENCE's and the
+    account API's."""
+    return sorted([AUDIENCE, f"{issuer}/auth"])
+
 
 #: Run instead of the console script for a verbose server: ``ostiary serve`` has no log-level
 #: option, so this raises every logger of its logging configuration (Ostiary's, uvicorn's and
@@ -265,18 +275,29 @@ def sqlite_url(workdir: Path) -> str:
     return f"sqlite+aiosqlite:///{workdir / 'ostiary.db'}"
 
 
-def register_client(database_url: str, settings: ClientSettings, *, client_id: str) -> Registered:
+def register_client(
+    database_url: str,
+    settings: ClientSettings,
+    *,
+    client_id: str,
+    issuer: str = DEFAULT_ISSUER,
+) -> Registered:
     """Register an OAuth client in a live server's database, as an operator would (there is no
     admin HTTP API for it). The database is migrated first, so this may come before the server
     starts (pass ``sqlite_url(workdir)`` to both). If the server runs already, register before
     its first request naming ``client_id``: it caches a lookup, found or not, a few seconds.
-    Not from a running event loop."""
+    The registry is the server's, with its rules for ``issuer``'s own audiences. Not from a
+    running event loop."""
     upgrade(database_url)
+    server = Settings(database_url=database_url, issuer=issuer, dev=True)
 
     async def create() -> Registered:
         storage = SQLStorage.from_url(database_url)
         try:
-            return await ClientRegistry(storage.clients).create(settings, client_id=client_id)
+            registry = client_registry(
+                server, storage, cli_lifecycle(server, storage), clock=SYSTEM_CLOCK
+            )
+            return await registry.create(settings, client_id=client_id)
         finally:
             await storage.close()
 

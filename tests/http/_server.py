@@ -12,11 +12,13 @@ from typing import Any, Final
 import httpx
 from fastapi import FastAPI
 
+from ostiary.authn.clients import CLIENT_CREDENTIALS, ClientSettings
+from ostiary.authz.trust import REVOCATIONS_SCOPE
 from ostiary.clock import FrozenClock
 from ostiary.server import create_app
-from ostiary.server.services import Services
 from ostiary.settings import Settings
 from ostiary.storage import Storage
+from ostiary.wiring import Services
 
 PASSWORD: Final = "correct horse battery"
 NEW_PASSWORD: Final = "staple battery horse correct"
@@ -39,6 +41,8 @@ BAD_GRANT: Final = {
 REVOKED: Final = {"error": "invalid_token", "error_description": "The token has been revoked."}
 NO_CREDENTIALS: Final = {"error_description": "Bearer authentication is required."}
 SERVER_REALM: Final = 'Bearer realm="ostiary"'
+#: The client id of :meth:`Server.feed_token`'s resource service.
+FEED_READER: Final = "feed-reader"
 
 
 def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
@@ -75,6 +79,7 @@ class Server:
     client: httpx.AsyncClient
     settings: Settings
     clock: FrozenClock
+    _feed_secret: str | None = None
 
     @property
     def services(self) -> Services:
@@ -100,6 +105,31 @@ class Server:
 
     async def profile(self, access_token: str) -> httpx.Response:
         return await self.client.get("/auth/me", headers=bearer(access_token))
+
+    async def feed_token(self) -> str:
+        """What a resource service reads the revocation feed with: a client-credentials
+        token of a client registered for the feed's audience and ``revocations:read``."""
+        registry = self.services.oauth.clients
+        if self._feed_secret is None:
+            registered = await registry.create(
+                ClientSettings(
+                    name="Revocation feed reader",
+                    grant_types=frozenset({CLIENT_CREDENTIALS}),
+                    scopes=frozenset({REVOCATIONS_SCOPE}),
+                    audiences=frozenset({self.services.audiences.revocations}),
+                ),
+                client_id=FEED_READER,
+            )
+            self._feed_secret = registered.secret
+        assert self._feed_secret is not None
+        answer = await self.client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(FEED_READER, self._feed_secret),
+        )
+        assert answer.status_code == 200, answer.text
+        token: str = answer.json()["access_token"]
+        return token
 
 
 @contextlib.asynccontextmanager

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from ._live import (
-    AUDIENCE,
     LiveServer,
     claims_of,
     header_of,
     live_server,
+    login_audiences,
     printed_walkthrough,
     run_printed_walkthrough,
     walk_readme,
@@ -41,14 +41,19 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield server
 
 
-def assert_token_response(body: dict[str, Any], live: LiveServer, scope: str) -> None:
+def assert_token_response(
+    body: dict[str, Any], live: LiveServer, scope: str, *, admin: bool = False
+) -> None:
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == 900
     assert body["scope"] == scope
     assert len(body["refresh_token"]) >= 43  # 256 random bits, base64url
     header, claims = header_of(body["access_token"]), claims_of(body["access_token"])
     assert (header["typ"], header["alg"]) == ("at+jwt", "ES256")
-    assert (claims["iss"], claims["aud"], claims["scope"]) == (live.issuer, AUDIENCE, scope)
+    audiences = login_audiences(live.issuer)
+    if admin:  # the admin API's audience comes with the admin scope
+        audiences = sorted([*audiences, f"{live.issuer}/admin"])
+    assert (claims["iss"], claims["aud"], claims["scope"]) == (live.issuer, audiences, scope)
 
 
 def test_the_readme_walkthrough_over_http(live: LiveServer) -> None:
@@ -77,7 +82,8 @@ def test_the_readme_walkthrough_over_http(live: LiveServer) -> None:
         ADMIN_ONLY,
     )
     assert walk["admin login"].status_code == 200, walk["admin login"].text
-    assert_token_response(walk.json("admin login"), live, "profile reports:read")
+    admin_scope = "admin profile reports:read"
+    assert_token_response(walk.json("admin login"), live, admin_scope, admin=True)
     assert walk["admin stats"].status_code == 200, walk["admin stats"].text
     assert "requests_served" in walk.json("admin stats")
     assert walk["reports as admin"].status_code == 200, walk["reports as admin"].text

@@ -21,7 +21,6 @@ from ._server import (
     PASSWORD,
     Server,
     bearer,
-    problem,
     running,
     settings_for,
 )
@@ -213,12 +212,16 @@ async def test_admin_audit_pages_with_filters_and_a_cursor(server: Server) -> No
     assert {e["subject"] for e in mine.json()["events"]} == {alice}
 
 
-async def test_admin_audit_is_403_without_the_admin_role(server: Server) -> None:
+async def test_admin_audit_is_401_for_a_token_of_someone_not_an_administrator(
+    server: Server,
+) -> None:
+    """A first-party token of a user without the admin role is not for the admin API at all
+    (no admin audience): RFC 6750 §3.1 ``invalid_token``."""
     user = await server.login()
     response = await server.client.get("/admin/audit", headers=bearer(user["access_token"]))
-    assert response.status_code == 403
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.json() == problem(403, "Forbidden", "The audit trail is for administrators.")
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_token"
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
 
 async def test_admin_audit_is_401_without_a_token(server: Server) -> None:

@@ -128,9 +128,10 @@ async def test_the_access_token_has_the_rfc_9068_claims(server: Server) -> None:
         "sid",
     }
     assert claims["sub"] == user_id
+    # The account API's audience and OSTIARY_AUDIENCE's (docs/security.md).
     assert (claims["iss"], claims["aud"], claims["client_id"]) == (
         "http://127.0.0.1:8000",
-        "ostiary",
+        ["api", "http://127.0.0.1:8000/auth"],
         "ostiary",
     )
     assert claims["roles"] == ["user"]
@@ -148,7 +149,9 @@ async def test_the_username_claim_is_opt_in(tmp_path: Path) -> None:
 async def test_admins_get_the_scopes_of_their_role(server: Server) -> None:
     await server.add_user("root", "admin")
     body = await server.login("root")
-    assert body["scope"] == "profile reports:read"
+    assert body["scope"] == "admin profile reports:read"
+    _, claims = inspect_compact(body["access_token"])
+    assert "http://127.0.0.1:8000/admin" in claims["aud"]  # the admin API's too
 
 
 @pytest.mark.parametrize(

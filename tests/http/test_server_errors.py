@@ -243,18 +243,32 @@ async def test_a_storage_failure_is_503(tmp_path: Path) -> None:
 
 async def test_an_unexpected_exception_on_other_paths_is_a_500_problem(tmp_path: Path) -> None:
     storage = MemoryStorage()
-    users = BrokenUsers(RuntimeError("boom"))
-    users.get_fails = True
+    users = UsersBrokenLater(RuntimeError("boom"))
     storage.users = users
     async with running(settings_for(tmp_path), storage=storage) as srv:
         await srv.add_user("alice")
         tokens = await srv.login()
+        users.broken = True
         response = await srv.profile(tokens["access_token"])
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json() == problem(
         500, "Internal Server Error", "The server met an unexpected condition."
     )
+
+
+class UsersBrokenLater(MemoryUserStore):
+    """Works until ``broken`` is set, then fails every lookup by id with ``exc``."""
+
+    def __init__(self, exc: Exception) -> None:
+        super().__init__()
+        self.exc = exc
+        self.broken = False
+
+    async def get(self, user_id: str) -> User | None:
+        if self.broken:
+            raise self.exc
+        return await super().get(user_id)
 
 
 # --- no 500 for any bad input ------------------------------------------------------------

@@ -399,7 +399,7 @@ async def test_an_openid_request_must_name_its_redirect(server: Server) -> None:
 
 
 async def test_a_plain_oauth_request_may_omit_its_only_redirect(server: Server) -> None:
-    await web_client(server, first_party=True)
+    await web_client(server, first_party=True, audiences=(API,))
     query = authorize_query("web", Pkce.new(), scope="profile")
     del query["redirect_uri"]
     response = await sign_in(server, query)

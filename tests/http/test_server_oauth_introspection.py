@@ -69,7 +69,7 @@ async def test_introspecting_an_own_access_token(server: Server) -> None:
         "scope": "openid profile",
         "client_id": "web",
         "sub": await alice_id(server),
-        "aud": "ostiary",
+        "aud": f"{ISSUER}/oauth/userinfo",
         "iss": ISSUER,
         "exp": access["exp"],
         "iat": access["iat"],
@@ -288,20 +288,21 @@ async def test_userinfo_shows_only_what_the_scope_allows(server: Server) -> None
     assert response.json() == {"sub": await alice_id(server)}
 
 
-async def test_userinfo_without_openid_is_insufficient_scope(server: Server) -> None:
+async def test_userinfo_refuses_a_token_for_another_api(server: Server) -> None:
+    """A token for an API (here a service's) is not for UserInfo: RFC 6750 ``invalid_token``.
+    Only a grant with ``openid`` gets UserInfo's audience."""
     svc = await service_client(server)
     issued = await server.client.post(
         "/oauth/token", data={"grant_type": "client_credentials"}, auth=basic(svc)
     )
     response = await userinfo(server, issued.json()["access_token"])
-    description = "The token does not grant the scope this resource requires."
+    description = "The token is not intended for this audience."
     assert (response.status_code, response.json()) == (
-        403,
-        {"error": "insufficient_scope", "error_description": description, "scope": "openid"},
+        401,
+        {"error": "invalid_token", "error_description": description},
     )
     assert response.headers["www-authenticate"] == (
-        f'Bearer realm="ostiary", error="insufficient_scope", '
-        f'error_description="{description}", scope="openid"'
+        f'Bearer realm="ostiary", error="invalid_token", error_description="{description}"'
     )
 
 

@@ -96,10 +96,18 @@ async def test_a_repeated_resource_is_allowed(server: Server) -> None:
     assert claims_of(response.json()["access_token"])["aud"] == [API, OTHER_API]
 
 
-async def test_a_client_without_audiences_gets_the_servers(server: Server) -> None:
+async def test_a_client_without_audiences_gets_no_token(server: Server) -> None:
+    """RFC 9700 §2.3: never the server's own audience by default; a token for no API at all
+    would be of no use."""
     svc = await service_client(server, audiences=())
     response = await server.client.post("/oauth/token", data=CC, auth=basic(svc))
-    assert claims_of(response.json()["access_token"])["aud"] == "ostiary"
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "error": "invalid_target",
+            "error_description": "The client is registered for no resource (audience).",
+        },
+    )
 
 
 async def test_a_scope_the_client_may_not_have_is_invalid_scope(server: Server) -> None:
@@ -332,7 +340,8 @@ async def test_the_code_flow_issues_access_refresh_and_id_tokens(server: Server)
     assert (body["token_type"], body["scope"]) == ("Bearer", "openid profile")
     alice = await alice_id(server)
     access = claims_of(body["access_token"])
-    assert (access["sub"], access["client_id"], access["aud"]) == (alice, "web", "ostiary")
+    userinfo = f"{ISSUER}/oauth/userinfo"  # registered for no API: for UserInfo alone
+    assert (access["sub"], access["client_id"], access["aud"]) == (alice, "web", userinfo)
     assert access["scope"] == "openid profile"
     assert header_of(body["id_token"])["typ"] == "JWT"
     id_token = claims_of(body["id_token"])

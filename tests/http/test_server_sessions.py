@@ -41,6 +41,8 @@ async def test_sessions_lists_the_callers_live_sessions(server: Server) -> None:
     newest = sessions[0]
     assert set(newest) == {
         "id",
+        "kind",
+        "client_id",
         "created_at",
         "last_used_at",
         "expires_at",
@@ -48,6 +50,7 @@ async def test_sessions_lists_the_callers_live_sessions(server: Server) -> None:
         "address",
         "current",
     }
+    assert (newest["kind"], newest["client_id"]) == ("app", "ostiary")
     assert newest["address"] == CLIENT_ADDRESS
     assert newest["user_agent"].startswith("python-httpx/")
     assert newest["expires_at"] - newest["created_at"] == 30 * 86_400
@@ -121,10 +124,10 @@ async def test_sessions_need_a_token(server: Server, method: str, path: str) -> 
 
 
 async def test_the_feed_lists_revocations_after_a_cursor(server: Server) -> None:
-    reader = await server.login()
+    reader = await server.feed_token()
     gone = await server.login()
     await server.client.post("/auth/logout", headers=bearer(gone["access_token"]))
-    response = await server.client.get("/auth/revocations", headers=bearer(reader["access_token"]))
+    response = await server.client.get("/auth/revocations", headers=bearer(reader))
     assert response.status_code == 200
     feed = response.json()
     (entry,) = feed["revocations"]
@@ -132,23 +135,24 @@ async def test_the_feed_lists_revocations_after_a_cursor(server: Server) -> None
     assert entry["expires_at"] > entry["not_before"]
     assert feed["next"] == entry["seq"]
     later = await server.client.get(
-        f"/auth/revocations?since={feed['next']}", headers=bearer(reader["access_token"])
+        f"/auth/revocations?since={feed['next']}", headers=bearer(reader)
     )
     assert later.json() == {"revocations": [], "next": feed["next"]}
 
 
 async def test_a_resource_server_fed_from_the_feed_refuses_the_token(server: Server) -> None:
     """What a separate service does: verify with the JWKS, apply the feed."""
-    reader, gone = await server.login(), await server.login()
+    reader, gone = await server.feed_token(), await server.login()
     jwks = (await server.client.get("/.well-known/jwks.json")).json()
     verifier = TokenVerifier(
-        issuer=server.settings.issuer, audience="ostiary", keys=jwks, clock=server.clock
+        issuer=server.settings.issuer,
+        audience=server.settings.audience,
+        keys=jwks,
+        clock=server.clock,
     )
     await verifier.verify(gone["access_token"])
     await server.client.post("/auth/logout", headers=bearer(gone["access_token"]))
-    feed = (
-        await server.client.get("/auth/revocations", headers=bearer(reader["access_token"]))
-    ).json()
+    feed = (await server.client.get("/auth/revocations", headers=bearer(reader))).json()
     for entry in feed["revocations"]:
         assert entry["kind"] == "sid"
         verifier.revoke_session(entry["value"], until=entry["expires_at"])
@@ -158,9 +162,8 @@ async def test_a_resource_server_fed_from_the_feed_refuses_the_token(server: Ser
 
 @pytest.mark.parametrize("query", ["since=-1", "since=abc", "limit=0", "limit=1001"])
 async def test_the_feed_refuses_a_bad_cursor_with_400(server: Server, query: str) -> None:
-    tokens = await server.login()
     response = await server.client.get(
-        f"/auth/revocations?{query}", headers=bearer(tokens["access_token"])
+        f"/auth/revocations?{query}", headers=bearer(await server.feed_token())
     )
     assert response.status_code == 400
     body = response.json()

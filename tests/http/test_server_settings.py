@@ -18,7 +18,7 @@ def test_the_defaults() -> None:
     assert settings.database_url == "sqlite+aiosqlite:///./ostiary.db"
     assert (settings.issuer, settings.audience, settings.client_id) == (
         "http://127.0.0.1:8000",
-        "ostiary",
+        "api",
         "ostiary",
     )
     assert (settings.access_token_ttl, settings.refresh_absolute_ttl) == (900, 30 * 86_400)
@@ -94,3 +94,9 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, 
 
 def test_the_signing_algorithms_are_those_keys_are_generated_for() -> None:
     assert get_args(SigningAlg) == GENERATED_ALGORITHMS
+
+
+@pytest.mark.parametrize("path", ["/auth", "/admin", "/oauth/userinfo", "/auth/revocations"])
+def test_the_api_audience_is_never_one_of_the_servers_own(path: str) -> None:
+    with pytest.raises(ValidationError, match="the server's own"):
+        Settings(issuer="https://auth.example.com", audience=f"https://auth.example.com{path}")

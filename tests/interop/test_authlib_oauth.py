@@ -49,6 +49,8 @@ pytestmark = pytest.mark.interop
 REDIRECT_URI: Final = "http://127.0.0.1/authlib/callback"
 WEB_SCOPE: Final = "openid profile"
 SERVICE_SCOPE: Final = "reports:read"
+#: The API the service clients are registered for (none: no token at all, RFC 9700 §2.3).
+SERVICE_AUDIENCE: Final = "https://reports.example.test"
 #: The server refuses client assertions that live longer than five minutes (RFC 7523 §3 lets it
 #: refuse an ``exp`` unreasonably far off); Authlib's default is an hour.
 ASSERTION_LIFETIME: Final = 120
@@ -85,18 +87,21 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             auth_method=ClientAuthMethod.CLIENT_SECRET_BASIC,
             grant_types=service,
             scopes=frozenset({SERVICE_SCOPE}),
+            audiences=frozenset({SERVICE_AUDIENCE}),
         ),
         "authlib-post": ClientSettings(
             name="Authlib service (post)",
             auth_method=ClientAuthMethod.CLIENT_SECRET_POST,
             grant_types=service,
             scopes=frozenset({SERVICE_SCOPE}),
+            audiences=frozenset({SERVICE_AUDIENCE}),
         ),
         "authlib-jwt": ClientSettings(
             name="Authlib service (private_key_jwt)",
             auth_method=ClientAuthMethod.PRIVATE_KEY_JWT,
             grant_types=service,
             scopes=frozenset({SERVICE_SCOPE}),
+            audiences=frozenset({SERVICE_AUDIENCE}),
             jwks={"keys": [key.as_dict(private=False)]},
         ),
     }
@@ -337,11 +342,17 @@ def service_client(deployment: Deployment, client_id: str) -> AsyncOAuth2Client:
 
 
 def short_lived_assertions(deployment: Deployment, *, jti: str | None = None) -> Any:
-    """Authlib's ``PrivateKeyJWT`` with ``exp`` ``ASSERTION_LIFETIME`` from now. Its claims
-    are fixed when it is made, and the ``jti`` it generates is kept in them: every assertion
-    it signs has the same claims, so a client needs a new one per token request."""
+    """Authlib's ``PrivateKeyJWT`` with ``exp`` ``ASSERTION_LIFETIME`` from now and ``aud``
+    the issuer identifier (Authlib's default is the token endpoint URL, which Ostiary refuses:
+    draft-ietf-oauth-rfc7523bis). Its claims are fixed when it is made, and the ``jti`` it
+    generates is kept in them: every assertion it signs has the same claims, so a client needs
+    a new one per token request."""
     now = int(time.time())
-    claims: dict[str, Any] = {"iat": now, "exp": now + ASSERTION_LIFETIME}
+    claims: dict[str, Any] = {
+        "aud": deployment.server.issuer,
+        "iat": now,
+        "exp": now + ASSERTION_LIFETIME,
+    }
     if jti is not None:
         claims["jti"] = jti
     return PrivateKeyJWT(
@@ -389,7 +400,11 @@ async def test_authlib_default_assertion_lifetime_is_refused(deployment: Deploym
     ) as client:
         token_endpoint = deployment.server.base_url + "/oauth/token"
         client.register_client_auth_method(
-            PrivateKeyJWT(token_endpoint, headers={"kid": deployment.assertion_key.kid})
+            PrivateKeyJWT(
+                token_endpoint,
+                claims={"aud": deployment.server.issuer},  # refused for its lifetime alone
+                headers={"kid": deployment.assertion_key.kid},
+            )
         )
         with pytest.raises(OAuthError) as caught:
             await client.fetch_token(token_endpoint, grant_type="client_credentials")

@@ -20,6 +20,7 @@ from tests.http._live import (
     LiveServer,
     header_of,
     live_server,
+    login_audiences,
     signature_of,
 )
 from tests.interop.support import NodeJose
@@ -93,7 +94,7 @@ def test_node_jose_verifies_through_the_live_jwks(
     assert set(payload) >= ACCESS_CLAIMS
     assert (payload["iss"], payload["aud"], payload["sub"]) == (
         live.issuer,
-        AUDIENCE,
+        login_audiences(live.issuer),
         issued.alice_id,
     )
     assert (payload["roles"], payload["scope"]) == (["user"], "profile")
@@ -101,7 +102,7 @@ def test_node_jose_verifies_through_the_live_jwks(
     assert admin["ok"], admin
     assert (admin["payload"]["roles"], admin["payload"]["scope"]) == (
         ["admin"],
-        "profile reports:read",
+        "admin profile reports:read",
     )
     assert results["forged"]["code"] == "ERR_JWS_SIGNATURE_VERIFICATION_FAILED"
     assert results["other audience"]["code"] == "ERR_JWT_CLAIM_VALIDATION_FAILED"

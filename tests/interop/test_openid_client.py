@@ -41,6 +41,8 @@ SCRIPT: Final = "openid_client.mjs"
 REDIRECT_URI: Final = "http://127.0.0.1/openid-client/callback"
 WEB_SCOPE: Final = "openid profile"
 SERVICE_SCOPE: Final = "reports:read"
+#: The API the service clients are registered for (none: no token at all, RFC 9700 §2.3).
+SERVICE_AUDIENCE: Final = "https://reports.example.test"
 #: The service clients by the name the script reports them under.
 SERVICES: Final = {"basic": "node-basic", "private_key_jwt": "node-jwt"}
 
@@ -129,6 +131,7 @@ def _register_clients(database: str, key: ECKey) -> tuple[Registered, Registered
             name="openid-client service (basic)",
             grant_types=service,
             scopes=frozenset({SERVICE_SCOPE}),
+            audiences=frozenset({SERVICE_AUDIENCE}),
         ),
         client_id=SERVICES["basic"],
     )
@@ -139,6 +142,7 @@ def _register_clients(database: str, key: ECKey) -> tuple[Registered, Registered
             auth_method=ClientAuthMethod.PRIVATE_KEY_JWT,
             grant_types=service,
             scopes=frozenset({SERVICE_SCOPE}),
+            audiences=frozenset({SERVICE_AUDIENCE}),
             jwks={"keys": [key.as_dict(private=False)]},
         ),
         client_id=SERVICES["private_key_jwt"],

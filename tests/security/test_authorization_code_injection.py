@@ -1,8 +1,8 @@
 """Attack: authorization code injection (RFC 9700 §4.5, RFC 6749 §4.1.3). A code is bound to
 the client it was issued to, the redirect URI it was issued for and the PKCE challenge of its
-request: a code of client A redeemed by client B, a code sent to another redirect URI, or an
-attacker's own code slipped into a victim's session (which the victim's client redeems with
-its own verifier) is refused."""
+request: a code of client A redeemed by client B, a code sent to another redirect URI or
+redeemed without naming it, or an attacker's own code slipped into a victim's session (which
+the victim's client redeems with its own verifier) is refused."""
 
 from __future__ import annotations
 
@@ -90,4 +90,16 @@ async def test_an_attackers_code_in_the_victims_session(server: Server) -> None:
     attacker, victim = Pkce.new(), Pkce.new()
     code = await authorization_code(server, authorize_query("web", attacker))
     response = await redeem(server, web, code, victim)
+    assert (response.status_code, response.json()) == (400, BAD_GRANT)
+
+
+async def test_a_code_redeemed_without_its_redirect_uri(server: Server) -> None:
+    # RFC 6749 §4.1.3: redirect_uri is required at the token endpoint when the authorization
+    # request carried it, and must be identical; §5.2: invalid_grant ("does not match the
+    # redirection URI used in the authorization request").
+    web = await web_client(server, first_party=True)
+    pkce = Pkce.new()
+    code = await authorization_code(server, authorize_query("web", pkce))
+    data = {"grant_type": "authorization_code", "code": code, "code_verifier": pkce.verifier}
+    response = await server.client.post("/oauth/token", data=data, auth=basic(web))
     assert (response.status_code, response.json()) == (400, BAD_GRANT)

@@ -21,7 +21,6 @@ from tests.http._oauth import API, ISSUER, oauth_server
 from tests.http._server import Server, oauth
 
 BAD_CLIENT = oauth("invalid_client", "Client authentication failed.")
-TOKEN = f"{ISSUER}/oauth/token"
 
 
 @pytest.fixture
@@ -43,7 +42,7 @@ def assertion(server: Server, key: JWK, **changes: Any) -> str:
     claims: dict[str, Any] = {
         "iss": "signed",
         "sub": "signed",
-        "aud": TOKEN,
+        "aud": ISSUER,
         "iat": now,
         "exp": now + 60,
         "jti": secrets.token_urlsafe(16),

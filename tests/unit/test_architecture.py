@@ -44,3 +44,35 @@ def test_domain_packages_import_no_web_framework_or_database(package: str) -> No
     for path in _modules(package):
         offending = [m for m in _imports(path) if m.split(".")[0] in WEB_AND_STORAGE]
         assert not offending, f"{path.relative_to(SRC)} imports {offending}"
+
+
+WEB = ("fastapi", "starlette", "flask", "uvicorn")
+
+
+def test_the_wiring_imports_no_web_framework_and_nothing_of_the_server() -> None:
+    """The server, the CLI and doctor all build their services with ``ostiary.wiring``."""
+    offending = [
+        m
+        for m in _imports(SRC / "wiring.py")
+        if m.split(".")[0] in WEB or m.startswith("ostiary.server")
+    ]
+    assert not offending, f"wiring.py imports {offending}"
+
+
+@pytest.mark.parametrize("package", ["cli", "doctor"])
+def test_the_cli_and_doctor_never_import_the_server(package: str) -> None:
+    """Only ``ostiary serve`` starts the server; every other command works on the services."""
+    for path in _modules(package):
+        if path == SRC / "cli" / "serve.py":
+            continue
+        offending = [
+            m for m in _imports(path) if m.startswith("ostiary.server") or m.split(".")[0] in WEB
+        ]
+        assert not offending, f"{path.relative_to(SRC)} imports {offending}"
+
+
+def test_no_two_modules_are_named_service_and_services() -> None:
+    names = {path.stem for path in _modules()}
+    assert not {"service", "services"} <= names
+    assert not (SRC / "server" / "service.py").exists()
+    assert not (SRC / "server" / "services.py").exists()

@@ -2,7 +2,8 @@
 
 The cookie holds ``<id>.<mac>``: the session's id (also the ID token's ``sid``, which clients
 see) and an HMAC-SHA256 of it under a server secret, so knowing a ``sid`` never lets anyone
-forge the cookie. The record lives in storage, so ending the session (logout) takes effect
+forge the cookie. The record lives in storage, so ending the session (logout, by
+:meth:`~ostiary.tokens.lifecycle.SessionLifecycle.end_browser_session`) takes effect
 everywhere at once; its refresh families and their access tokens end with it
 (OpenID Connect RP-Initiated Logout §2).
 """
@@ -16,9 +17,8 @@ import secrets
 from typing import Final
 
 from ostiary.clock import SYSTEM_CLOCK, Clock
-from ostiary.storage.protocols import BrowserSessionStore, SessionStore
+from ostiary.storage.protocols import BrowserSessionStore
 from ostiary.storage.records import BrowserSession, User
-from ostiary.tokens.revocation import Revocations
 
 DEFAULT_SSO_TTL: Final = 12 * 3600.0
 MIN_SECRET_BYTES: Final = 32
@@ -33,8 +33,6 @@ class BrowserSessions:
     def __init__(
         self,
         store: BrowserSessionStore,
-        families: SessionStore,
-        revocations: Revocations,
         *,
         secret: bytes,
         clock: Clock = SYSTEM_CLOCK,
@@ -43,8 +41,6 @@ class BrowserSessions:
         if len(secret) < MIN_SECRET_BYTES:
             raise ValueError(f"the cookie secret must have at least {MIN_SECRET_BYTES} bytes")
         self._store = store
-        self._families = families
-        self._revocations = revocations
         self._secret = secret
         self._clock = clock
         self.ttl = ttl
@@ -74,15 +70,6 @@ class BrowserSessions:
         if session is None or session.revoked_at is not None:
             return None
         return session if self._clock.now() < session.expires_at else None
-
-    async def end(self, session_id: str) -> bool:
-        """End the browser session, every refresh family issued under it and their access
-        tokens. True if it was live."""
-        now = self._clock.now()
-        ended = await self._store.revoke(session_id, now=now)
-        for family in await self._families.revoke(now=now, browser_session_id=session_id):
-            await self._revocations.revoke_session(family.id)
-        return ended is not None
 
     def csrf_token(self, binding: str) -> str:
         """The form token for a CSRF cookie value (double submit, bound by HMAC so that a

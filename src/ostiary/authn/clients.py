@@ -6,8 +6,9 @@
 - Secrets are 256 random bits, shown once, stored as SHA-256: a high-entropy secret cannot be
   guessed from its hash, so no slow hash is needed and the token endpoint stays fast.
 - Authentication at the token endpoint (RFC 6749 §2.3): ``client_secret_basic``,
-  ``client_secret_post``, ``private_key_jwt`` (RFC 7523 §2.2 and §3, with ``jti`` replay
-  protection) or ``none`` for public clients. One method per request, the one registered.
+  ``client_secret_post``, ``private_key_jwt`` (RFC 7523 §2.2 and §3, ``aud`` exactly the issuer
+  identifier, with ``jti`` replay protection) or ``none`` for public clients. One method per
+  request, the one registered.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ostiary.authz.scopes import parse_scope
+from ostiary.authz.trust import ServerAudiences
 from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.errors import (
     InvalidClient,
@@ -32,9 +34,9 @@ from ostiary.errors import (
     InvalidToken,
     NotFound,
 )
-from ostiary.jose import ClaimRules, JWKSet, parse_compact, validate_claims
+from ostiary.jose import AudienceMatch, ClaimRules, JWKSet, JWTVerifier, parse_compact
 from ostiary.storage.protocols import ClientStore, Conflict, OnceStore
-from ostiary.storage.records import Client, ClientAuthMethod
+from ostiary.storage.records import USER_ID_PREFIX, Client, ClientAuthMethod
 
 AUTHORIZATION_CODE: Final = "authorization_code"
 REFRESH_TOKEN: Final = "refresh_token"
@@ -97,12 +99,25 @@ class ClientRegistry:
     """Creates, changes and finds clients. ``get`` is served from a short-lived in-process
     cache (``cache_seconds``), so that the token endpoint does not read the database on every
     request; changes made here drop the entry at once, changes made by another process are
-    seen within ``cache_seconds``."""
+    seen within ``cache_seconds``.
+
+    No client may be registered for the server's own account or UserInfo audiences, nor for
+    its admin audience without the admin scope (:meth:`ServerAudiences.registration_problem`);
+    client ids never look like user ids (RFC 9068 §5: a client's ``sub`` never names a user);
+    deleting a client ends its refresh families (``end_sessions``)."""
 
     def __init__(
-        self, store: ClientStore, *, clock: Clock = SYSTEM_CLOCK, cache_seconds: float = 5.0
+        self,
+        store: ClientStore,
+        *,
+        audiences: ServerAudiences,
+        end_sessions: Callable[[str], Awaitable[object]],
+        clock: Clock = SYSTEM_CLOCK,
+        cache_seconds: float = 5.0,
     ) -> None:
         self._store = store
+        self._audiences = audiences
+        self._end_sessions = end_sessions
         self._clock = clock
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Client | None]] = {}
@@ -110,11 +125,19 @@ class ClientRegistry:
     async def create(self, settings: ClientSettings, *, client_id: str | None = None) -> Registered:
         """Register a client; its secret (if it has one) is returned once and stored hashed."""
         checked = check_settings(settings)
+        problem = self._audiences.registration_problem(checked.audiences, checked.scopes)
+        if problem is not None:
+            raise InvalidClientMetadata(f"Invalid audience: {problem}.")
         cid = client_id if client_id is not None else "cl_" + secrets.token_urlsafe(12)
         if not _CLIENT_ID.fullmatch(cid):
             raise InvalidClientMetadata(
                 "A client id is 1 to 100 letters, digits and '._~-', starting with a letter "
                 "or digit."
+            )
+        if cid.lower().startswith(USER_ID_PREFIX):
+            raise InvalidClientMetadata(
+                f"A client id may not start with {USER_ID_PREFIX!r}: that is how user ids "
+                "start, and a client's tokens must never name a user (RFC 9068 §5)."
             )
         secret = new_secret() if checked.auth_method in SECRET_METHODS else None
         now = self._clock.now()
@@ -166,8 +189,11 @@ class ClientRegistry:
         return updated
 
     async def delete(self, client_id: str) -> bool:
+        """Delete the client and end its refresh families with their access tokens: a
+        refresh token is bound to its client and dies with it (RFC 6749 §10.4)."""
         deleted = await self._store.delete(client_id)
         self._cache.pop(client_id, None)
+        await self._end_sessions(client_id)
         return deleted
 
     async def list(self, *, offset: int = 0, limit: int = 100) -> Sequence[Client]:
@@ -336,11 +362,33 @@ class ClientCredentials:
         return f"ClientCredentials(client_id={who!r})"
 
 
+def assertion_rules(client_id: str, *, issuer: str, leeway: float) -> ClaimRules:
+    """What a client assertion must carry (RFC 7523 §3): ``iss`` and ``sub`` the client id,
+    ``exp`` and ``jti`` present, ``typ`` (if any) ``JWT`` or ``client-authentication+jwt``.
+
+    ``aud`` is this server's issuer identifier, a single string, compared exactly: not an
+    array that also holds it, not an endpoint URL. Since the audience-injection disclosure
+    (CVE-2025-27370/27371, draft-ietf-oauth-rfc7523bis, FAPI 2.0) a client may have been
+    tricked into signing an assertion whose ``aud`` names another server's endpoint, or several
+    servers; only the issuer identifier, alone, says the assertion was made for this server.
+    """
+    return ClaimRules(
+        issuer=client_id,
+        audiences=frozenset({issuer}),
+        audience_match=AudienceMatch.EXACT,
+        subject=client_id,
+        required=("iss", "sub", "aud", "exp", "jti"),
+        leeway=leeway,
+        types=ASSERTION_TYPES,
+        type_required=False,
+    )
+
+
 class ClientAuthenticator:
     """Authenticates the client of a token, revocation or introspection request.
 
-    ``audiences`` are the values a client assertion's ``aud`` may name: the issuer identifier
-    and the endpoint URLs (RFC 7523 §3, OpenID Connect Core §9).
+    ``issuer`` is this server's issuer identifier, the one ``aud`` a client assertion may carry
+    (:func:`assertion_rules`).
     """
 
     def __init__(
@@ -348,13 +396,13 @@ class ClientAuthenticator:
         registry: ClientRegistry,
         once: OnceStore,
         *,
-        audiences: Iterable[str],
+        issuer: str,
         clock: Clock = SYSTEM_CLOCK,
         leeway: float = 30.0,
     ) -> None:
         self._registry = registry
         self._once = once
-        self._audiences = frozenset(audiences)
+        self._issuer = issuer
         self._clock = clock
         self._leeway = leeway
 
@@ -382,30 +430,21 @@ class ClientAuthenticator:
         return client
 
     async def _check_assertion(self, client: Client, assertion: str) -> None:
-        """RFC 7523 §3: ``iss`` and ``sub`` are the client id, ``aud`` names this server,
-        ``exp`` is set and near, ``jti`` is used once; signed by one of the client's keys."""
+        """RFC 7523 §3 as :func:`assertion_rules` says, signed by one of the client's keys;
+        then ``exp`` near and ``jti`` used once."""
         keys = _client_keys(json.loads(client.jwks or "{}"))
+        rules = assertion_rules(client.id, issuer=self._issuer, leeway=self._leeway)
+        verifier = JWTVerifier(rules, max_size=MAX_ASSERTION_SIZE)
+        now = self._clock.now()
         try:
-            parsed = parse_compact(assertion, max_size=MAX_ASSERTION_SIZE)
-            typ = parsed.header.get("typ")
-            if typ is not None and (not isinstance(typ, str) or typ.lower() not in ASSERTION_TYPES):
-                raise InvalidClient(detail=f"client assertion typ {str(typ)[:40]!r}")
-            key = keys.get(parsed.kid) if parsed.kid is not None else _only_key(keys)
+            parsed = verifier.parse(assertion)
+            key = keys.get(parsed.kid)  # without a kid: the client's only key
             if key is None:
                 raise InvalidClient(detail="no registered key matches the assertion's kid")
-            claims = parsed.verify(key)
-            rules = ClaimRules(
-                issuer=client.id,
-                audiences=self._audiences,
-                required=("iss", "sub", "aud", "exp", "jti"),
-                leeway=self._leeway,
-            )
-            now = self._clock.now()
-            validate_claims(claims, rules, now=now)
+            claims = verifier.finish(parsed, key, now=now)
         except InvalidToken as exc:
-            raise InvalidClient(detail=f"client assertion: {exc.description}") from None
-        if claims.get("sub") != client.id:
-            raise InvalidClient(detail="client assertion sub is not the client id")
+            why = f" ({exc.detail})" if exc.detail else ""
+            raise InvalidClient(detail=f"client assertion: {exc.description}{why}") from None
         exp = float(claims["exp"])
         start = float(claims.get("iat", claims.get("nbf", now)))
         if exp - min(start, now) > MAX_ASSERTION_LIFETIME + self._leeway:
@@ -416,10 +455,6 @@ class ClientAuthenticator:
         key_id = f"assertion:{client.id}:{jti}"
         if not await self._once.first_use(key_id, expires_at=exp + self._leeway, now=now):
             raise InvalidClient(detail="client assertion replayed (jti seen before)")
-
-
-def _only_key(keys: JWKSet) -> Any:
-    return next(iter(keys)) if len(keys) == 1 else None
 
 
 def _method_of(credentials: ClientCredentials) -> ClientAuthMethod:

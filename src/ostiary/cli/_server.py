@@ -44,7 +44,7 @@ def load_settings(**overrides: Any) -> Settings:
 
 def with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:
     """Run ``work`` on the storage of ``settings`` and close it; exit 1 on a failure."""
-    from ostiary.server.services import open_migrated_storage
+    from ostiary.wiring import open_migrated_storage
 
     async def run() -> T:
         storage = await open_migrated_storage(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
@@ -24,6 +24,9 @@ from ostiary.clock import SYSTEM_CLOCK
 from ostiary.errors import InvalidClientMetadata, NotFound
 from ostiary.storage import Conflict, Storage
 from ostiary.storage.records import Client, ClientAuthMethod
+
+if TYPE_CHECKING:
+    from ostiary.settings import Settings
 
 #: Far above any real JWK Set; stops a mistaken path from being read into memory whole.
 MAX_JWKS_FILE_BYTES: Final = 64 * 1024
@@ -119,7 +122,7 @@ def create(
 
     async def work(storage: Storage) -> Registered:
         try:
-            registered = await _registry(storage).create(wanted, client_id=client_id)
+            registered = await _registry(settings, storage).create(wanted, client_id=client_id)
         except Conflict:
             taken = f"The client id {client_id!r} is taken." if client_id else "The id is taken."
             raise InvalidClientMetadata(taken) from None
@@ -138,7 +141,7 @@ def list_clients(
     settings = load_settings()
 
     async def work(storage: Storage) -> list[dict[str, Any]]:
-        clients = await _registry(storage).list(offset=offset, limit=limit)
+        clients = await _registry(settings, storage).list(offset=offset, limit=limit)
         return [describe_client(c) for c in clients]
 
     print_json(with_storage(settings, work))
@@ -150,7 +153,7 @@ def show(client_id: ClientId) -> None:
     settings = load_settings()
 
     async def work(storage: Storage) -> Client:
-        return await _registry(storage).require(client_id)
+        return await _registry(settings, storage).require(client_id)
 
     print_json(describe_client(with_storage(settings, work)))
 
@@ -161,7 +164,7 @@ def rotate_secret(client_id: ClientId) -> None:
     settings = load_settings()
 
     async def work(storage: Storage) -> Registered:
-        registered = await _registry(storage).rotate_secret(client_id)
+        registered = await _registry(settings, storage).rotate_secret(client_id)
         await audit.record(storage, "client.rotate_secret", subject=client_id)
         return registered
 
@@ -174,7 +177,7 @@ def delete(client_id: ClientId) -> None:
     settings = load_settings()
 
     async def work(storage: Storage) -> None:
-        if not await _registry(storage).delete(client_id):
+        if not await _registry(settings, storage).delete(client_id):
             raise NotFound(f"There is no client {client_id}.")
         await audit.record(storage, "client.delete", subject=client_id)
 
@@ -224,8 +227,13 @@ def read_jwks(path: Path) -> dict[str, Any]:
     return document
 
 
-def _registry(storage: Storage) -> ClientRegistry:
-    return ClientRegistry(storage.clients, clock=SYSTEM_CLOCK)
+def _registry(settings: Settings, storage: Storage) -> ClientRegistry:
+    """The registry the server uses: the same audience rules, and deleting a client ends its
+    refresh families and access tokens."""
+    from ostiary.wiring import cli_lifecycle, client_registry
+
+    lifecycle = cli_lifecycle(settings, storage)
+    return client_registry(settings, storage, lifecycle, clock=SYSTEM_CLOCK)
 
 
 def _print_registered(registered: Registered) -> None:

@@ -73,7 +73,7 @@ def rotate() -> None:
 
     Needs the master key (OSTIARY_MASTER_KEY, or OSTIARY_DEV=true for the dev key file).
     Running servers start signing with the new key within a minute."""
-    from ostiary.server.services import key_service, load_master_key
+    from ostiary.wiring import key_service, load_master_key
 
     settings = load_settings()
     try:

@@ -161,7 +161,7 @@ def describe_user(user: User) -> dict[str, Any]:
 
 
 def _accounts(settings: Settings, storage: Storage) -> Accounts:
-    from ostiary.server.services import accounts
+    from ostiary.wiring import accounts
 
     return accounts(settings, storage, clock=SYSTEM_CLOCK)
 
@@ -188,10 +188,9 @@ def _change(
 
 
 async def _end_all_sessions(settings: Settings, storage: Storage, user: User) -> None:
-    """Revoke the user's refresh families and publish a "not before" for their access
-    tokens; running servers refuse them within ``revocation_sync_seconds``."""
-    from ostiary.server.services import revocations
-    from ostiary.tokens import RefreshTokens
+    """End every session of the user (refresh families, signed-in browsers) and publish a
+    "not before" for their access tokens; running servers refuse them within
+    ``revocation_sync_seconds``."""
+    from ostiary.wiring import cli_lifecycle
 
-    await RefreshTokens(storage.sessions, clock=SYSTEM_CLOCK).revoke_user(user.id)
-    await revocations(settings, storage, clock=SYSTEM_CLOCK).revoke_subject(user.id)
+    await cli_lifecycle(settings, storage).end_user_sessions(user.id)

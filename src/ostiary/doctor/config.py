@@ -148,8 +148,8 @@ def check_leeway(settings: Settings) -> Check:
 
 
 def check_cookies(settings: Settings) -> Check:
-    """The flags the server's browser cookies get (:class:`~ostiary.server.cookies.Cookies`)."""
-    from ostiary.server.cookies import Cookies  # imports the server app: only when asked
+    """The flags the server's browser cookies get (:class:`~ostiary.authn.cookies.Cookies`)."""
+    from ostiary.authn.cookies import Cookies  # imports the server app: only when asked
 
     name, cookies = "cookies", Cookies(settings.issuer, dev_mode=settings.dev_mode)
     https = urlsplit(settings.issuer).scheme == "https"

@@ -15,25 +15,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from ostiary.authn.accounts import Accounts
 from ostiary.authn.clients import AUTHORIZATION_CODE, REFRESH_TOKEN, ClientRegistry
 from ostiary.authz.scopes import parse_scope
+from ostiary.authz.trust import third_party_roles
 from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.errors import (
     InvalidGrant,
     InvalidRequest,
-    NotFound,
     UnauthorizedClient,
     UnsupportedResponseType,
 )
 from ostiary.grants import pkce
-from ostiary.grants.base import TokenRequest, TokenResponse, requested_audiences, requested_scope
+from ostiary.grants.base import (
+    TokenRequest,
+    TokenResponse,
+    requested_audiences,
+    requested_scope,
+    within_grant,
+)
 from ostiary.storage.protocols import AuthorizationCodeStore, BrowserSessionStore, ConsentStore
 from ostiary.storage.records import AuthorizationCode, Client, Consent, User
 from ostiary.tokens.access import AccessTokenIssuer
 from ostiary.tokens.id_token import IdTokenIssuer
-from ostiary.tokens.refresh import RefreshTokens
-from ostiary.tokens.revocation import Revocations
+from ostiary.tokens.lifecycle import SessionLifecycle
 
 DEFAULT_CODE_TTL: Final = 60.0
 PROMPTS: Final = frozenset({"none", "login", "consent", "select_account"})
@@ -80,14 +84,14 @@ class Authorizations:
         codes: AuthorizationCodeStore,
         consents: ConsentStore,
         *,
-        default_audience: str,
+        userinfo_audience: str,
         clock: Clock = SYSTEM_CLOCK,
         code_ttl: float = DEFAULT_CODE_TTL,
     ) -> None:
         self._clients = clients
         self._codes = codes
         self._consents = consents
-        self._default_audience = default_audience
+        self._userinfo_audience = userinfo_audience
         self._clock = clock
         self._code_ttl = code_ttl
 
@@ -146,7 +150,8 @@ class Authorizations:
             raise InvalidRequest("state is too long.")
         if nonce is not None and len(nonce) > _MAX_NONCE:
             raise InvalidRequest("nonce is too long.")
-        audiences = requested_audiences(resources, client, default=self._default_audience)
+        userinfo = self._userinfo_audience if "openid" in scope.split(" ") else None
+        audiences = requested_audiences(resources, client, userinfo=userinfo)
         return AuthorizationRequest(
             client=client,
             redirect_uri=redirect,
@@ -234,9 +239,7 @@ class AuthorizationCodeGrant:
     def __init__(
         self,
         codes: AuthorizationCodeStore,
-        accounts: Accounts,
-        refresh: RefreshTokens,
-        revocations: Revocations,
+        lifecycle: SessionLifecycle,
         issuer: AccessTokenIssuer,
         id_tokens: IdTokenIssuer,
         browser_sessions: BrowserSessionStore,
@@ -245,9 +248,8 @@ class AuthorizationCodeGrant:
     ) -> None:
         self._browser_sessions = browser_sessions
         self._codes = codes
-        self._accounts = accounts
-        self._refresh = refresh
-        self._revocations = revocations
+        self._lifecycle = lifecycle
+        self._refresh = lifecycle.families
         self._issuer = issuer
         self._id_tokens = id_tokens
         self._clock = clock
@@ -265,20 +267,23 @@ class AuthorizationCodeGrant:
             raise InvalidGrant(detail=f"code of {found.client_id} presented by {client.id}")
         if now >= found.expires_at:
             raise InvalidGrant(detail="authorization code expired")
-        redirect_uri = request.get("redirect_uri")
-        if redirect_uri is not None and redirect_uri != found.redirect_uri:
-            raise InvalidGrant(detail="redirect_uri differs from the authorization request's")
+        # RFC 6749 §4.1.3: required if the authorization request named it, and identical.
+        # The code does not record whether it did (a plain OAuth request may leave the choice
+        # to the server, §3.1.2.3), so it is required always: the client knows where it was
+        # sent back to. §5.2: invalid_grant, it "does not match the redirection URI used".
+        if request.get("redirect_uri") != found.redirect_uri:
+            raise InvalidGrant(detail="redirect_uri missing or not the authorization request's")
         verifier = request.get("code_verifier")
         if verifier is None or not pkce.verifies(verifier, found.code_challenge):
             raise InvalidGrant(detail="PKCE code_verifier missing or wrong")
-        try:
-            user = await self._accounts.get(found.user_id)
-        except NotFound:
-            raise InvalidGrant(detail="the code's user is gone") from None
-        if user.disabled:
-            raise InvalidGrant(detail=f"user {user.id} is disabled")
+        # The sign-in the code comes from must still hold: a password change after it ends
+        # it (and every session it would open).
+        user = await self._lifecycle.live_user(found.user_id, since=found.auth_time)
+        if user is None:
+            raise InvalidGrant(detail="the code's user is gone, disabled or changed password")
         if not await self._browser_session_live(found.browser_session_id, now):
             raise InvalidGrant(detail="the code's browser session ended (logout) before it")
+        audiences = within_grant(request.resources, found.audiences, client_id=client.id)
         started = await self._refresh.start(
             user_id=user.id,
             client_id=client.id,
@@ -287,13 +292,14 @@ class AuthorizationCodeGrant:
             audiences=found.audiences,
         )
         await self._codes.attach_session(found.code_hash, started.session.id)
+        await self._lifecycle.keep_new_session(started.session, user)
         access = self._issuer.issue(
             subject=user.id,
             client_id=client.id,
             scope=found.scope,
-            roles=user.roles,
+            roles=third_party_roles(parse_scope(found.scope), user.roles),
             session_id=started.session.id,
-            audience=found.audiences,
+            audience=audiences,
         )
         id_token = None
         if "openid" in found.scope.split(" "):
@@ -325,8 +331,7 @@ class AuthorizationCodeGrant:
 
     async def _revoke_issued(self, code: AuthorizationCode) -> None:
         if code.session_id is not None:
-            await self._refresh.revoke_session(code.session_id)
-            await self._revocations.revoke_session(code.session_id)
+            await self._lifecycle.end_session(code.session_id)
 
 
 def profile_claims(user: User, scope: str) -> dict[str, str]:

@@ -92,18 +92,45 @@ def requested_scope(value: str | None, allowed: Iterable[str], *, default: Itera
 
 
 def requested_audiences(
-    resources: Iterable[str], client: Client, *, default: str
+    resources: Iterable[str], client: Client, *, userinfo: str | None = None
 ) -> tuple[str, ...]:
-    """The audiences the token will name (RFC 8707 §2): each ``resource`` asked must be one
-    the client is registered for; none asked gives every registered one, or the server's
-    default audience for a client registered for none."""
+    """The audiences the token will name (RFC 8707 §2; RFC 9700 §2.3, audience-restricted
+    tokens): each ``resource`` asked must be one the client is registered for; none asked
+    gives every registered one, plus ``userinfo`` (the UserInfo endpoint's audience, given
+    when the scope has ``openid``). A client registered for no audience that asks for no
+    ``openid`` gets no token at all (:class:`InvalidTarget`): a token for no API is of no
+    use, and never one for the server's own APIs."""
     asked = tuple(dict.fromkeys(resources))
     if not asked:
-        return tuple(sorted(client.audiences)) or (default,)
+        registered = (*sorted(client.audiences), *((userinfo,) if userinfo else ()))
+        if not registered:
+            raise InvalidTarget(
+                "The client is registered for no resource (audience).",
+                detail=f"client {client.id} has no audience",
+            )
+        return registered
     refused = [r for r in asked if r not in client.audiences]
     if refused:
         raise InvalidTarget(
             f"The client may not ask for the resource {refused[0][:100]!r}.",
             detail=f"client {client.id} asked for {refused}",
+        )
+    return asked
+
+
+def within_grant(
+    resources: Iterable[str], granted: tuple[str, ...], *, client_id: str
+) -> tuple[str, ...]:
+    """RFC 8707 §2.2: ``resource`` at the token endpoint (a code exchange, a refresh) narrows
+    the access token to the resources named, each of which the grant includes; without it,
+    the whole grant. Never wider: :class:`InvalidTarget` otherwise."""
+    asked = tuple(dict.fromkeys(resources))
+    if not asked:
+        return granted
+    refused = [r for r in asked if r not in granted]
+    if refused:
+        raise InvalidTarget(
+            f"The grant does not include the resource {refused[0][:100]!r}.",
+            detail=f"client {client_id} asked for {refused}",
         )
     return asked

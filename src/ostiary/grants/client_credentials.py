@@ -14,19 +14,20 @@ from ostiary.tokens.access import AccessTokenIssuer
 class ClientCredentialsGrant:
     """``sub`` and ``client_id`` are the client's id; the scope is what the client asks within
     its registered scopes (all of them when it asks for none); the audiences come from
-    ``resource`` (RFC 8707). No refresh token (RFC 6749 §4.4.3): the client asks again."""
+    ``resource`` (RFC 8707) within its registered ones, all of them when it asks for none; a
+    client registered for none gets no token (:class:`~ostiary.errors.InvalidTarget`). No
+    roles: a client has none. No refresh token (RFC 6749 §4.4.3): the client asks again."""
 
     grant_type: Final = CLIENT_CREDENTIALS
 
-    def __init__(self, issuer: AccessTokenIssuer, *, default_audience: str) -> None:
+    def __init__(self, issuer: AccessTokenIssuer) -> None:
         self._issuer = issuer
-        self._default_audience = default_audience
 
     async def exchange(self, request: TokenRequest, client: Client) -> TokenResponse:
         if client.public:  # RFC 6749 §4.4: confidential clients only
             raise UnauthorizedClient(detail=f"public client {client.id} asked client_credentials")
         scope = requested_scope(request.get("scope"), client.scopes, default=client.scopes)
-        audiences = requested_audiences(request.resources, client, default=self._default_audience)
+        audiences = requested_audiences(request.resources, client)
         access = self._issuer.issue(
             subject=client.id, client_id=client.id, scope=scope, audience=audiences
         )

@@ -20,7 +20,8 @@ from fastapi import FastAPI
 
 from ostiary.audit import AuditTrail, key_listener
 from ostiary.clock import SYSTEM_CLOCK, Clock
-from ostiary.resource import RevocationList
+from ostiary.keys.live import LiveKeySet
+from ostiary.resource import RevocationList, TokenVerifier
 from ostiary.server.cors import CORSMiddleware
 from ostiary.server.demo import (
     alice_password_line,
@@ -31,7 +32,6 @@ from ostiary.server.demo import (
 )
 from ostiary.server.errors import install_error_handlers
 from ostiary.server.headers import SecurityHeadersMiddleware, docs_paths
-from ostiary.server.keyview import LiveKeySet
 from ostiary.server.metrics import Metrics, ObservabilityMiddleware, metrics_route
 from ostiary.server.middleware import (
     BodySizeLimitMiddleware,
@@ -51,7 +51,10 @@ from ostiary.server.routes import (
     token,
     wellknown,
 )
-from ostiary.server.services import (
+from ostiary.server.walkthrough import walkthrough
+from ostiary.settings import Settings
+from ostiary.storage import Storage
+from ostiary.wiring import (
     KEY_TICK_SECONDS,
     Services,
     build_services,
@@ -62,9 +65,6 @@ from ostiary.server.services import (
     open_migrated_storage,
     server_verifier,
 )
-from ostiary.server.walkthrough import walkthrough
-from ostiary.settings import Settings
-from ostiary.storage import Storage
 
 log = logging.getLogger("ostiary.server")
 DEMO_PREFIX: Final = "/api"
@@ -86,8 +86,16 @@ def create_app(
     metrics = Metrics() if settings.metrics_enabled else None
     revoked = RevocationList()  # one list: the server's routes, the demo API and the feed
     verifier = server_verifier(settings, keys_view, clock=clock, revocations=revoked)
+    # The demo API is a resource service of its own: its audience is OSTIARY_AUDIENCE's.
     demo_verifier = (
-        server_verifier(settings, keys_view, clock=clock, revocations=revoked)
+        TokenVerifier(
+            issuer=settings.issuer,
+            audience=settings.audience,
+            keys=keys_view,
+            leeway=settings.leeway,
+            clock=clock,
+            revocations=revoked,
+        )
         if settings.demo
         else None
     )
@@ -97,6 +105,8 @@ def create_app(
         master_key = load_master_key(settings)  # ConfigurationError: refuse to start
         store = storage if storage is not None else await open_migrated_storage(settings)
         audit = AuditTrail(store.audit, clock=clock)
+        if metrics is not None:
+            audit.listeners.append(metrics.observe)
         try:
             on_key_event = key_listener(audit)
             keys = key_service(settings, store, master_key, clock=clock, on_event=on_key_event)
@@ -120,7 +130,6 @@ def create_app(
                 clock=clock,
                 id_keys=id_keys,
                 audit=audit,
-                metrics=metrics,
             )
             try:
                 await services.revocations.sync()
@@ -153,6 +162,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json" if dev else None,
     )
+    app.state.metrics = metrics
     install_error_handlers(app)
     routers = (auth, oauth, authorize, sessions, wellknown, health, admin)
     for router in (module.router for module in routers):

@@ -20,14 +20,14 @@ from typing import Annotated, Final
 from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+from ostiary.authn.cookies import Cookies
+from ostiary.authn.first_party import TokenPair
 from ostiary.resource.csrf import CSRF_HEADER, check_double_submit, check_origin, origin_of
-from ostiary.server.cookies import Cookies
 from ostiary.server.dependencies import AppServices
 from ostiary.server.errors import NO_STORE
 from ostiary.server.schemas import BrowserTokenResponse
-from ostiary.server.service import TokenPair
-from ostiary.server.services import derived_secret
 from ostiary.settings import Settings
+from ostiary.wiring import derived_secret
 
 REFRESH_COOKIE: Final = "ostiary_refresh"
 _SECRET_LABEL: Final = b"ostiary refresh cookie csrf v1"

@@ -1,21 +1,28 @@
-"""What routes depend on: the services, and the verified claims of a Bearer token.
+"""What routes depend on: the services, and the verified claims of a Bearer token that meets
+the endpoint's requirement (the trust model: :mod:`ostiary.authz.trust`).
 
 The server's protected routes verify tokens with :mod:`ostiary.resource`, as any resource
 server does, against the live key ring and the revocation list this process keeps in step
-with the store, so a revoked access token is refused at once.
+with the store, so a revoked access token is refused at once. Then each endpoint's
+:class:`~ostiary.authz.trust.Requirement` (audience, first-party session, scope, role) is
+checked: ``AccountClaims`` for the account API, ``AdminClaims`` for the admin API,
+``FeedClaims`` for the revocation feed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Final
 
 from fastapi import Depends, Request
 
-from ostiary.errors import InvalidRequest, InvalidToken, TemporarilyUnavailable
+from ostiary.authz.trust import EndpointRequirements, Requirement
+from ostiary.errors import InsufficientScope, InvalidRequest, InvalidToken, TemporarilyUnavailable
 from ostiary.resource.bearer import extract_bearer
 from ostiary.resource.claims import AccessClaims
 from ostiary.server.errors import BearerRejected
-from ostiary.server.services import Services
+from ostiary.server.metrics import Metrics
+from ostiary.wiring import Services
 
 REALM: Final = "ostiary"
 
@@ -32,24 +39,52 @@ async def get_services(request: Request) -> Services:
 AppServices = Annotated[Services, Depends(get_services)]
 
 
-async def current_claims(request: Request, services: AppServices) -> AccessClaims:
-    await services.revocation_sync.refresh_if_stale()
-    try:
-        token = extract_bearer(
-            request.headers.getlist("authorization"), request.scope.get("query_string", b"")
-        )
-        if token is None:
-            if services.metrics is not None:
-                services.metrics.verification_failed(None)
-            raise BearerRejected(None, realm=REALM)
-        return await services.verifier.verify(token)
-    except (InvalidToken, InvalidRequest, TemporarilyUnavailable) as exc:
-        if services.metrics is not None:
-            services.metrics.verification_failed(exc)
-        raise BearerRejected(exc, realm=REALM) from None
+def _metrics(request: Request) -> Metrics | None:
+    metrics = getattr(request.app.state, "metrics", None)
+    return metrics if isinstance(metrics, Metrics) else None
 
 
-Claims = Annotated[AccessClaims, Depends(current_claims)]
+def bearer_claims(
+    pick: Callable[[EndpointRequirements], Requirement],
+) -> Callable[[Request, Services], Awaitable[AccessClaims]]:
+    """A dependency: the claims of the request's Bearer token, verified and meeting the
+    requirement ``pick`` chooses; otherwise an RFC 6750 answer (401 or 403)."""
+
+    async def claims(request: Request, services: AppServices) -> AccessClaims:
+        await services.revocation_sync.refresh_if_stale()
+        metrics = _metrics(request)
+        try:
+            token = extract_bearer(
+                request.headers.getlist("authorization"), request.scope.get("query_string", b"")
+            )
+            if token is None:
+                if metrics is not None:
+                    metrics.verification_failed(None)
+                raise BearerRejected(None, realm=REALM)
+            verified = await services.verifier.verify(token)
+            pick(services.requirements).check(
+                audiences=verified.audiences,
+                client_id=verified.client_id,
+                session_id=verified.sid,
+                scopes=verified.scopes,
+                roles=verified.roles,
+            )
+        except (InvalidToken, InvalidRequest, TemporarilyUnavailable, InsufficientScope) as exc:
+            if metrics is not None:
+                metrics.verification_failed(exc)
+            raise BearerRejected(exc, realm=REALM) from None
+        return verified
+
+    return claims
+
+
+account_claims = bearer_claims(lambda r: r.account)
+#: ``/auth/me``, sessions, logout, password: first-party session tokens only.
+AccountClaims = Annotated[AccessClaims, Depends(account_claims)]
+#: ``/admin/*``: the admin audience, the ``admin`` scope and the ``admin`` role.
+AdminClaims = Annotated[AccessClaims, Depends(bearer_claims(lambda r: r.admin))]
+#: ``/auth/revocations``: the feed's audience and the ``revocations:read`` scope.
+FeedClaims = Annotated[AccessClaims, Depends(bearer_claims(lambda r: r.revocations))]
 
 
 def user_agent(request: Request) -> str | None:

@@ -77,15 +77,6 @@ class BearerRejected(OstiaryError):
         self.realm = realm
 
 
-class CurrentPasswordIncorrect(OstiaryError):
-    """``POST /auth/password`` with a wrong current password. 403, not 401: the caller is
-    authenticated by its token; it only failed to prove it knows the password."""
-
-    error = "access_denied"
-    status_code = 403
-    description = "The current password is incorrect."
-
-
 class PayloadTooLarge(InvalidRequest):
     status_code = 413
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -69,6 +71,11 @@ class Account(BaseModel):
 
 class SessionInfo(BaseModel):
     id: str
+    #: ``"app"``: a refresh family (a login or a client's grant); ``"browser"``: a browser
+    #: signed in for single sign-on, ended with every app session it opened.
+    kind: Literal["app", "browser"]
+    #: The client an app session belongs to (the first-party client for logins).
+    client_id: str | None
     created_at: int
     last_used_at: int
     expires_at: int

@@ -17,7 +17,7 @@ from ostiary.authn.clients import ClientCredentials
 from ostiary.errors import InvalidClient, OstiaryError, RefreshTokenReused
 from ostiary.grants.base import TokenRequest, TokenResponse
 from ostiary.jose.inspect import inspect_compact
-from ostiary.server.services import Services
+from ostiary.wiring import Services
 
 CLIENT_CREDENTIALS: Final = "client_credentials"
 # Failures stored for these grants (and, for any grant, a client that failed to authenticate).

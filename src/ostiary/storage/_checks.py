@@ -11,11 +11,16 @@ def check_page(*, offset: int = 0, limit: int) -> None:
 
 
 def check_revoke_target(
-    session_id: str | None, user_id: str | None, browser_session_id: str | None = None
+    session_id: str | None,
+    user_id: str | None,
+    browser_session_id: str | None = None,
+    client_id: str | None = None,
 ) -> None:
-    given = [t for t in (session_id, user_id, browser_session_id) if t is not None]
+    given = [t for t in (session_id, user_id, browser_session_id, client_id) if t is not None]
     if len(given) != 1:
-        raise ValueError("give exactly one of session_id, user_id and browser_session_id")
+        raise ValueError(
+            "give exactly one of session_id, user_id, browser_session_id and client_id"
+        )
 
 
 def check_family(token: RefreshToken, session_id: str) -> None:

@@ -126,13 +126,16 @@ class MemorySessionStore:
         session_id: str | None = None,
         user_id: str | None = None,
         browser_session_id: str | None = None,
+        client_id: str | None = None,
     ) -> list[Session]:
-        check_revoke_target(session_id, user_id, browser_session_id)
+        check_revoke_target(session_id, user_id, browser_session_id, client_id)
         if session_id is not None:
             found = self._sessions.get(session_id)
             targets = [] if found is None else [found]
         elif user_id is not None:
             targets = [s for s in self._sessions.values() if s.user_id == user_id]
+        elif client_id is not None:
+            targets = [s for s in self._sessions.values() if s.client_id == client_id]
         else:
             targets = [
                 s for s in self._sessions.values() if s.browser_session_id == browser_session_id
@@ -295,6 +298,26 @@ class MemoryBrowserSessionStore:
             return None
         revoked = self._sessions[session_id] = dataclasses.replace(session, revoked_at=now)
         return revoked
+
+    async def revoke_user(self, user_id: str, *, now: float) -> list[BrowserSession]:
+        revoked = [
+            dataclasses.replace(s, revoked_at=now)
+            for s in await self.list_for_user(user_id, now=now)
+        ]
+        for session in revoked:
+            self._sessions[session.id] = session
+        return revoked
+
+    async def list_for_user(self, user_id: str, *, now: float) -> Sequence[BrowserSession]:
+        return sorted(
+            (
+                s
+                for s in self._sessions.values()
+                if s.user_id == user_id and s.revoked_at is None and now < s.expires_at
+            ),
+            key=lambda s: (s.created_at, s.id),
+            reverse=True,
+        )
 
     async def purge(self, *, now: float) -> int:
         expired = [i for i, session in self._sessions.items() if session.expires_at < now]

@@ -85,11 +85,12 @@ class SessionStore(Protocol):
         session_id: str | None = None,
         user_id: str | None = None,
         browser_session_id: str | None = None,
+        client_id: str | None = None,
     ) -> list[Session]:
-        """Revoke one family, every live family of a user, or every live family issued under
-        a browser session; return those revoked now. Exactly one of the three
-        (:class:`ValueError` otherwise); a family already revoked or expired is left as it is
-        and not returned."""
+        """Revoke one family, every live family of a user, every live family issued under
+        a browser session, or every live family of a client; return those revoked now,
+        newest first. Exactly one of the four (:class:`ValueError` otherwise); a family
+        already revoked or expired is left as it is and not returned."""
 
     async def list_for_user(self, user_id: str, *, now: float) -> Sequence[Session]:
         """Live (unrevoked, unexpired) families of a user, newest first."""
@@ -188,6 +189,13 @@ class BrowserSessionStore(Protocol):
 
     async def revoke(self, session_id: str, *, now: float) -> BrowserSession | None:
         """Set ``revoked_at`` if unset; return the session revoked now, else None."""
+
+    async def revoke_user(self, user_id: str, *, now: float) -> list[BrowserSession]:
+        """Revoke every live (unrevoked, unexpired) session of a user; return those revoked
+        now, newest first."""
+
+    async def list_for_user(self, user_id: str, *, now: float) -> Sequence[BrowserSession]:
+        """Live (unrevoked, unexpired) sessions of a user, newest first."""
 
     async def purge(self, *, now: float) -> int:
         """Delete sessions whose ``expires_at`` is before ``now`` (revoked or not); return how

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from ostiary.clock import SYSTEM_CLOCK, Clock
-from ostiary.errors import InvalidToken, UnknownKey
-from ostiary.jose import ClaimRules, KeyLookup, check_type, parse_compact, validate_claims
+from ostiary.errors import InvalidToken
+from ostiary.jose import AudienceMatch, ClaimRules, JWTVerifier, KeyLookup
 from ostiary.resource.claims import AccessClaims
 from ostiary.storage.records import Client
-from ostiary.tokens.refresh import RefreshTokens
+from ostiary.tokens.lifecycle import SessionLifecycle
 from ostiary.tokens.revocation import Revocations
 
 INACTIVE: dict[str, Any] = {"active": False}
@@ -33,7 +33,7 @@ class TokenInspector:
     def __init__(
         self,
         keys: KeyLookup,
-        refresh: RefreshTokens,
+        lifecycle: SessionLifecycle,
         revocations: Revocations,
         *,
         issuer: str,
@@ -41,10 +41,20 @@ class TokenInspector:
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._keys = keys
-        self._refresh = refresh
+        self._lifecycle = lifecycle
+        self._refresh = lifecycle.families
         self._revocations = revocations
-        self._issuer = issuer
-        self._leeway = leeway
+        # RFC 9068 §4 but for ``aud``: any audience, since whether the client may see the
+        # token is decided by ``_may_see`` after verification.
+        self._verifier = JWTVerifier(
+            ClaimRules(
+                issuer=issuer,
+                audiences=frozenset(),
+                audience_match=AudienceMatch.SHAPE_ONLY,
+                leeway=leeway,
+            ),
+            max_size=_MAX_TOKEN,
+        )
         self._clock = clock
 
     async def revoke(self, token: str, client: Client) -> None:
@@ -61,9 +71,7 @@ class TokenInspector:
         found = await self._refresh.find(token)
         if found is None or found[1].client_id != client.id:
             return
-        session = found[1]
-        await self._refresh.revoke_session(session.id)
-        await self._revocations.revoke_session(session.id)
+        await self._lifecycle.end_session(found[1].id)
 
     async def introspect(self, token: str, client: Client) -> dict[str, Any]:
         """RFC 7662 §2.2: the token's metadata if it is active and the client may see it,
@@ -110,24 +118,8 @@ class TokenInspector:
     async def access_claims(self, token: str) -> AccessClaims | None:
         """The verified claims of one of this server's live access tokens, else None."""
         try:
-            parsed = parse_compact(token)
-            rules = ClaimRules.for_access_tokens(
-                issuer=self._issuer, audience="-", leeway=self._leeway
-            )
-            check_type(parsed.header, rules.types)
-            key = self._keys.get(parsed.kid)
-            if key is None:
-                raise UnknownKey()
-            raw = parsed.verify(key)
-            aud = raw.get("aud")
-            audiences = frozenset([aud] if isinstance(aud, str) else aud or ())
-            if not audiences or not all(isinstance(a, str) and a for a in audiences):
-                return None
-            rules = ClaimRules.for_access_tokens(
-                issuer=self._issuer, audience=audiences, leeway=self._leeway
-            )
-            validate_claims(raw, rules, now=self._clock.now())
-        except (InvalidToken, TypeError):
+            raw = self._verifier.verify(token, self._keys, now=self._clock.now())
+        except InvalidToken:
             return None
         claims = AccessClaims.from_claims(raw)
         return None if self._revocations.local.is_revoked(claims) else claims

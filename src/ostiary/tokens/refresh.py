@@ -161,6 +161,11 @@ class RefreshTokens:
         end = min(session.expires_at, session.last_used_at + self.idle_ttl)
         return max(0, int(end - self._clock.now()))
 
+    @property
+    def store(self) -> SessionStore:
+        """The families' store, for :class:`~ostiary.tokens.lifecycle.SessionLifecycle`."""
+        return self._sessions
+
     # --- revocation and listing ------------------------------------------------------------
 
     async def revoke_session(

@@ -1,5 +1,5 @@
-"""``BrowserSessions``: the SSO cookie ``<id>.<hmac>``, resume and end (with the refresh
-families and access tokens issued under it), and the CSRF double-submit tokens."""
+"""``BrowserSessions``: the SSO cookie ``<id>.<hmac>``, resume, and the CSRF double-submit
+tokens. Ending one is the session lifecycle's (tests/unit/tokens/test_lifecycle.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,8 @@ import pytest
 
 from ostiary.authn.browser import BrowserSessions
 from ostiary.clock import FrozenClock
-from ostiary.resource.claims import AccessClaims
-from ostiary.storage.memory import (
-    MemoryBrowserSessionStore,
-    MemoryRevocationStore,
-    MemorySessionStore,
-)
+from ostiary.storage.memory import MemoryBrowserSessionStore
 from ostiary.storage.records import User
-from ostiary.tokens.refresh import RefreshTokens
-from ostiary.tokens.revocation import Revocations
 from tests.unit.authn.conftest import T0
 
 SECRET = b"c" * 32
@@ -46,30 +39,13 @@ def store() -> MemoryBrowserSessionStore:
 
 
 @pytest.fixture
-def families() -> MemorySessionStore:
-    return MemorySessionStore()
+def browsers(store: MemoryBrowserSessionStore, clock: FrozenClock) -> BrowserSessions:
+    return BrowserSessions(store, secret=SECRET, clock=clock, ttl=TTL)
 
 
-@pytest.fixture
-def revocations(clock: FrozenClock) -> Revocations:
-    return Revocations(MemoryRevocationStore(), clock=clock, max_access_ttl=900)
-
-
-@pytest.fixture
-def browsers(
-    store: MemoryBrowserSessionStore,
-    families: MemorySessionStore,
-    revocations: Revocations,
-    clock: FrozenClock,
-) -> BrowserSessions:
-    return BrowserSessions(store, families, revocations, secret=SECRET, clock=clock, ttl=TTL)
-
-
-def test_the_cookie_secret_has_at_least_32_bytes(
-    store: MemoryBrowserSessionStore, families: MemorySessionStore, revocations: Revocations
-) -> None:
+def test_the_cookie_secret_has_at_least_32_bytes(store: MemoryBrowserSessionStore) -> None:
     with pytest.raises(ValueError, match="32 bytes"):
-        BrowserSessions(store, families, revocations, secret=b"c" * 31)
+        BrowserSessions(store, secret=b"c" * 31)
 
 
 async def test_start_stores_the_session_and_signs_its_id(
@@ -125,46 +101,6 @@ async def test_a_session_expires_after_its_ttl(
     assert await browsers.resume(cookie) == session
     clock.advance(1)
     assert await browsers.resume(cookie) is None
-
-
-async def test_end_revokes_the_session_its_families_and_their_access_tokens(
-    browsers: BrowserSessions,
-    families: MemorySessionStore,
-    revocations: Revocations,
-    clock: FrozenClock,
-) -> None:
-    refresh = RefreshTokens(families, clock=clock)
-    session, cookie = await browsers.start(ALICE)
-    other, other_cookie = await browsers.start(ALICE)
-    under, _ = await refresh.start(
-        user_id=ALICE.id, client_id="web", scope="openid", browser_session_id=session.id
-    )
-    elsewhere, _ = await refresh.start(
-        user_id=ALICE.id, client_id="web", scope="openid", browser_session_id=other.id
-    )
-    unrelated, _ = await refresh.start(user_id=ALICE.id, client_id="ostiary", scope="")
-
-    clock.advance(5)
-    assert await browsers.end(session.id) is True
-    assert await browsers.resume(cookie) is None
-    assert await browsers.resume(other_cookie) == other
-    ended = await families.get(under.id)
-    assert ended is not None and ended.revoked_at == T0 + 5
-    for kept in (elsewhere, unrelated):
-        found = await families.get(kept.id)
-        assert found is not None and found.revoked_at is None
-    assert revocations.local.is_revoked(access_claims(sid=under.id))
-    assert not revocations.local.is_revoked(access_claims(sid=elsewhere.id))
-    assert not revocations.local.is_revoked(access_claims(sid=unrelated.id))
-
-    assert await browsers.end(session.id) is False  # ended already
-    assert await browsers.end("bs_unknown") is False
-
-
-def access_claims(*, sid: str) -> AccessClaims:
-    return AccessClaims.from_claims(
-        {"sub": ALICE.id, "jti": "j-" + sid, "sid": sid, "iat": int(T0), "exp": int(T0) + 900}
-    )
 
 
 def test_a_csrf_token_is_an_hmac_of_its_binding(browsers: BrowserSessions) -> None:

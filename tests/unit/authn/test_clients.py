@@ -32,9 +32,10 @@ from ostiary.jose import JWK
 from ostiary.storage.memory import MemoryClientStore, MemoryOnceStore
 from ostiary.storage.records import ClientAuthMethod
 from tests.unit.authn.conftest import T0
-from tests.unit.grants._server import ISSUER, REDIRECT, TOKEN_URL, b64url, sign_raw
+from tests.unit.grants._server import ISSUER, REDIRECT, SERVER_AUDIENCES, b64url, sign_raw
 
 CODE_GRANTS = frozenset({AUTHORIZATION_CODE, REFRESH_TOKEN})
+TOKEN_URL = f"{ISSUER}/oauth/token"
 CLIENT_KEY = JWK.generate("ES256")
 OTHER_KEY = JWK.generate("ES256")
 
@@ -44,9 +45,23 @@ def store() -> MemoryClientStore:
     return MemoryClientStore()
 
 
+#: Client ids whose sessions the registry ended (it deletes them).
+ENDED: list[str] = []
+
+
+async def record_ended(client_id: str) -> None:
+    ENDED.append(client_id)
+
+
 @pytest.fixture
 def registry(store: MemoryClientStore, clock: FrozenClock) -> ClientRegistry:
-    return ClientRegistry(store, clock=clock)
+    ENDED.clear()
+    return ClientRegistry(
+        store,
+        audiences=SERVER_AUDIENCES,
+        end_sessions=record_ended,
+        clock=clock,
+    )
 
 
 @pytest.fixture
@@ -58,7 +73,7 @@ def once() -> MemoryOnceStore:
 def authenticator(
     registry: ClientRegistry, once: MemoryOnceStore, clock: FrozenClock
 ) -> ClientAuthenticator:
-    return ClientAuthenticator(registry, once, audiences={ISSUER, TOKEN_URL}, clock=clock)
+    return ClientAuthenticator(registry, once, issuer=ISSUER, clock=clock)
 
 
 def service(**changes: Any) -> ClientSettings:
@@ -311,6 +326,42 @@ async def test_a_taken_client_id_is_refused_clearly(registry: ClientRegistry) ->
         await registry.create(service(), client_id="svc")
 
 
+@pytest.mark.parametrize("client_id", ["usr_x", "USR_alice"])
+async def test_a_client_id_never_looks_like_a_user_id(
+    registry: ClientRegistry, client_id: str
+) -> None:
+    """RFC 9068 §5: a client-credentials token's ``sub`` (its client id) never names a user."""
+    with pytest.raises(InvalidClientMetadata, match="user ids"):
+        await registry.create(service(), client_id=client_id)
+
+
+@pytest.mark.parametrize(
+    ("audiences", "scopes", "problem"),
+    [
+        ({f"{ISSUER}/auth"}, set(), "first-party sessions only"),
+        ({f"{ISSUER}/oauth/userinfo"}, set(), "first-party sessions only"),
+        ({f"{ISSUER}/admin"}, set(), "needs the scope 'admin'"),
+        ({"https://api.example"}, {"admin"}, "needs the audience"),
+    ],
+)
+async def test_no_client_is_registered_for_the_servers_own_audiences(
+    registry: ClientRegistry, audiences: set[str], scopes: set[str], problem: str
+) -> None:
+    with pytest.raises(InvalidClientMetadata, match=problem):
+        await registry.create(
+            service(audiences=frozenset(audiences), scopes=frozenset(scopes)), client_id="svc"
+        )
+
+
+async def test_an_admin_client_is_registered_for_both_the_admin_audience_and_scope(
+    registry: ClientRegistry,
+) -> None:
+    settings = service(audiences=frozenset({f"{ISSUER}/admin"}), scopes=frozenset({"admin"}))
+    assert (await registry.create(settings, client_id="ops")).client.audiences == {
+        f"{ISSUER}/admin"
+    }
+
+
 @pytest.mark.parametrize("client_id", ["", "-lead", ".lead", "has space", "x" * 101, "caf\u00e9"])
 async def test_a_chosen_client_id_must_be_well_formed(
     registry: ClientRegistry, client_id: str
@@ -385,6 +436,7 @@ async def test_changes_made_here_drop_the_cache_entry(
     await registry.create(service(), client_id="svc")
     assert await registry.get("svc") is not None  # ... and dropped when it is created
     assert await registry.delete("svc") is True
+    assert ENDED == ["svc"]  # its sessions end with it
     assert await registry.get("svc") is None
     assert await registry.delete("svc") is False
     with pytest.raises(NotFound):
@@ -542,7 +594,7 @@ def claims_for(client_id: str = "jwt-client", **changes: Any) -> dict[str, Any]:
     claims: dict[str, Any] = {
         "iss": client_id,
         "sub": client_id,
-        "aud": TOKEN_URL,
+        "aud": ISSUER,
         "iat": int(T0),
         "exp": int(T0) + 60,
         "jti": "jti-1",
@@ -588,10 +640,8 @@ async def assert_refused(
 async def test_a_good_assertion_authenticates_its_client(
     authenticator: ClientAuthenticator,
 ) -> None:
-    for n, (aud, typ) in enumerate(
-        [(TOKEN_URL, None), (ISSUER, "JWT"), ([TOKEN_URL, "https://other"], "JWT")]
-    ):
-        assertion = signed(claims_for(aud=aud, jti=f"j{n}"), typ=typ)
+    for n, typ in enumerate([None, "JWT", "client-authentication+jwt"]):
+        assertion = signed(claims_for(jti=f"j{n}"), typ=typ)
         client = await authenticator.authenticate(by_assertion(assertion, "jwt-client"))
         assert client.id == "jwt-client"
 
@@ -621,7 +671,11 @@ async def test_jti_replay_is_tracked_per_client(
     [
         ({"aud": "https://someone-else.example/token"}, "not intended for this audience"),
         ({"aud": [ISSUER + "/oauth/introspect-not"]}, "not intended for this audience"),
-        ({"sub": "someone-else"}, "sub is not the client id"),
+        # Only the issuer identifier, as one string (draft-ietf-oauth-rfc7523bis).
+        ({"aud": TOKEN_URL}, "not intended for this audience"),
+        ({"aud": [ISSUER, "https://other"]}, "not intended for this audience"),
+        ({"aud": [ISSUER]}, "not intended for this audience"),
+        ({"sub": "someone-else"}, "sub is not the expected subject"),
         ({"sub": None}, "lacks a required claim"),
         ({"exp": None}, "lacks a required claim"),
         ({"jti": None}, "lacks a required claim"),
@@ -658,7 +712,9 @@ async def test_iss_must_name_a_registered_client_and_equal_sub(
     # iss names a secret client: the method is not the registered one.
     await assert_refused(authenticator, signed(claims_for("svc")), "registered for")
     # iss is the client, sub another.
-    await assert_refused(authenticator, signed(claims_for(sub="svc")), "sub is not the client id")
+    await assert_refused(
+        authenticator, signed(claims_for(sub="svc")), "sub is not the expected subject"
+    )
     # client_id in the body must be the assertion's issuer.
     await assert_refused(authenticator, signed(claims_for()), "differs", client_id="svc")
 

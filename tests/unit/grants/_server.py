@@ -20,6 +20,7 @@ from ostiary.authn.clients import (
     Registered,
 )
 from ostiary.authn.passwords import PasswordHasher
+from ostiary.authz.trust import ServerAudiences
 from ostiary.clock import FrozenClock
 from ostiary.grants.authorization_code import (
     AuthorizationCodeGrant,
@@ -38,14 +39,15 @@ from ostiary.storage.records import BrowserSession, ClientAuthMethod, User
 from ostiary.tokens.access import AccessTokenIssuer
 from ostiary.tokens.id_token import IdTokenIssuer
 from ostiary.tokens.introspection import TokenInspector
+from ostiary.tokens.lifecycle import SessionLifecycle
 from ostiary.tokens.refresh import RefreshTokens
 from ostiary.tokens.revocation import Revocations
 
 T0: Final = 1_700_000_000.0
 ISSUER: Final = "https://auth.example.test"
-TOKEN_URL: Final = f"{ISSUER}/oauth/token"
-#: The server's default audience, for clients registered for none.
+#: The audience of first-party tokens' APIs (``OSTIARY_AUDIENCE``).
 AUDIENCE: Final = "https://api.example.test"
+SERVER_AUDIENCES: Final = ServerAudiences.of(ISSUER, [AUDIENCE])
 ORDERS: Final = "https://orders.example.test"
 BILLING: Final = "https://billing.example.test"
 REDIRECT: Final = "https://app.example.test/callback"
@@ -89,38 +91,44 @@ class OAuthServer:
     @classmethod
     def build(cls, clock: FrozenClock, hasher: PasswordHasher) -> OAuthServer:
         storage = MemoryStorage()
-        clients = ClientRegistry(storage.clients, clock=clock)
-        authenticator = ClientAuthenticator(
-            clients, storage.once, audiences={ISSUER, TOKEN_URL}, clock=clock
-        )
-        accounts = Accounts(storage.users, hasher, clock=clock)
         refresh = RefreshTokens(storage.sessions, clock=clock)
         revocations = Revocations(storage.revocations, clock=clock, max_access_ttl=ACCESS_TTL)
+        lifecycle = SessionLifecycle(
+            refresh, revocations, storage.browser_sessions, storage.users, clock=clock
+        )
+        clients = ClientRegistry(
+            storage.clients,
+            audiences=SERVER_AUDIENCES,
+            end_sessions=lifecycle.end_client_sessions,
+            clock=clock,
+        )
+        authenticator = ClientAuthenticator(clients, storage.once, issuer=ISSUER, clock=clock)
+        accounts = Accounts(storage.users, hasher, clock=clock)
         access = AccessTokenIssuer(
             lambda: SIGNING_KEY, issuer=ISSUER, audience=AUDIENCE, ttl=ACCESS_TTL, clock=clock
         )
         id_tokens = IdTokenIssuer(lambda: SIGNING_KEY, issuer=ISSUER, clock=clock)
         authorizations = Authorizations(
-            clients, storage.codes, storage.consents, default_audience=AUDIENCE, clock=clock
+            clients,
+            storage.codes,
+            storage.consents,
+            userinfo_audience=SERVER_AUDIENCES.userinfo,
+            clock=clock,
         )
         code_grant = AuthorizationCodeGrant(
             storage.codes,
-            accounts,
-            refresh,
-            revocations,
+            lifecycle,
             access,
             id_tokens,
             storage.browser_sessions,
             clock=clock,
         )
-        refresh_grant = RefreshTokenGrant(
-            refresh, accounts, revocations, access, default_audience=AUDIENCE
-        )
-        client_credentials = ClientCredentialsGrant(access, default_audience=AUDIENCE)
+        refresh_grant = RefreshTokenGrant(lifecycle, access)
+        client_credentials = ClientCredentialsGrant(access)
         endpoint = TokenEndpoint(authenticator, [client_credentials, code_grant, refresh_grant])
         inspector = TokenInspector(
             JWKSet([SIGNING_KEY.public()]),
-            refresh,
+            lifecycle,
             revocations,
             issuer=ISSUER,
             leeway=30,
@@ -150,15 +158,16 @@ class OAuthServer:
         self, username: str = "alice", *, roles: tuple[str, ...] = ("user",)
     ) -> User:
         """A user stored directly: no password hashing, which these tests never need."""
-        now = self.clock.now()
+        # Registered an hour ago: every sign-in of the tests comes after its password was set.
+        since = self.clock.now() - 3600
         user = User(
             id=f"usr_{username}",
             username=username,
             password_hash="-",
             roles=frozenset(roles),
             disabled=False,
-            created_at=now,
-            password_changed_at=now,
+            created_at=since,
+            password_changed_at=since,
         )
         await self.storage.users.create(user)
         return user

@@ -29,6 +29,7 @@ from tests.unit.grants._server import (
     CHALLENGE,
     ORDERS,
     REDIRECT,
+    SERVER_AUDIENCES,
     SIGNING_KEY,
     T0,
     VERIFIER,
@@ -136,7 +137,8 @@ def test_a_good_request_is_checked_into_its_parts(server: OAuthServer, web: Regi
     assert (checked.scope, checked.state, checked.nonce) == ("openid profile", "xyz", "n-0S6")
     assert checked.code_challenge == CHALLENGE
     assert checked.prompt == {"login", "consent"} and checked.max_age == 600
-    assert checked.audiences == (AUDIENCE,) and checked.openid
+    # Registered for no API: the token is for the UserInfo endpoint only.
+    assert checked.audiences == (SERVER_AUDIENCES.userinfo,) and checked.openid
 
 
 def test_no_scope_asked_gives_every_registered_scope(server: OAuthServer, web: Registered) -> None:
@@ -148,7 +150,9 @@ def test_no_scope_asked_gives_every_registered_scope(server: OAuthServer, web: R
         frozenset(),
         None,
     )
-    assert not check(server, web, scope="profile").openid
+    # Registered for no API and no openid asked: there is nothing a token could be for.
+    with pytest.raises(InvalidTarget, match="no resource"):
+        check(server, web, scope="profile")
 
 
 @pytest.mark.parametrize(
@@ -302,7 +306,7 @@ async def test_a_wider_scope_asks_again_and_the_consent_is_widened(
     assert consent is not None
     assert consent.scopes == {"openid", "profile", "orders:read"}
     assert consent.granted_at == T0 + 10
-    both = check(server, web, scope="profile orders:read")
+    both = check(server, web, scope="openid orders:read")
     assert not await server.authorizations.needs_consent(alice, both)
 
 
@@ -351,7 +355,7 @@ async def test_a_code_is_random_single_use_and_stored_only_as_its_hash(
     assert (stored.client_id, stored.user_id, stored.redirect_uri) == ("web", alice.id, REDIRECT)
     assert (stored.scope, stored.audiences, stored.code_challenge) == (
         "openid profile",
-        (AUDIENCE,),
+        (SERVER_AUDIENCES.userinfo,),
         CHALLENGE,
     )
     assert (stored.nonce, stored.auth_time, stored.browser_session_id) == ("n-0S6", T0 - 30, "bs_9")
@@ -375,13 +379,13 @@ async def test_redeeming_a_code_gives_access_refresh_and_id_tokens(
         "id_token",
     }
     assert body["scope"] == "openid profile" and body["refresh_token_expires_in"] == 7 * 86_400
-    claims = await server.verifier().verify(body["access_token"])
+    claims = await server.verifier(SERVER_AUDIENCES.userinfo).verify(body["access_token"])
     assert (claims.sub, claims.client_id, claims.scopes) == (
         alice.id,
         "web",
         frozenset({"openid", "profile"}),
     )
-    assert claims.raw["roles"] == ["user"]
+    assert claims.raw["roles"] == []  # no "roles" scope: the user's roles stay out
     family = await server.storage.sessions.get(claims.sid or "")
     assert family is not None
     assert (family.client_id, family.user_id, family.browser_session_id) == (
@@ -403,7 +407,7 @@ async def test_redeeming_a_code_gives_access_refresh_and_id_tokens(
 async def test_without_openid_no_id_token_and_without_the_refresh_grant_no_refresh_token(
     server: OAuthServer, alice: User
 ) -> None:
-    app = await server.add_web_app("norefresh", refresh=False)
+    app = await server.add_web_app("norefresh", refresh=False, audiences=frozenset({ORDERS}))
     response = await server.redeem(app, await server.code_for(app, alice, scope="orders:read"))
     assert response.id_token is None and response.refresh_token is None
     assert response.refresh_expires_in is None
@@ -445,7 +449,7 @@ async def test_a_reused_code_revokes_the_family_and_its_access_tokens(
 ) -> None:
     code = await server.code_for(web, alice)
     first = await server.redeem(web, code)
-    claims = await server.verifier().verify(first.access.token)
+    claims = await server.verifier(SERVER_AUDIENCES.userinfo).verify(first.access.token)
     assert not server.revocations.local.is_revoked(claims)
     server.clock.advance(10)
     with pytest.raises(InvalidGrant) as caught:
@@ -455,7 +459,7 @@ async def test_a_reused_code_revokes_the_family_and_its_access_tokens(
     assert family is not None and family.revoked_at == T0 + 10
     assert server.revocations.local.is_revoked(claims)
     with pytest.raises(Revoked):
-        await server.verifier().verify(first.access.token)
+        await server.verifier(SERVER_AUDIENCES.userinfo).verify(first.access.token)
     entries = await server.storage.revocations.since(0)
     assert [(e.kind.value, e.value) for e in entries] == [("sid", claims.sid)]
     assert first.refresh_token is not None

@@ -9,7 +9,7 @@ from ostiary.errors import InvalidRequest, InvalidScope, InvalidTarget
 from ostiary.grants.base import TokenRequest, TokenResponse, requested_audiences, requested_scope
 from ostiary.storage.records import Client, ClientAuthMethod
 from ostiary.tokens.access import IssuedToken
-from tests.unit.grants._server import AUDIENCE, BILLING, ORDERS, T0
+from tests.unit.grants._server import AUDIENCE, BILLING, ORDERS, SERVER_AUDIENCES, T0
 
 ALLOWED = frozenset({"orders:read", "orders:write", "profile"})
 
@@ -121,16 +121,22 @@ def test_a_malformed_scope_is_invalid_scope(value: str) -> None:
 
 def test_no_resource_gives_every_registered_audience_sorted() -> None:
     client = client_for(frozenset({ORDERS, BILLING}))
-    assert requested_audiences((), client, default=AUDIENCE) == (BILLING, ORDERS)
+    assert requested_audiences((), client) == (BILLING, ORDERS)
+    userinfo = SERVER_AUDIENCES.userinfo
+    assert requested_audiences((), client, userinfo=userinfo) == (BILLING, ORDERS, userinfo)
 
 
-def test_no_resource_and_no_registered_audience_gives_the_server_default() -> None:
-    assert requested_audiences((), client_for(frozenset()), default=AUDIENCE) == (AUDIENCE,)
+def test_no_resource_and_no_registered_audience_gives_userinfo_with_openid_else_nothing() -> None:
+    """RFC 9700 §2.3: never a default audience of the server's own APIs."""
+    userinfo = SERVER_AUDIENCES.userinfo
+    assert requested_audiences((), client_for(frozenset()), userinfo=userinfo) == (userinfo,)
+    with pytest.raises(InvalidTarget, match="no resource"):
+        requested_audiences((), client_for(frozenset()))
 
 
 def test_resources_asked_are_kept_in_order_without_repeats() -> None:
     client = client_for(frozenset({ORDERS, BILLING}))
-    assert requested_audiences((ORDERS, BILLING, ORDERS), client, default=AUDIENCE) == (
+    assert requested_audiences((ORDERS, BILLING, ORDERS), client) == (
         ORDERS,
         BILLING,
     )
@@ -140,10 +146,11 @@ def test_resources_asked_are_kept_in_order_without_repeats() -> None:
 def test_a_resource_the_client_is_not_registered_for_is_invalid_target(
     registered: frozenset[str],
 ) -> None:
-    # Not even the server's default audience, unless registered.
-    for asked in ((BILLING,), (ORDERS, BILLING), (AUDIENCE,)):
+    # Not even the server's own audiences, unless registered.
+    own = SERVER_AUDIENCES
+    for asked in ((BILLING,), (ORDERS, BILLING), (AUDIENCE,), (own.account,), (own.userinfo,)):
         if set(asked) <= registered:
             continue
         with pytest.raises(InvalidTarget) as caught:
-            requested_audiences(asked, client_for(registered), default=AUDIENCE)
+            requested_audiences(asked, client_for(registered), userinfo=own.userinfo)
         assert caught.value.error == "invalid_target"

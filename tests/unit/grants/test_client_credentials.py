@@ -81,12 +81,11 @@ async def test_a_resource_the_client_is_not_registered_for_is_invalid_target(
             await server.endpoint.exchange(basic(svc), TokenRequest(GRANT, resources))
 
 
-async def test_a_client_registered_for_no_audience_gets_the_default_one(
-    server: OAuthServer,
-) -> None:
+async def test_a_client_registered_for_no_audience_gets_no_token(server: OAuthServer) -> None:
+    """RFC 9700 §2.3: no default audience, least of all one of the server's own APIs."""
     svc = await server.add_service(audiences=frozenset())
-    response = await server.endpoint.exchange(basic(svc), request())
-    assert (await server.verifier().verify(response.access.token)).audiences == (AUDIENCE,)
+    with pytest.raises(InvalidTarget, match="no resource"):
+        await server.endpoint.exchange(basic(svc), request())
 
 
 async def test_a_public_client_never_gets_a_client_credentials_token(

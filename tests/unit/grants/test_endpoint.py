@@ -22,7 +22,7 @@ from ostiary.errors import (
 from ostiary.grants.base import TokenRequest
 from ostiary.jose import JWK
 from ostiary.storage.records import ClientAuthMethod
-from tests.unit.grants._server import T0, TOKEN_URL, OAuthServer, basic, sign_raw
+from tests.unit.grants._server import AUDIENCE, ISSUER, T0, OAuthServer, basic, sign_raw
 
 
 def request(grant_type: str | None, **params: str) -> TokenRequest:
@@ -122,13 +122,14 @@ async def test_a_private_key_jwt_client_gets_a_token(server: OAuthServer) -> Non
             auth_method=ClientAuthMethod.PRIVATE_KEY_JWT,
             jwks={"keys": [key.public_dict()]},
             scopes=frozenset({"orders:read"}),
+            audiences=frozenset({AUDIENCE}),
         ),
         client_id="signed",
     )
     claims = {
         "iss": "signed",
         "sub": "signed",
-        "aud": TOKEN_URL,
+        "aud": ISSUER,
         "exp": int(T0) + 60,
         "jti": "once",
     }

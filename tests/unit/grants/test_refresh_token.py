@@ -17,7 +17,7 @@ from ostiary.errors import (
 )
 from ostiary.grants.base import TokenRequest, TokenResponse
 from ostiary.storage.records import User
-from tests.unit.grants._server import AUDIENCE, ORDERS, T0, OAuthServer, basic
+from tests.unit.grants._server import AUDIENCE, ORDERS, SERVER_AUDIENCES, T0, OAuthServer, basic
 
 DAY = 86_400.0
 
@@ -57,7 +57,8 @@ async def test_a_refresh_rotates_the_token_and_issues_a_new_access_token(
     claims = await server.verifier(ORDERS).verify(response.access.token)
     first = await server.verifier(ORDERS).verify(issued.access.token)
     assert (claims.sub, claims.client_id, claims.sid) == (alice.id, "web", first.sid)
-    assert claims.audiences == (AUDIENCE, ORDERS)
+    # The grant's: its registered APIs, and UserInfo for openid.
+    assert claims.audiences == (AUDIENCE, SERVER_AUDIENCES.userinfo, ORDERS)
     assert claims.iat == int(T0 + 60)
 
 

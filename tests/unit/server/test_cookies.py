@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi import Response
 
-from ostiary.server.cookies import Cookies
+from ostiary.authn.cookies import Cookies
 
 
 @pytest.mark.parametrize("dev_mode", [False, True])

@@ -11,9 +11,9 @@ import pytest
 
 from ostiary.clock import FrozenClock
 from ostiary.errors import WrongTokenType
-from ostiary.jose import JWK, parse_compact
+from ostiary.jose import JWK, JWKSet, parse_compact, sign_compact
 from ostiary.resource import TokenVerifier
-from ostiary.tokens.id_token import IdTokenIssuer, token_hash
+from ostiary.tokens.id_token import IdTokenHint, IdTokenIssuer, read_id_token_hint, token_hash
 from tests.unit.tokens.conftest import T0
 
 ISSUER = "https://auth.example.test"
@@ -151,3 +151,58 @@ async def test_an_id_token_never_verifies_as_an_access_token(
         await verifier.verify(token)
     with pytest.raises(WrongTokenType):
         verifier.verify_sync(token)
+
+
+# --- as an id_token_hint (RP-Initiated Logout §2) ------------------------------------------
+
+
+def read_hint(token: str, clock: FrozenClock) -> IdTokenHint | None:
+    return read_id_token_hint(token, JWKSet([KEY.public()]), issuer=ISSUER, leeway=30, clock=clock)
+
+
+def test_a_hint_names_its_client_user_and_session(
+    issuer: IdTokenIssuer, clock: FrozenClock
+) -> None:
+    token = issuer.issue(subject="usr_1", client_id="web", auth_time=T0, session_id="bs_1")
+    assert read_hint(token, clock) == IdTokenHint("web", "usr_1", "bs_1", expired=False)
+
+
+def test_an_expired_hint_still_identifies_but_says_so(
+    issuer: IdTokenIssuer, clock: FrozenClock
+) -> None:
+    token = issuer.issue(subject="usr_1", client_id="web", auth_time=T0)
+    clock.advance(issuer.ttl + 29)
+    assert read_hint(token, clock) == IdTokenHint("web", "usr_1", None, expired=False)
+    clock.advance(1)
+    assert read_hint(token, clock) == IdTokenHint("web", "usr_1", None, expired=True)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"iss": "https://auth.example.test/"},
+        {"aud": ["web", "other"]},
+        {"aud": ...},
+        {"sub": ...},
+        {"sid": 42},
+        {"typ": "at+jwt"},
+        {"key": JWK.generate("ES256")},
+    ],
+    ids=["issuer", "aud array", "no aud", "no sub", "numeric sid", "access token", "foreign key"],
+)
+def test_a_hint_that_is_not_one_of_our_id_tokens_identifies_nobody(
+    clock: FrozenClock, change: dict[str, Any]
+) -> None:
+    now = int(clock.now())
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "sub": "usr_1",
+        "aud": "web",
+        "exp": now + 60,
+        "iat": now,
+        "sid": "bs_1",
+    }
+    claims.update({k: v for k, v in change.items() if k not in ("key", "typ")})
+    claims = {k: v for k, v in claims.items() if v is not ...}
+    token = sign_compact(claims, change.get("key", KEY), typ=change.get("typ", "JWT"))
+    assert read_hint(token, clock) is None

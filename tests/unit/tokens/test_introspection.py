@@ -20,6 +20,7 @@ from tests.unit.grants._server import (
     AUDIENCE,
     ISSUER,
     ORDERS,
+    SERVER_AUDIENCES,
     SIGNING_KEY,
     OAuthServer,
     basic,
@@ -44,7 +45,7 @@ def server(clock: FrozenClock, hasher: PasswordHasher) -> OAuthServer:
 
 @pytest.fixture
 async def web(server: OAuthServer) -> Registered:
-    return await server.add_web_app()
+    return await server.add_web_app(audiences=frozenset({AUDIENCE}))
 
 
 @pytest.fixture
@@ -95,7 +96,7 @@ async def test_an_own_access_token_is_active_with_its_metadata(
         "scope": "openid profile",
         "client_id": "web",
         "sub": alice.id,
-        "aud": AUDIENCE,
+        "aud": [AUDIENCE, SERVER_AUDIENCES.userinfo],  # its API, and UserInfo for openid
         "iss": ISSUER,
         "exp": int(T0) + 900,
         "iat": int(T0),

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from ostiary.authn.first_party import TokenPair
 from ostiary.server.errors import NO_STORE
 from ostiary.server.schemas import Account, TokenResponse
-from ostiary.server.service import TokenPair
 from ostiary.storage.records import User
 
 

@@ -1,5 +1,7 @@
 """``/admin``: what operators read over HTTP. ``GET /admin/audit`` pages through the audit
-trail; it wants a Bearer token with the role ``admin`` (403 otherwise)."""
+trail. It wants a Bearer token for the admin audience with the ``admin`` scope and the ``admin``
+role (:data:`~ostiary.server.dependencies.AdminClaims`): 401 for a token of another
+audience, 403 without the scope or the role."""
 
 from __future__ import annotations
 
@@ -10,14 +12,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from ostiary.audit import event_line
-from ostiary.errors import AccessDenied
-from ostiary.server.dependencies import AppServices, Claims
+from ostiary.server.dependencies import AdminClaims, AppServices
 from ostiary.server.errors import NO_STORE
 from ostiary.storage.records import AuditEvent
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
-ADMIN_ROLE: Final = "admin"
 MAX_AUDIT_PAGE: Final = 1000
 
 
@@ -29,7 +29,7 @@ def describe_event(event: AuditEvent) -> dict[str, Any]:
 
 @router.get("/audit")
 async def audit_events(
-    claims: Claims,
+    _claims: AdminClaims,
     services: AppServices,
     since: Annotated[int, Query(ge=0)] = 0,
     kind: Annotated[str | None, Query(max_length=100)] = None,
@@ -38,8 +38,6 @@ async def audit_events(
     limit: Annotated[int, Query(ge=1, le=MAX_AUDIT_PAGE)] = 100,
 ) -> JSONResponse:
     """Audit events after the cursor ``since``, oldest first; ask again with ``next``."""
-    if ADMIN_ROLE not in claims.roles:
-        raise AccessDenied("The audit trail is for administrators.", detail=f"{claims.sub}")
     await services.audit.drain()  # what happened up to now, batched or not
     events = await services.storage.audit.query(
         since_seq=since, kind=kind, subject=subject, actor=actor, limit=limit

@@ -1,4 +1,11 @@
-"""``/auth``: register, log in, refresh, log out, who am I, change the password."""
+"""``/auth``: register, log in, refresh, log out, who am I, change the password.
+
+Which tokens each accepts (docs/security.md, "Who may use which token where"): ``/register``
+and ``/login`` none; ``/refresh`` only refresh tokens of the first-party client (its own
+families, never an OAuth client's); ``/logout``, ``/logout-all``, ``/me`` and ``/password``
+only first-party session tokens (the account audience, the first-party ``client_id`` and a
+``sid``), or for ``/logout`` browser mode's cookie.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +19,10 @@ from ostiary.errors import InvalidGrant, InvalidRequest
 from ostiary.server.body import read_json
 from ostiary.server.browser_mode import Browser
 from ostiary.server.dependencies import (
+    AccountClaims,
     AppServices,
-    Claims,
+    account_claims,
     client_address,
-    current_claims,
     user_agent,
 )
 from ostiary.server.errors import NO_STORE, render
@@ -113,7 +120,7 @@ async def logout(request: Request, services: AppServices, browser: Browser) -> R
     Bearer token, or by browser mode's cookie (under its CSRF checks), which is cleared."""
     cookie = browser.read(request)
     if cookie is None:
-        await services.auth.logout(await current_claims(request, services))
+        await services.auth.logout(await account_claims(request, services))
         return Response(status_code=204, headers=NO_STORE)
     browser.check(request, cookie)
     await services.auth.logout_refresh(cookie)
@@ -123,20 +130,26 @@ async def logout(request: Request, services: AppServices, browser: Browser) -> R
 
 
 @router.post("/logout-all", status_code=204)
-async def logout_all(claims: Claims, services: AppServices) -> Response:
-    """End every session of the user."""
+async def logout_all(claims: AccountClaims, services: AppServices) -> Response:
+    """End every session of the user, signed-in browsers included."""
     await services.auth.logout_all(claims)
     return Response(status_code=204, headers=NO_STORE)
 
 
 @router.get("/me", response_model=Account)
-async def me(claims: Claims, services: AppServices) -> JSONResponse:
+async def me(claims: AccountClaims, services: AppServices) -> JSONResponse:
     return no_store(account(await services.auth.me(claims)))
 
 
 @router.post("/password", status_code=204, openapi_extra=json_body(PasswordChange))
-async def change_password(request: Request, claims: Claims, services: AppServices) -> Response:
+async def change_password(
+    request: Request, claims: AccountClaims, services: AppServices
+) -> Response:
     """Change the password; every other session of the user ends."""
     body = await read_json(request, PasswordChange)
-    await services.auth.change_password(claims, body.current_password, body.new_password)
+    # A credential check like a login (ASVS 2.2.1): its limits and back-off, counted with the
+    # login's failures of this account and address (docs/security.md).
+    user = await services.auth.me(claims)
+    async with services.throttle.login_attempt(user.username, client_address(request)):
+        await services.auth.change_password(claims, body.current_password, body.new_password)
     return Response(status_code=204, headers=NO_STORE)

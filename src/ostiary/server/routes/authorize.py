@@ -22,18 +22,17 @@ from ostiary.errors import (
     AccessDenied,
     ConsentRequired,
     InvalidCredentials,
+    InvalidGrant,
     InvalidRequest,
-    InvalidToken,
     LoginRequired,
-    NotFound,
     OstiaryError,
     RateLimited,
 )
 from ostiary.grants import TokenRequest
 from ostiary.grants.authorization_code import AuthorizationRequest, NoRedirectError
-from ostiary.jose import parse_compact
 from ostiary.server.dependencies import AppServices, client_address
 from ostiary.server.forms import parse_form, read_form
+from ostiary.server.logs import escape_controls
 from ostiary.server.pages import (
     consent_page,
     error_page,
@@ -41,8 +40,9 @@ from ostiary.server.pages import (
     login_page,
     page_headers,
 )
-from ostiary.server.services import Services
 from ostiary.storage.records import BrowserSession, User
+from ostiary.tokens.id_token import IdTokenHint, read_id_token_hint
+from ostiary.wiring import Services
 
 log = logging.getLogger("ostiary.server")
 router = APIRouter(prefix="/oauth", tags=["oauth"], include_in_schema=False)
@@ -167,6 +167,19 @@ async def _login(
             status_code=401,
         )
     browser, cookie = await services.oauth.browser_sessions.start(user)
+    try:
+        user = await services.lifecycle.keep_new_session(browser, user)
+    except InvalidGrant:  # the password changed while this sign-in ran
+        log.info("sign-in overtaken by a password change at the authorization endpoint")
+        return _login_form(
+            request,
+            services,
+            checked,
+            pass_on,
+            username=username[:200],
+            error="The username or password is incorrect.",
+            status_code=401,
+        )
     response = await _continue(request, services, checked, browser, user, pass_on)
     services.oauth.cookies.set(
         response,
@@ -368,7 +381,12 @@ def _redirect_error(
     services: AppServices, redirect_uri: str, exc: OstiaryError, state: str | None
 ) -> Response:
     """RFC 6749 §4.1.2.1: the error, to the client's registered redirect URI only."""
-    log.info("authorization error %s: %s (%s)", exc.error, exc.description, exc.detail or "-")
+    log.info(
+        "authorization error %s: %s (%s)",
+        exc.error,
+        escape_controls(exc.description),
+        escape_controls(exc.detail or "-"),
+    )
     answer = {"error": exc.error, "error_description": exc.description}
     if state is not None:
         answer["state"] = state
@@ -379,13 +397,7 @@ def _redirect_error(
 async def _live_user(services: AppServices, browser: BrowserSession) -> User | None:
     """The browser's user, unless gone, disabled, or their password changed since this
     browser signed in (a stolen SSO cookie dies with the old password)."""
-    try:
-        user = await services.accounts.get(browser.user_id)
-    except NotFound:
-        return None
-    if user.disabled or browser.auth_time < user.password_changed_at:
-        return None
-    return user
+    return await services.lifecycle.live_user(browser.user_id, since=browser.auth_time)
 
 
 # --- /oauth/logout --------------------------------------------------------------------------
@@ -394,10 +406,16 @@ async def _live_user(services: AppServices, browser: BrowserSession) -> User | N
 @router.get("/logout")
 @router.post("/logout")  # one route each: one operation id each in the OpenAPI document
 async def logout(request: Request, services: AppServices) -> Response:
-    """RP-Initiated Logout §2-§3: end the browser session and what was issued under it, then
-    return to the client's registered ``post_logout_redirect_uri`` (with ``state``) or show
-    that the user is signed out. Without a valid ``id_token_hint`` the user confirms by a
-    POST of the form shown (so that no other site can sign them out)."""
+    """RP-Initiated Logout §2-§3: end this browser's session and what was issued under it,
+    then return to the client's registered ``post_logout_redirect_uri`` (with ``state``) or
+    show that the user is signed out.
+
+    The user confirms by a POST of the form shown (so that no other site can sign them out,
+    §6), unless ``id_token_hint`` is a live ID token of this very browser session: its
+    ``sid`` names the session of the SSO cookie and its ``sub`` that session's user. An
+    attacker's own ID token, an expired one, or one of another browser's session only
+    identifies the client; it never ends a session unasked, and no request ends a session
+    other than the browser's own."""
     try:
         if request.method == "POST":
             params = await read_form(request)
@@ -409,26 +427,25 @@ async def logout(request: Request, services: AppServices) -> Response:
     browser = await services.oauth.browser_sessions.resume(
         request.cookies.get(services.oauth.cookies.sso)
     )
-    confirmed = hint is not None or (
-        request.method == "POST"
-        and params.get("decision") != "deny"
-        and _same_origin(request, services)
-        and _csrf_ok(request, services, params)
-    )
     if request.method == "POST" and params.get("decision") == "deny":
         return logged_out_page(message="You are still signed in.")
-    if not confirmed:
-        target = await _post_logout_target(services, params, None)
-        return _logout_form(request, services, params, form_action_sources=_origins(target))
-    ended = set()
-    if browser is not None:
-        ended.add(browser.id)
-    if hint is not None and hint[1] is not None:
-        ended.add(hint[1])
-    for session_id in ended:
-        await services.oauth.browser_sessions.end(session_id)
-    log.info("logout ended %d browser session(s)", len(ended))
+    # Nothing to end (no live session in this browser, e.g. another app's logout ended it):
+    # nothing a forged request could do, so no question to ask.
+    confirmed = (
+        browser is None
+        or _hint_of_this_session(hint, browser)
+        or (
+            request.method == "POST"
+            and _same_origin(request, services)
+            and _csrf_ok(request, services, params)
+        )
+    )
     target = await _post_logout_target(services, params, hint)
+    if not confirmed:
+        return _logout_form(request, services, params, form_action_sources=_origins(target))
+    if browser is not None:
+        await services.lifecycle.end_browser_session(browser.id)
+    log.info("logout ended %d browser session(s)", int(browser is not None))
     state = params.get("state")
     response: Response = (
         _redirect(target, {"state": state} if state else {})
@@ -439,36 +456,40 @@ async def logout(request: Request, services: AppServices) -> Response:
     return response
 
 
-def _id_token_hint(services: AppServices, hint: str | None) -> tuple[str, str | None] | None:
-    """The client (``aud``) and browser session (``sid``) of an ID token this server signed.
-    An expired one is fine (RP-Initiated Logout §2: it identifies, it does not authorize)."""
+def _id_token_hint(services: AppServices, hint: str | None) -> IdTokenHint | None:
+    """The ID token this server signed that ``hint`` is, expired or not; else None."""
     if not hint:
         return None
-    try:
-        parsed = parse_compact(hint)
-        typ = parsed.header.get("typ")
-        if typ is not None and str(typ).lower() != "jwt":
-            return None
-        key = services.id_keys.ring.get(parsed.kid) if parsed.kid else None
-        if key is None:
-            return None
-        claims = parsed.verify(key)
-    except InvalidToken:
-        return None
-    aud = claims.get("aud")
-    sid = claims.get("sid")
-    if claims.get("iss") != services.settings.issuer or not isinstance(aud, str):
-        return None
-    return aud, sid if isinstance(sid, str) else None
+    settings = services.settings
+    return read_id_token_hint(
+        hint,
+        services.id_keys.ring,
+        issuer=settings.issuer,
+        leeway=settings.leeway,
+        clock=services.oauth.clock,
+    )
+
+
+def _hint_of_this_session(hint: IdTokenHint | None, browser: BrowserSession | None) -> bool:
+    """A live ID token issued in this browser's session to its user: the RP asks to end the
+    session the user is in, so no confirmation is needed (and none can be forged: another
+    user's or another session's token does not match the cookie)."""
+    return (
+        hint is not None
+        and browser is not None
+        and not hint.expired
+        and hint.session_id == browser.id
+        and hint.subject == browser.user_id
+    )
 
 
 async def _post_logout_target(
-    services: AppServices, params: TokenRequest, hint: tuple[str, str | None] | None
+    services: AppServices, params: TokenRequest, hint: IdTokenHint | None
 ) -> str | None:
     uri = params.get("post_logout_redirect_uri")
     if uri is None:
         return None
-    client_id = hint[0] if hint is not None else params.get("client_id")
+    client_id = hint.client_id if hint is not None else params.get("client_id")
     if client_id is None:
         return None
     client = await services.oauth.clients.get(client_id)
@@ -488,7 +509,7 @@ def _logout_form(
     keep = {
         k: v
         for k, v in params.params.items()
-        if k in ("post_logout_redirect_uri", "state", "client_id")
+        if k in ("post_logout_redirect_uri", "state", "client_id", "id_token_hint")
     }
     response = consent_page(
         action=LOGOUT_PATH,

@@ -8,9 +8,9 @@ from fastapi.responses import JSONResponse
 
 from ostiary.errors import TemporarilyUnavailable
 from ostiary.server.dependencies import AppServices
-from ostiary.server.services import key_services
 from ostiary.storage import StorageError
 from ostiary.storage.sql import SQLStorage, is_up_to_date
+from ostiary.wiring import key_services
 
 router = APIRouter(tags=["health"])
 

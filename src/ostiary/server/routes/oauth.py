@@ -11,7 +11,6 @@ from ostiary.errors import (
     InvalidClient,
     InvalidRequest,
     InvalidToken,
-    NotFound,
 )
 from ostiary.grants.authorization_code import profile_claims
 from ostiary.resource.bearer import extract_bearer
@@ -46,22 +45,28 @@ async def introspect(request: Request, services: AppServices) -> JSONResponse:
 @router.get("/userinfo")
 @router.post("/userinfo")  # one route each: one operation id each in the OpenAPI document
 async def userinfo(request: Request, services: AppServices) -> JSONResponse:
-    """Core §5.3: the signed-in user's claims, for an access token with the ``openid`` scope
-    (RFC 6750 answers otherwise). The token may be sent in the header or, with POST, as a
+    """Core §5.3: the signed-in user's claims, for an access token of the UserInfo audience
+    with the ``openid`` scope (RFC 6750 answers otherwise: 401 for a token of another
+    audience, 403 without ``openid``). The token may be sent in the header or, with POST, as a
     form parameter (RFC 6750 §2.2)."""
     token = await _bearer(request)
     await services.revocation_sync.refresh_if_stale()  # as every protected route does
     claims = await services.oauth.inspector.access_claims(token)
     if claims is None:
         raise BearerRejected(InvalidToken(), realm=REALM)
-    if "openid" not in claims.scopes:
-        raise BearerRejected(InsufficientScope(scope="openid"), realm=REALM)
     try:
-        user = await services.accounts.get(claims.sub)
-    except NotFound:  # a deleted user: the token names nobody now
-        raise BearerRejected(InvalidToken(detail="the user is gone"), realm=REALM) from None
-    if user.disabled:
-        raise BearerRejected(InvalidToken(detail="the user is disabled"), realm=REALM)
+        services.requirements.userinfo.check(
+            audiences=claims.audiences,
+            client_id=claims.client_id,
+            session_id=claims.sid,
+            scopes=claims.scopes,
+            roles=claims.roles,
+        )
+    except (InvalidToken, InsufficientScope) as exc:
+        raise BearerRejected(exc, realm=REALM) from None
+    user = await services.lifecycle.live_user(claims.sub)
+    if user is None:  # deleted or disabled: the token names nobody now
+        raise BearerRejected(InvalidToken(detail="the user is gone or disabled"), realm=REALM)
     body = {"sub": user.id, **profile_claims(user, " ".join(claims.scopes))}
     return JSONResponse(body, headers=NO_STORE)
 

@@ -16,8 +16,8 @@ from starlette.routing import Route
 
 from ostiary.server.errors import NO_STORE
 from ostiary.server.forms import client_credentials, read_form
-from ostiary.server.services import Services
 from ostiary.server.token_audit import audited_exchange
+from ostiary.wiring import Services
 
 PATH = "/oauth/token"
 

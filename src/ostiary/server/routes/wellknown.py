@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 
 from ostiary.jose import ALGORITHMS
 from ostiary.server.dependencies import AppServices
-from ostiary.server.services import published_keys
 from ostiary.settings import Settings
 from ostiary.storage.records import ClientAuthMethod
+from ostiary.wiring import published_keys
 
 router = APIRouter(tags=["keys"])
 JWKS_MEDIA_TYPE = "application/jwk-set+json"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
@@ -24,6 +25,14 @@ _REVOKE = (
     .values(revoked_at=bindparam("now"))
     .returning(*_COLUMNS)
 )
+_LIVE = _C.revoked_at.is_(None) & (_C.expires_at > bindparam("now"))
+_REVOKE_USER = (
+    update(_SESSIONS)
+    .where(_C.user_id == bindparam("owner"), _LIVE)
+    .values(revoked_at=bindparam("now"))
+    .returning(*_COLUMNS)
+)
+_LIST_USER = select(*_COLUMNS).where(_C.user_id == bindparam("owner"), _LIVE)
 _PURGE = delete(_SESSIONS).where(_C.expires_at < bindparam("now")).returning(_C.id)
 
 
@@ -72,8 +81,24 @@ class SQLBrowserSessionStore:
 
         return await self._db.write(revoke)
 
+    async def revoke_user(self, user_id: str, *, now: float) -> list[BrowserSession]:
+        def revoke_user(conn: Connection) -> list[BrowserSession]:
+            return [_record(r) for r in conn.execute(_REVOKE_USER, {"owner": user_id, "now": now})]
+
+        return _newest_first(await self._db.write(revoke_user))
+
+    async def list_for_user(self, user_id: str, *, now: float) -> Sequence[BrowserSession]:
+        def list_(conn: Connection) -> list[BrowserSession]:
+            return [_record(r) for r in conn.execute(_LIST_USER, {"owner": user_id, "now": now})]
+
+        return _newest_first(await self._db.read(list_))
+
     async def purge(self, *, now: float) -> int:
         def purge(conn: Connection) -> int:
             return len(conn.execute(_PURGE, {"now": now}).all())
 
         return await self._db.write(purge)
+
+
+def _newest_first(sessions: Iterable[BrowserSession]) -> list[BrowserSession]:
+    return sorted(sessions, key=lambda s: (s.created_at, s.id), reverse=True)

@@ -95,6 +95,7 @@ def _revoke_by(column: Column[str]) -> Update:
 _REVOKE_SESSION = _revoke_by(_S.id)
 _REVOKE_USER = _revoke_by(_S.user_id)
 _REVOKE_BROWSER_SESSION = _revoke_by(_S.browser_session_id)
+_REVOKE_CLIENT = _revoke_by(_S.client_id)
 
 
 def _session_values(session: Session) -> dict[str, object]:
@@ -225,12 +226,15 @@ class SQLSessionStore:
         session_id: str | None = None,
         user_id: str | None = None,
         browser_session_id: str | None = None,
+        client_id: str | None = None,
     ) -> list[Session]:
-        check_revoke_target(session_id, user_id, browser_session_id)
+        check_revoke_target(session_id, user_id, browser_session_id, client_id)
         if session_id is not None:
             stmt, params = _REVOKE_SESSION, {"target": session_id, "now": now}
         elif user_id is not None:
             stmt, params = _REVOKE_USER, {"target": user_id, "now": now}
+        elif client_id is not None:
+            stmt, params = _REVOKE_CLIENT, {"target": client_id, "now": now}
         else:
             stmt, params = _REVOKE_BROWSER_SESSION, {"target": browser_session_id, "now": now}
 

@@ -1,5 +1,10 @@
-"""What the HTTP endpoints do, one method each, over the domain services: log in, refresh,
-log out, list and end sessions, change the password. Nothing here knows of HTTP."""
+"""The first-party client's flows (``/auth``): log in, refresh, log out, list and end
+sessions, change the password. Nothing here knows of HTTP.
+
+First-party sessions are the only tokens the account API accepts (docs/security.md, "Who may
+use which token where"): their access tokens name the first-party client, their session
+(``sid``), and the audiences :meth:`ServerAudiences.first_party` gives them.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,19 @@ from dataclasses import dataclass
 from ostiary.audit import SYSTEM, AuditTrail, Outcome
 from ostiary.authn import Accounts
 from ostiary.authz.scopes import format_scope, parse_scope
-from ostiary.errors import InvalidCredentials, InvalidGrant, NotFound, RefreshTokenReused
+from ostiary.authz.trust import ServerAudiences
+from ostiary.errors import (
+    CurrentPasswordIncorrect,
+    InvalidCredentials,
+    InvalidGrant,
+    NotFound,
+    RefreshTokenReused,
+)
 from ostiary.resource.claims import AccessClaims
-from ostiary.server.errors import CurrentPasswordIncorrect
 from ostiary.settings import Settings
-from ostiary.storage.records import Revocation, Session, User
-from ostiary.tokens import AccessTokenIssuer, IssuedToken, RefreshTokens, Revocations
+from ostiary.storage.records import BrowserSession, Revocation, Session, User
+from ostiary.tokens import AccessTokenIssuer, IssuedToken, Revocations
+from ostiary.tokens.lifecycle import SessionLifecycle
 
 log = logging.getLogger("ostiary.server")
 
@@ -32,7 +44,16 @@ class TokenPair:
         return f"TokenPair(jti={self.access.jti!r}, scope={self.scope!r})"
 
 
-class AuthService:
+@dataclass(frozen=True, slots=True)
+class UserSessions:
+    """What ``GET /auth/sessions`` lists: the user's refresh families (one per login or
+    client grant) and signed-in browsers (single sign-on)."""
+
+    families: Sequence[Session]
+    browsers: Sequence[BrowserSession]
+
+
+class FirstParty:
     """The first-party client's flows. Every access token it issues names its session
     (``sid``), so that ending the session refuses the token at once."""
 
@@ -42,16 +63,19 @@ class AuthService:
         *,
         accounts: Accounts,
         issuer: AccessTokenIssuer,
-        refresh: RefreshTokens,
+        lifecycle: SessionLifecycle,
         revocations: Revocations,
+        audiences: ServerAudiences,
         audit: AuditTrail,
     ) -> None:
         self._settings = settings
         self._audit = audit
         self._accounts = accounts
         self._issuer = issuer
-        self._refresh = refresh
+        self._lifecycle = lifecycle
+        self._families = lifecycle.families
         self._revocations = revocations
+        self._audiences = audiences
 
     # --- the token-ish endpoints -----------------------------------------------------------
 
@@ -62,7 +86,7 @@ class AuthService:
         self, username: str, password: str, *, user_agent: str | None, address: str | None
     ) -> TokenPair:
         try:
-            user = await self._accounts.authenticate(username, password)
+            signed_in = await self._accounts.authenticate(username, password)
         except InvalidCredentials as exc:
             await self._audit.record(
                 "login",
@@ -73,14 +97,18 @@ class AuthService:
                 data={"username": username[:64], "reason": exc.detail or "invalid credentials"},
             )
             raise
-        scope = self._settings.scope_for(user.roles)
-        started = await self._refresh.start(
-            user_id=user.id,
+        scope = self._settings.scope_for(signed_in.roles)
+        started = await self._families.start(
+            user_id=signed_in.id,
             client_id=self._settings.client_id,
             scope=scope,
             user_agent=user_agent,
             address=address,
         )
+        try:
+            user = await self._lifecycle.keep_new_session(started.session, signed_in)
+        except InvalidGrant as exc:  # the password changed while this login ran
+            raise InvalidCredentials(detail=exc.detail) from None
         log.info("login of %s, session %s", user.id, started.session.id)
         await self._audit.record(
             "login",
@@ -93,12 +121,12 @@ class AuthService:
         return self._pair(user, started.session, started.token, scope)
 
     async def refresh(self, token: str) -> TokenPair:
-        """Rotate the refresh token. On reuse the family is revoked (by the domain) and so
-        are its live access tokens (here); the client sees a plain ``invalid_grant``."""
+        """Rotate a refresh token of the first-party client (a family of any other client is
+        refused: RFC 6749 §6, a refresh token is bound to its client). On reuse the family
+        and its access tokens end; the client sees a plain ``invalid_grant``."""
         try:
-            rotated = await self._refresh.rotate(token)
+            refreshed = await self._lifecycle.rotate(token, client_id=self._settings.client_id)
         except RefreshTokenReused as exc:
-            await self._revocations.revoke_session(exc.session_id)
             log.warning(
                 "refresh token reuse: session %s of %s revoked", exc.session_id, exc.user_id
             )
@@ -110,8 +138,7 @@ class AuthService:
                 data={"session": exc.session_id, "reason": "session revoked"},
             )
             raise
-        session = rotated.session
-        user = await self._live_user(session)
+        session, user = refreshed.session, refreshed.user
         # Never wider than what the login granted; narrower if a role was taken away since.
         scope = format_scope(
             parse_scope(session.scope) & parse_scope(self._settings.scope_for(user.roles))
@@ -122,17 +149,7 @@ class AuthService:
             subject=user.id,
             data={"session": session.id, "grant": "refresh_token", "tokens": "access,refresh"},
         )
-        return self._pair(user, session, rotated.token, scope)
-
-    async def _live_user(self, session: Session) -> User:
-        try:
-            user = await self._accounts.get(session.user_id)
-        except NotFound:
-            user = None
-        if user is None or user.disabled:
-            await self._end(session.id)
-            raise InvalidGrant(detail=f"the user of session {session.id} is gone or disabled")
-        return user
+        return self._pair(user, session, refreshed.issued.token, scope)
 
     def _pair(self, user: User, session: Session, refresh_token: str, scope: str) -> TokenPair:
         extra = (
@@ -144,11 +161,12 @@ class AuthService:
             scope=scope,
             roles=user.roles,
             session_id=session.id,
+            audience=self._audiences.first_party(parse_scope(scope)),
             extra=extra,
         )
-        return TokenPair(access, refresh_token, self._refresh.expires_in(session), scope)
+        return TokenPair(access, refresh_token, self._families.expires_in(session), scope)
 
-    # --- the Bearer-protected endpoints ----------------------------------------------------
+    # --- the account API (first-party session tokens only) ---------------------------------
 
     async def me(self, claims: AccessClaims) -> User:
         return await self._accounts.get(claims.sub)
@@ -161,8 +179,7 @@ class AuthService:
                 "logout", actor=claims.sub, subject=claims.sub, data={"jti": claims.jti}
             )
             return
-        await self._refresh.revoke_session(claims.sid, user_id=claims.sub)
-        await self._revocations.revoke_session(claims.sid)
+        await self._lifecycle.end_session(claims.sid, user_id=claims.sub)
         await self._audit.record(
             "logout", actor=claims.sub, subject=claims.sub, data={"session": claims.sid}
         )
@@ -170,40 +187,45 @@ class AuthService:
     async def logout_refresh(self, refresh_token: str) -> None:
         """End the session of a refresh token (browser mode's cookie), whatever its state:
         logging out twice, or with an expired token, is no error."""
-        found = await self._refresh.find(refresh_token)
-        if found is None:
+        found = await self._families.find(refresh_token)
+        if found is None or found[1].client_id != self._settings.client_id:
             return
         session = found[1]
-        await self._end(session.id)
+        await self._lifecycle.end_session(session.id)
         await self._audit.record(
             "logout", actor=session.user_id, subject=session.user_id, data={"session": session.id}
         )
 
     async def logout_all(self, claims: AccessClaims) -> None:
-        """End every session of the user and refuse every access token issued until now."""
-        ended = await self._refresh.revoke_user(claims.sub)
-        await self._revocations.revoke_subject(claims.sub)
+        """End every session of the user, browsers signed in for single sign-on included,
+        and refuse every access token issued until now."""
+        ended = await self._lifecycle.end_user_sessions(claims.sub)
         await self._audit.record(
             "logout_all", actor=claims.sub, subject=claims.sub, data={"sessions": str(len(ended))}
         )
 
-    async def sessions(self, claims: AccessClaims) -> Sequence[Session]:
-        return await self._refresh.list_sessions(claims.sub)
+    async def sessions(self, claims: AccessClaims) -> UserSessions:
+        """The caller's live sessions: refresh families and signed-in browsers."""
+        families = await self._families.list_sessions(claims.sub)
+        return UserSessions(families, await self._lifecycle.browser_sessions(claims.sub))
 
     async def end_session(self, claims: AccessClaims, session_id: str) -> None:
-        """End one of the caller's own sessions; 404 for any other id, so that ids of other
-        users' sessions cannot be probed."""
-        if await self._refresh.revoke_session(session_id, user_id=claims.sub) is None:
+        """End one of the caller's own sessions, a refresh family or a signed-in browser;
+        404 for any other id, so that ids of other users' sessions cannot be probed."""
+        ended = await self._lifecycle.end_session(
+            session_id, user_id=claims.sub
+        ) is not None or await self._lifecycle.end_browser_session(session_id, user_id=claims.sub)
+        if not ended:
             raise NotFound(
                 "No such session.", detail=f"session {session_id!r} not live for {claims.sub}"
             )
-        await self._revocations.revoke_session(session_id)
         await self._audit.record(
             "session.end", actor=claims.sub, subject=claims.sub, data={"session": session_id}
         )
 
     async def change_password(self, claims: AccessClaims, current: str, new: str) -> None:
-        """Change the password and end every other session; the asking one stays."""
+        """Change the password and end every other session, browsers included; the asking
+        one stays."""
         try:
             await self._accounts.change_password(claims.sub, current, new)
         except InvalidCredentials as exc:
@@ -215,14 +237,9 @@ class AuthService:
                 data={"reason": "current password incorrect"},
             )
             raise CurrentPasswordIncorrect(detail=exc.detail) from None
-        for session in await self._refresh.revoke_user(claims.sub, keep=claims.sid):
-            await self._revocations.revoke_session(session.id)
+        await self._lifecycle.end_user_sessions(claims.sub, keep=claims.sid)
         await self._audit.record("user.password", actor=claims.sub, subject=claims.sub)
         log.info("password of %s changed; other sessions ended", claims.sub)
 
     async def revocation_feed(self, since: int, limit: int) -> tuple[Sequence[Revocation], int]:
         return await self._revocations.feed(since, limit)
-
-    async def _end(self, session_id: str) -> None:
-        await self._refresh.revoke_session(session_id)
-        await self._revocations.revoke_session(session_id)

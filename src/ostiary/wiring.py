@@ -1,6 +1,7 @@
-"""Building the server's services from its settings: storage, master key, signing keys,
-accounts, tokens, revocations, and the verifier the server's own routes use. Shared by the
-app's lifespan and the CLI commands."""
+"""Building Ostiary's services from its settings: storage, master key, signing keys,
+accounts, tokens, the session lifecycle, revocations, and the verifier the server's own routes
+use. The server's lifespan, the CLI and ``doctor`` all start here; it imports no web
+framework (tests/unit/test_architecture.py checks it)."""
 
 from __future__ import annotations
 
@@ -15,24 +16,25 @@ from ostiary.audit import AuditTrail
 from ostiary.authn import Accounts, PasswordHasher, PasswordPolicy
 from ostiary.authn.browser import BrowserSessions
 from ostiary.authn.clients import ClientAuthenticator, ClientRegistry
+from ostiary.authn.cookies import Cookies
+from ostiary.authn.first_party import FirstParty
 from ostiary.authn.throttle import Throttle, ThrottlePolicy, rate_limit_storage
-from ostiary.clock import Clock
+from ostiary.authz.trust import EndpointRequirements, ServerAudiences
+from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.grants import ClientCredentialsGrant, Grant, TokenEndpoint
 from ostiary.grants.authorization_code import AuthorizationCodeGrant, Authorizations
 from ostiary.grants.refresh_token import RefreshTokenGrant
 from ostiary.keys.encryption import MasterKey
+from ostiary.keys.live import LiveKeySet
 from ostiary.keys.master_file import MASTER_KEY_FILE, load_or_create_master_key
 from ostiary.keys.service import DAY, KeyEvents, KeyService
 from ostiary.resource import RevocationList, TokenVerifier
-from ostiary.server.cookies import Cookies
-from ostiary.server.keyview import LiveKeySet
-from ostiary.server.metrics import Metrics
-from ostiary.server.service import AuthService
 from ostiary.settings import Settings
 from ostiary.storage import MEMORY_URL, Storage, open_storage
 from ostiary.tokens import AccessTokenIssuer, RefreshTokens, Revocations
 from ostiary.tokens.id_token import DEFAULT_ID_TOKEN_TTL, IdTokenIssuer
 from ostiary.tokens.introspection import TokenInspector
+from ostiary.tokens.lifecycle import SessionLifecycle
 
 #: How often every process runs the key schedule (and purges expired revocations).
 KEY_TICK_SECONDS: Final = 60.0
@@ -231,6 +233,11 @@ def derived_secret(settings: Settings, label: bytes) -> bytes:
     return hmac.new(text.strip().encode(), label, hashlib.sha256).digest()
 
 
+def audiences(settings: Settings) -> ServerAudiences:
+    """The audiences of the server's own APIs and of first-party tokens (the trust model)."""
+    return ServerAudiences.of(settings.issuer, [settings.audience])
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     """Everything the routes reach through ``app.state.services``."""
@@ -239,9 +246,10 @@ class Services:
     storage: Storage
     keys: KeyService
     accounts: Accounts
-    auth: AuthService
+    auth: FirstParty
     revocations: Revocations
     revocation_sync: RevocationSync
+    #: Verifies tokens for the server's own APIs; :attr:`requirements` says which each wants.
     verifier: TokenVerifier
     #: The accounts' hasher, whose worker thread the lifespan stops at shutdown.
     hasher: PasswordHasher
@@ -249,10 +257,12 @@ class Services:
     #: The keys that sign ID tokens (``keys`` itself when the algorithms are the same).
     id_keys: KeyService
     audit: AuditTrail
-    #: None unless ``OSTIARY_METRICS_ENABLED``.
-    metrics: Metrics | None
     #: Rate limits and the login back-off (docs/security.md, "Abuse protection").
     throttle: Throttle
+    #: Ending sessions, one or all of a user's, and the live-user check.
+    lifecycle: SessionLifecycle
+    audiences: ServerAudiences
+    requirements: EndpointRequirements
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,34 +289,36 @@ def build_services(
     clock: Clock,
     id_keys: KeyService | None = None,
     audit: AuditTrail | None = None,
-    metrics: Metrics | None = None,
 ) -> Services:
     """Wire the services; ``verifier`` (built before start-up, see :func:`server_verifier`)
     shares the revocation list kept here."""
     revoked = revocations(settings, storage, clock=clock, local=verifier.revocations)
+    server_audiences = audiences(settings)
     issuer = AccessTokenIssuer(
         keys.signing_key,
         issuer=settings.issuer,
-        audience=settings.audience,
+        audience=server_audiences.account,
         ttl=settings.access_token_ttl,
         clock=clock,
     )
     hasher = password_hasher(settings)
     users = accounts(settings, storage, clock=clock, hasher=hasher)
     audit = audit if audit is not None else AuditTrail(storage.audit, clock=clock)
-    if metrics is not None:
-        audit.listeners.append(metrics.observe)
-    auth = AuthService(
+    lifecycle = session_lifecycle(settings, storage, revoked, clock=clock)
+    auth = FirstParty(
         settings,
         accounts=users,
         issuer=issuer,
-        refresh=refresh_tokens(settings, storage, clock=clock),
+        lifecycle=lifecycle,
         revocations=revoked,
+        audiences=server_audiences,
         audit=audit,
     )
     sync = RevocationSync(revoked, interval=settings.revocation_sync_seconds)
     id_keys = keys if id_keys is None else id_keys
-    oauth = oauth_services(settings, storage, keys, id_keys, issuer, users, revoked, clock=clock)
+    oauth = oauth_services(
+        settings, storage, keys, id_keys, issuer, revoked, lifecycle, clock=clock
+    )
     return Services(
         settings,
         storage,
@@ -320,8 +332,22 @@ def build_services(
         oauth,
         id_keys,
         audit,
-        metrics,
         throttle=throttle(settings, clock=clock),
+        lifecycle=lifecycle,
+        audiences=server_audiences,
+        requirements=server_audiences.requirements(settings.client_id),
+    )
+
+
+def session_lifecycle(
+    settings: Settings, storage: Storage, revoked: Revocations, *, clock: Clock
+) -> SessionLifecycle:
+    return SessionLifecycle(
+        refresh_tokens(settings, storage, clock=clock),
+        revoked,
+        storage.browser_sessions,
+        storage.users,
+        clock=clock,
     )
 
 
@@ -331,40 +357,39 @@ def oauth_services(
     keys: KeyService,
     id_keys: KeyService,
     issuer: AccessTokenIssuer,
-    users: Accounts,
     revoked: Revocations,
+    lifecycle: SessionLifecycle,
     *,
     clock: Clock,
 ) -> OAuthServices:
-    clients = ClientRegistry(storage.clients, clock=clock)
-    authenticator = ClientAuthenticator(
-        clients, storage.once, audiences=assertion_audiences(settings.issuer), clock=clock
-    )
-    refresh = refresh_tokens(settings, storage, clock=clock)
+    server_audiences = audiences(settings)
+    clients = client_registry(settings, storage, lifecycle, clock=clock)
+    authenticator = ClientAuthenticator(clients, storage.once, issuer=settings.issuer, clock=clock)
     id_tokens = IdTokenIssuer(id_keys.signing_key, issuer=settings.issuer, clock=clock)
-    audience = settings.audience
     grants: list[Grant] = [
-        ClientCredentialsGrant(issuer, default_audience=audience),
+        ClientCredentialsGrant(issuer),
         AuthorizationCodeGrant(
             storage.codes,
-            users,
-            refresh,
-            revoked,
+            lifecycle,
             issuer,
             id_tokens,
             storage.browser_sessions,
             clock=clock,
         ),
-        RefreshTokenGrant(refresh, users, revoked, issuer, default_audience=audience),
+        RefreshTokenGrant(lifecycle, issuer),
     ]
     authorizations = Authorizations(
-        clients, storage.codes, storage.consents, default_audience=audience, clock=clock
+        clients,
+        storage.codes,
+        storage.consents,
+        userinfo_audience=server_audiences.userinfo,
+        clock=clock,
     )
     own_keys = LiveKeySet()
     own_keys.attach(keys)
     inspector = TokenInspector(
         own_keys,
-        refresh,
+        lifecycle,
         revoked,
         issuer=settings.issuer,
         leeway=settings.leeway,
@@ -372,8 +397,6 @@ def oauth_services(
     )
     browser_sessions = BrowserSessions(
         storage.browser_sessions,
-        storage.sessions,
-        revoked,
         secret=derived_secret(settings, b"ostiary sso cookie v1"),
         clock=clock,
         ttl=settings.sso_session_ttl,
@@ -391,11 +414,23 @@ def oauth_services(
     )
 
 
-def assertion_audiences(issuer: str) -> set[str]:
-    """What a client assertion's ``aud`` may name: the issuer identifier or the endpoint it is
-    sent to (RFC 7523 §3, OpenID Connect Core §9)."""
-    base = issuer.rstrip("/")
-    return {issuer, base, *(f"{base}/oauth/{name}" for name in ("token", "revoke", "introspect"))}
+def cli_lifecycle(settings: Settings, storage: Storage) -> SessionLifecycle:
+    """The session lifecycle for a command-line process (no local revocation list: running
+    servers pull what it revokes)."""
+    revoked = revocations(settings, storage, clock=SYSTEM_CLOCK)
+    return session_lifecycle(settings, storage, revoked, clock=SYSTEM_CLOCK)
+
+
+def client_registry(
+    settings: Settings, storage: Storage, lifecycle: SessionLifecycle, *, clock: Clock
+) -> ClientRegistry:
+    """The client registry: deleting a client ends its sessions through ``lifecycle``."""
+    return ClientRegistry(
+        storage.clients,
+        audiences=audiences(settings),
+        end_sessions=lifecycle.end_client_sessions,
+        clock=clock,
+    )
 
 
 def server_verifier(
@@ -405,11 +440,14 @@ def server_verifier(
     clock: Clock,
     revocations: RevocationList | None = None,
 ) -> TokenVerifier:
-    """A verifier of this server's own tokens, over the live key ring; verifiers given the
-    same ``revocations`` list refuse a revoked token together."""
+    """A verifier of this server's own tokens for its own APIs (account, admin, revocation
+    feed), over the live key ring; verifiers given the same ``revocations`` list refuse a
+    revoked token together. Which of those audiences, scopes and roles each endpoint wants is
+    :class:`~ostiary.authz.trust.EndpointRequirements`' to say."""
+    own = audiences(settings)
     return TokenVerifier(
         issuer=settings.issuer,
-        audience=settings.audience,
+        audience=(own.account, own.admin, own.revocations),
         keys=keys,
         leeway=settings.leeway,
         clock=clock,
