@@ -72,9 +72,30 @@ async def test_first_token_of_another_family_is_refused(storage: Storage) -> Non
 
 
 def rotate(
-    storage: Storage, old: str, successor: str, *, now: float = LATER, active_since: float = ex.NOW
+    storage: Storage,
+    old: str,
+    successor: str,
+    *,
+    now: float = LATER,
+    active_since: float = ex.NOW,
+    client_id: str | None = None,
 ) -> Awaitable[Rotation | None]:
-    return storage.sessions.rotate(old, successor, now=now, active_since=active_since)
+    return storage.sessions.rotate(
+        old, successor, now=now, active_since=active_since, client_id=client_id
+    )
+
+
+async def test_rotate_for_another_client_changes_nothing(storage: Storage) -> None:
+    family, first = ex.session(client_id="web"), ex.token("h-0")
+    await storage.sessions.create(family, first)
+
+    found = await rotate(storage, "h-0", "h-1", client_id="other")
+
+    assert found == Rotation(first, family, rotated=False)
+    assert await storage.sessions.find_token("h-1") is None
+    assert await storage.sessions.find_token("h-0") == (first, family)
+    rotated = await rotate(storage, "h-0", "h-1", client_id="web")
+    assert rotated is not None and rotated.rotated
 
 
 async def test_rotate_marks_the_old_token_used_and_adds_the_successor(storage: Storage) -> None:

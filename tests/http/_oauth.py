@@ -25,6 +25,7 @@ from ostiary.authn.clients import (
     ClientSettings,
     Registered,
 )
+from ostiary.jose import JWK
 from ostiary.jose.inspect import inspect_compact
 from ostiary.settings import Settings
 from ostiary.storage.records import ClientAuthMethod
@@ -112,6 +113,19 @@ async def service_client(
         grant_types=frozenset({CLIENT_CREDENTIALS}),
         scopes=frozenset(scopes),
         audiences=frozenset(audiences),
+    )
+    return await server.services.oauth.clients.create(settings, client_id=client_id)
+
+
+async def signed_service(server: Server, key: JWK, client_id: str = "signed") -> Registered:
+    """A ``client_credentials`` client that authenticates with ``private_key_jwt`` (RFC 7523)
+    signed by ``key``, registered for :data:`API`."""
+    settings = ClientSettings(
+        name="Signed service",
+        auth_method=ClientAuthMethod.PRIVATE_KEY_JWT,
+        grant_types=frozenset({CLIENT_CREDENTIALS}),
+        audiences=frozenset({API}),
+        jwks={"keys": [key.public_dict()]},
     )
     return await server.services.oauth.clients.create(settings, client_id=client_id)
 

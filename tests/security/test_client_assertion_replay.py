@@ -13,11 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from ostiary.authn.clients import JWT_BEARER_ASSERTION, ClientSettings
+from ostiary.authn.clients import JWT_BEARER_ASSERTION
 from ostiary.jose import JWK, sign_compact
 from ostiary.jose.inspect import inspect_compact
-from ostiary.storage.records import ClientAuthMethod
-from tests.http._oauth import API, ISSUER, oauth_server
+from tests.http._oauth import ISSUER, oauth_server, signed_service
 from tests.http._server import Server, oauth
 
 BAD_CLIENT = oauth("invalid_client", "Client authentication failed.")
@@ -26,14 +25,7 @@ BAD_CLIENT = oauth("invalid_client", "Client authentication failed.")
 @pytest.fixture
 async def server(tmp_path: Path, es256_key: JWK) -> AsyncIterator[Server]:
     async with oauth_server(tmp_path) as srv:
-        settings = ClientSettings(
-            name="Signed service",
-            auth_method=ClientAuthMethod.PRIVATE_KEY_JWT,
-            grant_types=frozenset({"client_credentials"}),
-            audiences=frozenset({API}),
-            jwks={"keys": [es256_key.public_dict()]},
-        )
-        await srv.services.oauth.clients.create(settings, client_id="signed")
+        await signed_service(srv, es256_key)
         yield srv
 
 

@@ -19,7 +19,7 @@ from typing import Final
 
 import pytest
 
-from ostiary.server.logs import escape_controls
+from ostiary.logtext import escape_controls
 from ostiary.server.middleware import CatchAllMiddleware, Message, Receive, Scope, Send
 from ostiary.storage import MemoryStorage
 from ostiary.storage.memory import MemorySessionStore

@@ -26,18 +26,21 @@ class RefreshTokenGrant:
     async def exchange(self, request: TokenRequest, client: Client) -> TokenResponse:
         token = request.require("refresh_token")
         narrowed = _narrowed(request.get("scope"))
-        audiences: tuple[str, ...] = ()
 
         def check(family: Session) -> None:
             """Before rotating: a refused request must leave the token usable, or the
             client's retry with it would look like reuse and end its whole family."""
-            nonlocal audiences
             if narrowed is not None:
                 _check_within(narrowed, family.scope)
-            audiences = _granted_audiences(request.resources, client, family.audiences)
+            _granted_audiences(request.resources, client, family.audiences)
 
-        refreshed = await self._lifecycle.rotate(token, client_id=client.id, check=check)
+        # Only a request that narrows needs the family read before the rotation.
+        asks = narrowed is not None or bool(request.resources)
+        refreshed = await self._lifecycle.rotate(
+            token, client_id=client.id, check=check if asks else None
+        )
         session, user = refreshed.session, refreshed.user
+        audiences = _granted_audiences(request.resources, client, session.audiences)
         scope = format_scope(narrowed if narrowed is not None else parse_scope(session.scope))
         access = self._issuer.issue(
             subject=user.id,

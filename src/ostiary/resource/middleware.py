@@ -10,6 +10,7 @@ from collections.abc import Collection
 from typing import Any, Final
 
 from ostiary.errors import InvalidRequest, InvalidToken, OstiaryError, TemporarilyUnavailable
+from ostiary.logtext import escape_controls
 from ostiary.resource.bearer import BearerError, bearer_error, extract_bearer, missing_credentials
 from ostiary.resource.csrf import CrossSiteRequest, TokenCookie
 from ostiary.resource.verifier import TokenVerifier
@@ -76,7 +77,9 @@ def _headers(scope: Scope) -> list[tuple[str, str]]:
 
 def _log_failure(exc: OstiaryError) -> None:
     reason = getattr(exc, "reason", exc.error)
-    log.info("bearer authentication failed: %s (%s)", reason, exc.detail or exc.description)
+    # The detail may quote the token's header or claims: escaped, it cannot forge a line.
+    detail = escape_controls(exc.detail or exc.description)
+    log.info("bearer authentication failed: %s (%s)", reason, detail)
 
 
 async def _reject(scope: Scope, send: Any, error: BearerError) -> None:

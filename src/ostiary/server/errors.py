@@ -33,8 +33,8 @@ from ostiary.errors import (
     ServerError,
     TemporarilyUnavailable,
 )
+from ostiary.logtext import escape_controls
 from ostiary.resource.bearer import bearer_error, missing_credentials
-from ostiary.server.logs import escape_controls
 from ostiary.storage.protocols import StorageError
 
 #: The endpoints that answer errors the RFC 6749 §5.2 way.

@@ -5,9 +5,10 @@ request data may break a line or forge one (CWE-117): its control characters are
 from __future__ import annotations
 
 import logging
-import re
 from typing import Final
 from urllib.parse import unquote_plus
+
+from ostiary.logtext import escape_controls
 
 #: Query parameters whose values are never logged: every OAuth 2.0 / OpenID Connect
 #: parameter that carries a credential, a token, or what proves possession of one (RFC 6749
@@ -37,29 +38,6 @@ SECRET_PARAMETERS: Final = frozenset(
         "csrf_token",
     }
 )
-
-
-#: C0 and C1 controls (newlines, escape sequences, NUL, DEL), line and paragraph separators,
-#: bidi overrides and isolates (which reorder what a reader sees), and lone surrogates.
-_UNSAFE: Final = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
-_SHORT_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def escape_controls(text: str) -> str:
-    """``text`` safe to put in a log line: each control or line-breaking character becomes a
-    visible escape (``\\n``, ``\\x1b``, ``\\u2028``), so that request data can neither end
-    the line nor fake another one. Everything else, non-ASCII letters included, stays."""
-    return _UNSAFE.sub(_escape, text)
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match[0]
-    if char in _SHORT_ESCAPES:
-        return _SHORT_ESCAPES[char]
-    code = ord(char)
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def redact_query(path: str) -> str:

@@ -100,14 +100,21 @@ class MemorySessionStore:
         return token, self._sessions[token.session_id]
 
     async def rotate(
-        self, old_hash: str, successor_hash: str, *, now: float, active_since: float
+        self,
+        old_hash: str,
+        successor_hash: str,
+        *,
+        now: float,
+        active_since: float,
+        client_id: str | None = None,
     ) -> Rotation | None:
         old = self._tokens.get(old_hash)
         if old is None:
             return None
         session = self._sessions[old.session_id]
         if (
-            old.used_at is not None
+            (client_id is not None and session.client_id != client_id)
+            or old.used_at is not None
             or not is_live(session, now)
             or session.last_used_at < active_since
         ):

@@ -66,14 +66,21 @@ class SessionStore(Protocol):
         """The refresh token with this hash and its family."""
 
     async def rotate(
-        self, old_hash: str, successor_hash: str, *, now: float, active_since: float
+        self,
+        old_hash: str,
+        successor_hash: str,
+        *,
+        now: float,
+        active_since: float,
+        client_id: str | None = None,
     ) -> Rotation | None:
         """In one transaction, find the token ``old_hash`` and its family (None if there is no
-        such token). If the token is unused and the family live and used at or after
-        ``active_since``, mark the token used at ``now``, add ``successor_hash`` to the family
-        (issued at ``now``) and set the family's ``last_used_at`` to ``now``: ``rotated`` is
-        True. Otherwise change nothing: ``rotated`` is False and the records returned say why;
-        a token that still reads unused lost to a concurrent rotation. Of any number of
+        such token). If the token is unused and the family live, used at or after
+        ``active_since`` and (given ``client_id``) that client's, mark the token used at
+        ``now``, add ``successor_hash`` to the family (issued at ``now``) and set the family's
+        ``last_used_at`` to ``now``: ``rotated`` is True. Otherwise change nothing:
+        ``rotated`` is False and the records returned say why; a token that still reads unused
+        (of the right client) lost to a concurrent rotation. Of any number of
         concurrent calls for one token, exactly one rotates. A family is live if unrevoked and
         ``expires_at > now``. :class:`Conflict` if ``successor_hash`` exists (changing
         nothing)."""

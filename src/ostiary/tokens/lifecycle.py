@@ -165,13 +165,14 @@ class SessionLifecycle:
         changes (a refused request leaves the token usable), the token rotates (a reused token
         ends its family and its access tokens, RFC 9700 §4.14.2), and the user must be live
         (else the family ends). Raises :class:`InvalidGrant`."""
-        found = await self.families.find(token)
-        if found is None or found[1].client_id != client_id:
-            raise InvalidGrant(detail=f"refresh token unknown or not of client {client_id}")
-        if check is not None:
+        if check is not None:  # read first, so that a refusal changes nothing
+            found = await self.families.find(token)
+            if found is None or found[1].client_id != client_id:
+                raise InvalidGrant(detail=f"refresh token unknown or not of client {client_id}")
             check(found[1])
         try:
-            rotated = await self.families.rotate(token)
+            # The store checks the client in the rotation's own transaction.
+            rotated = await self.families.rotate(token, client_id=client_id)
         except RefreshTokenReused as exc:
             await self._revocations.revoke_session(exc.session_id)
             raise

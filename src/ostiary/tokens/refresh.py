@@ -107,11 +107,13 @@ class RefreshTokens:
         await self._sessions.create(session, first)
         return IssuedRefresh(session, token)
 
-    async def rotate(self, token: str) -> IssuedRefresh:
+    async def rotate(self, token: str, *, client_id: str | None = None) -> IssuedRefresh:
         """Exchange ``token`` for its successor (RFC 6749 §6, rotation per RFC 9700 §4.14.2).
 
-        Raises :class:`~ostiary.errors.InvalidGrant` for an unknown, revoked or expired token
-        and :class:`~ostiary.errors.RefreshTokenReused` (after revoking the family) for reuse.
+        Raises :class:`~ostiary.errors.InvalidGrant` for an unknown, revoked or expired token,
+        or (given ``client_id``) one of another client's family, which is left untouched: a
+        refresh token is bound to its client (RFC 6749 §6, §10.4); and
+        :class:`~ostiary.errors.RefreshTokenReused` (after revoking the family) for reuse.
         """
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
             raise InvalidGrant(detail="refresh token of impossible length")
@@ -124,6 +126,7 @@ class RefreshTokens:
                 hash_refresh_token(successor),
                 now=now,
                 active_since=now - self.idle_ttl,
+                client_id=client_id,
             )
         except Conflict:  # a concurrent retry inserted the same derived successor first
             return await self._answer_lost_race(token, old_hash, now)
@@ -132,6 +135,8 @@ class RefreshTokens:
         record, session, rotated = found
         if rotated:
             return IssuedRefresh(replace(session, last_used_at=now), successor)
+        if client_id is not None and session.client_id != client_id:
+            raise InvalidGrant(detail=f"refresh token of {session.client_id} sent by {client_id}")
         self._check_live(session, now)
         if record.used_at is not None:
             return await self._answer_used(token, record.used_at, session, now)

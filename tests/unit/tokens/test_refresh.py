@@ -27,11 +27,19 @@ class InterleavingSessionStore(MemorySessionStore):
     unused, and only the compare-and-set decides which one rotates."""
 
     async def rotate(
-        self, old_hash: str, successor_hash: str, *, now: float, active_since: float
+        self,
+        old_hash: str,
+        successor_hash: str,
+        *,
+        now: float,
+        active_since: float,
+        client_id: str | None = None,
     ) -> Rotation | None:
         read = await self.find_token(old_hash)
         await asyncio.sleep(0)
-        found = await super().rotate(old_hash, successor_hash, now=now, active_since=active_since)
+        found = await super().rotate(
+            old_hash, successor_hash, now=now, active_since=active_since, client_id=client_id
+        )
         if read is None or found is None:
             return found
         return Rotation(*read, rotated=found.rotated)
@@ -285,3 +293,13 @@ async def test_revoke_user_ends_every_family_or_all_but_one(refresh: RefreshToke
 
 def test_hash_refresh_token_is_sha256_hex() -> None:
     assert hash_refresh_token("abc") == hashlib.sha256(b"abc").hexdigest()
+
+
+async def test_a_token_of_another_clients_family_is_refused_and_left_usable(
+    refresh: RefreshTokens,
+) -> None:
+    first = await refresh.start(user_id="usr_alice", client_id="web", scope="openid")
+    with pytest.raises(InvalidGrant) as refused:
+        await refresh.rotate(first.token, client_id="ostiary")
+    assert not isinstance(refused.value, RefreshTokenReused)
+    assert (await refresh.rotate(first.token, client_id="web")).session.id == first.session.id

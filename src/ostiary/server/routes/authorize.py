@@ -30,9 +30,9 @@ from ostiary.errors import (
 )
 from ostiary.grants import TokenRequest
 from ostiary.grants.authorization_code import AuthorizationRequest, NoRedirectError
+from ostiary.logtext import escape_controls
 from ostiary.server.dependencies import AppServices, client_address
 from ostiary.server.forms import parse_form, read_form
-from ostiary.server.logs import escape_controls
 from ostiary.server.pages import (
     consent_page,
     error_page,
@@ -157,29 +157,13 @@ async def _login(
         return _throttled_login_form(request, services, checked, pass_on, username, exc)
     except (InvalidCredentials, InvalidRequest):
         log.info("sign-in failed at the authorization endpoint from %s", address)
-        return _login_form(
-            request,
-            services,
-            checked,
-            pass_on,
-            username=username[:200],
-            error="The username or password is incorrect.",
-            status_code=401,
-        )
+        return _failed_login_form(request, services, checked, pass_on, username)
     browser, cookie = await services.oauth.browser_sessions.start(user)
     try:
         user = await services.lifecycle.keep_new_session(browser, user)
     except InvalidGrant:  # the password changed while this sign-in ran
         log.info("sign-in overtaken by a password change at the authorization endpoint")
-        return _login_form(
-            request,
-            services,
-            checked,
-            pass_on,
-            username=username[:200],
-            error="The username or password is incorrect.",
-            status_code=401,
-        )
+        return _failed_login_form(request, services, checked, pass_on, username)
     response = await _continue(request, services, checked, browser, user, pass_on)
     services.oauth.cookies.set(
         response,
@@ -260,6 +244,26 @@ def _login_form(
     )
     _keep_csrf(response, services, request, binding)
     return response
+
+
+def _failed_login_form(
+    request: Request,
+    services: AppServices,
+    checked: AuthorizationRequest,
+    pass_on: dict[str, str],
+    username: str,
+) -> Response:
+    """The login form again, 401: one answer for a wrong password, an unknown user, and a
+    sign-in overtaken by a password change."""
+    return _login_form(
+        request,
+        services,
+        checked,
+        pass_on,
+        username=username[:200],
+        error="The username or password is incorrect.",
+        status_code=401,
+    )
 
 
 def _throttled_login_form(

@@ -194,7 +194,13 @@ class SQLSessionStore:
         return await self._db.read(find)
 
     async def rotate(
-        self, old_hash: str, successor_hash: str, *, now: float, active_since: float
+        self,
+        old_hash: str,
+        successor_hash: str,
+        *,
+        now: float,
+        active_since: float,
+        client_id: str | None = None,
     ) -> Rotation | None:
         def rotate(conn: Connection) -> Rotation | None:
             row = conn.execute(_FIND_TOKEN, {"token_hash": old_hash}).first()
@@ -202,7 +208,8 @@ class SQLSessionStore:
                 return None
             token, session = _token(row[:_N_TOKEN]), _session(row[_N_TOKEN:])
             if (
-                token.used_at is not None
+                (client_id is not None and session.client_id != client_id)
+                or token.used_at is not None
                 or not is_live(session, now)
                 or session.last_used_at < active_since
             ):
