@@ -43,7 +43,10 @@ async def csrf_refusal(server: Server) -> httpx.Response:
 
 
 async def logout_question(server: Server) -> httpx.Response:
-    return await server.client.get("/oauth/logout")
+    await consent(server)  # signed in: a session to end, so the logout asks first
+    question = await server.client.get("/oauth/logout")
+    assert "<form" in question.text
+    return question
 
 
 async def logged_out(server: Server) -> httpx.Response:

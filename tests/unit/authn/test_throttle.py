@@ -34,8 +34,10 @@ STRICT = ThrottlePolicy(
 )
 
 
-def throttle(storage: Storage, policy: ThrottlePolicy = STRICT) -> tuple[Throttle, FrozenClock]:
-    clock = FrozenClock(time.time())
+def throttle(
+    storage: Storage, policy: ThrottlePolicy = STRICT, *, clock: FrozenClock | None = None
+) -> tuple[Throttle, FrozenClock]:
+    clock = clock if clock is not None else FrozenClock(time.time())
     return Throttle(storage, policy, secret=SECRET, clock=clock), clock
 
 
@@ -141,7 +143,9 @@ async def redis_storage() -> AsyncIterator[Storage]:
 
 async def test_redis_counts_limits_and_backoff(redis_storage: Storage) -> None:
     limiter, clock = throttle(redis_storage)
-    other, _ = throttle(redis_storage)  # a second process on the same Redis
+    # A second process on the same Redis, at the same time (two clocks read a moment apart
+    # may straddle a millisecond and make the back-off 60.001 s: 61 once rounded up).
+    other, _ = throttle(redis_storage, clock=clock)
     await limiter.check_token("svc", "a")
     await other.check_token("svc", "a")  # counted together: one Redis
     with pytest.raises(RateLimited) as info:
