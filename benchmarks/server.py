@@ -386,11 +386,15 @@ def sanity_check(server: OstiaryServer, password: str, service_secret: str = "")
     wrong, _ = post_json(port, LOGIN_PATH, {"username": USERNAME, "password": password + "x"})
     old = {"refresh_token": tokens["refresh_token"]}
     rotated, answer = post_json(port, REFRESH_PATH, old)
+    # The client moves on with the successor: the old token presented again is reuse even
+    # within the refresh grace window (on by default), which answers only a retry.
+    moved_on, _ = post_json(port, REFRESH_PATH, {"refresh_token": answer.get("refresh_token")})
     reused, _ = post_json(port, REFRESH_PATH, old)
     access = str(log_in(port, password)["access_token"])
     checks = [
         ("wrong password", wrong, 401),
         ("refresh", rotated, 200),
+        ("refresh of the successor", moved_on, 200),
         ("reuse of the old refresh token", reused, 400),
         ("JWKS", http_status(port, path=JWKS_PATH), 200),
         ("profile without a token", http_status(port, path=PROFILE_PATH), 401),

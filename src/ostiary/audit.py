@@ -1,6 +1,9 @@
 """The audit trail: who did what to which account, client, session or key, from where, and how
 it ended. Each event is stored (:class:`~ostiary.storage.protocols.AuditStore`) and written as
-one JSON line to the ``ostiary.audit`` logger.
+one JSON line to the ``ostiary.audit`` logger, both before :meth:`AuditTrail.record` returns,
+that is before the answer that reports the change is sent: a process killed a moment later
+loses no event it answered for. Only routine events (a successful refresh or token grant) are
+stored in batches a moment later, and their line is logged at once all the same.
 
 An event never carries a secret: callers pass ids, never tokens, passwords, client secrets or
 hashes, and ``data`` keys that name one are dropped. Recording never raises: a store that fails
@@ -91,6 +94,14 @@ def _safe(data: Mapping[str, str] | None) -> dict[str, str]:
     return kept
 
 
+def is_routine(event: AuditEvent) -> bool:
+    """A successful refresh or token grant: the hot path, stored in batches (its log line is
+    written at once). Every other event (sign-ins, reuse, logouts, account, client and key
+    changes, and every failure) is stored before :meth:`AuditTrail.record` returns."""
+    routine = event.kind == "refresh" or event.kind.startswith("oauth.")
+    return routine and event.outcome == Outcome.SUCCESS.value
+
+
 class AuditTrail:
     """Records events to the store and the log; ``listeners`` (metrics) see every event."""
 
@@ -140,7 +151,7 @@ class AuditTrail:
         user_agent: str | None = None,
         data: Mapping[str, str] | None = None,
     ) -> AuditEvent | None:
-        """Store and log the event; None if it could not be built or stored (logged)."""
+        """Store and log the event; None if it could not be built (logged)."""
         try:
             event = self.event(
                 kind,
@@ -157,32 +168,42 @@ class AuditTrail:
         return await self.store(event)
 
     async def store(self, event: AuditEvent) -> AuditEvent | None:
-        """Queue a built event for storage and return it (without its ``seq`` yet); never
-        raises (a failure to store is logged with the events).
+        """Store and log a built event, and return it (with its ``seq`` once stored); never
+        raises (a failure to store is logged with the event).
 
-        Events are written in batches, one transaction each, ``batch_delay`` seconds after
-        the first of a batch arrives: a busy server pays one commit for dozens of events,
-        not one per event, and no request waits for it. Each event's JSON log line is
-        written when its batch is stored, with its ``seq``. :meth:`drain` waits for the
-        queue to empty (at shutdown, and in tests before reading the store)."""
+        A routine event (:func:`is_routine`) is logged now and queued: events are written in
+        batches, one transaction each, ``batch_delay`` seconds after the first of a batch
+        arrives, so that a busy server pays one commit for dozens of refreshes and no request
+        waits for it. :meth:`drain` waits for the queue to empty (at shutdown, and in tests
+        before reading the store). Any other event is stored now, with the routine events
+        still queued before it (so that ``seq`` keeps the order of what happened), then
+        logged with its ``seq``."""
         self._notify(event)  # the metrics count it now
-        self._queue.append(event)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._write_queued())
-        return event
+        if is_routine(event):
+            self._log(event)
+            self._queue.append(event)
+            if self._writer is None or self._writer.done():
+                self._writer = asyncio.get_running_loop().create_task(self._write_queued())
+            return event
+        queued, self._queue = self._queue, []
+        try:
+            stored = (await self._store.add_many([*queued, event]))[-1]
+        except Exception:
+            count = len(queued) + 1
+            log.exception("%d audit event(s) not stored:\n%s", count, event_line(event))
+            return event
+        self._log(stored)
+        return stored
 
     async def _write_queued(self) -> None:
         await asyncio.sleep(self.batch_delay)
         while self._queue:
             events, self._queue = self._queue, []
             try:
-                stored = await self._store.add_many(events)
+                await self._store.add_many(events)
             except Exception:
-                lines = "\n".join(event_line(event) for event in events)
-                log.exception("%d audit event(s) not stored:\n%s", len(events), lines)
-                continue
-            for event in stored:
-                self._log(event)
+                # Their lines were logged when recorded: the log has them all the same.
+                log.exception("%d audit event(s) not stored (logged already)", len(events))
 
     def _log(self, event: AuditEvent) -> None:
         if log.isEnabledFor(logging.INFO):

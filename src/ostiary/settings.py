@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     access_token_ttl: int = Field(default=900, ge=60, le=DAY)
     refresh_absolute_ttl: int = Field(default=30 * DAY, ge=60)
     refresh_idle_ttl: int = Field(default=7 * DAY, ge=60)
-    refresh_grace_seconds: float = Field(default=0.0, ge=0, le=60)
+    #: A retry of a refresh within this many seconds gets the same successor, not reuse
+    #: detection (docs/security.md, "Refresh-token rotation"); 0 turns it off.
+    refresh_grace_seconds: float = Field(default=10.0, ge=0, le=60)
     leeway: int = Field(default=30, ge=0, le=300)
     default_scope: str = "profile"
     #: The scopes each role adds to a first-party token; ``admin`` (the scope) is what the
@@ -65,6 +67,10 @@ class Settings(BaseSettings):
     role_scopes: dict[str, str] = Field(default_factory=lambda: {"admin": "admin reports:read"})
     include_username_claim: bool = False
     revocation_sync_seconds: float = Field(default=1.0, gt=0, le=60)
+    #: ``GET /auth/revocations/stream``: a comment line this often keeps idle streams open
+    #: through proxies; at most this many streams per process (more get 503).
+    revocation_stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    revocation_stream_max_clients: int = Field(default=100, ge=0, le=10_000)
     #: How long a browser stays signed in at the authorization endpoint (single sign-on).
     sso_session_ttl: int = Field(default=12 * 3600, ge=60, le=30 * DAY)
 

@@ -32,9 +32,12 @@ from ostiary.resource import RevocationList, TokenVerifier
 from ostiary.settings import Settings
 from ostiary.storage import MEMORY_URL, Storage, open_storage
 from ostiary.tokens import AccessTokenIssuer, RefreshTokens, Revocations
+from ostiary.tokens.backchannel import BackChannelLogout
 from ostiary.tokens.id_token import DEFAULT_ID_TOKEN_TTL, IdTokenIssuer
 from ostiary.tokens.introspection import TokenInspector
 from ostiary.tokens.lifecycle import SessionLifecycle
+from ostiary.tokens.logout_token import LogoutTokenIssuer
+from ostiary.tokens.revocation_broadcast import RevocationBroadcast
 
 #: How often every process runs the key schedule (and purges expired revocations).
 KEY_TICK_SECONDS: Final = 60.0
@@ -194,6 +197,7 @@ def revocations(
         max_access_ttl=settings.access_token_ttl,
         leeway=settings.leeway,
         local=local,
+        broadcast=RevocationBroadcast(max_subscribers=settings.revocation_stream_max_clients),
     )
 
 
@@ -263,6 +267,9 @@ class Services:
     lifecycle: SessionLifecycle
     audiences: ServerAudiences
     requirements: EndpointRequirements
+    #: Sends Logout Tokens when sessions end (a listener of :attr:`lifecycle`); the lifespan
+    #: closes it.
+    backchannel: BackChannelLogout
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +326,11 @@ def build_services(
     oauth = oauth_services(
         settings, storage, keys, id_keys, issuer, revoked, lifecycle, clock=clock
     )
+    backchannel = BackChannelLogout(
+        oauth.clients.get,
+        LogoutTokenIssuer(id_keys.signing_key, issuer=settings.issuer, clock=clock),
+    )
+    lifecycle.listeners.append(backchannel)
     return Services(
         settings,
         storage,
@@ -336,6 +348,7 @@ def build_services(
         lifecycle=lifecycle,
         audiences=server_audiences,
         requirements=server_audiences.requirements(settings.client_id),
+        backchannel=backchannel,
     )
 
 
@@ -417,6 +430,8 @@ def oauth_services(
 def cli_lifecycle(settings: Settings, storage: Storage) -> SessionLifecycle:
     """The session lifecycle for a command-line process (no local revocation list: running
     servers pull what it revokes)."""
+    # It never rotates a refresh token: no grace window, whose secret needs the master key.
+    settings = settings.model_copy(update={"refresh_grace_seconds": 0.0})
     revoked = revocations(settings, storage, clock=SYSTEM_CLOCK)
     return session_lifecycle(settings, storage, revoked, clock=SYSTEM_CLOCK)
 

@@ -103,6 +103,11 @@ class Server:
     async def refresh(self, refresh_token: str) -> httpx.Response:
         return await self.client.post("/auth/refresh", json={"refresh_token": refresh_token})
 
+    def past_refresh_grace(self) -> None:
+        """Move the clock past the refresh grace window: from now on, a refresh token used
+        before is reuse, not a retry answered with the same successor."""
+        self.clock.advance(self.settings.refresh_grace_seconds + 1)
+
     async def profile(self, access_token: str) -> httpx.Response:
         return await self.client.get("/auth/me", headers=bearer(access_token))
 

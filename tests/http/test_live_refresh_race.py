@@ -20,7 +20,11 @@ RACERS: Final = 20
 ROUNDS: Final = 3
 DRIVERS: Final = {"sqlite": "sqlite+aiosqlite://", "postgresql": "postgresql+asyncpg://"}
 #: The race itself is under test, not the refresh limit per address.
-RACE_ENV: Final = {"OSTIARY_REFRESH_ADDRESS_RATE_LIMIT": "1000/minute"}
+#: Without the grace window, which would answer every loser of the race with the winner's pair.
+RACE_ENV: Final = {
+    "OSTIARY_REFRESH_ADDRESS_RATE_LIMIT": "1000/minute",
+    "OSTIARY_REFRESH_GRACE_SECONDS": "0",
+}
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,8 @@ NEEDS_REPORTS = {
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    # The defaults, grace window included: step 3 refreshes twice, so step 4's old token is
+    # reuse, not a retry (docs/security.md).
     with live_server(tmp_path_factory.mktemp("live-walkthrough")) as server:
         yield server
 
@@ -96,6 +98,8 @@ def test_the_readme_walkthrough_over_http(live: LiveServer) -> None:
     assert (new_access, new_refresh) != (access, refresh)
     assert new_refresh != refresh and new_access != access
     assert claims_of(new_access)["sid"] == claims_of(access)["sid"]
+    assert walk["refresh again"].status_code == 200, walk["refresh again"].text
+    assert walk.tokens("refresh again")[1] != new_refresh
     assert walk["profile after refresh"].status_code == 200
 
     # 4. the old refresh token again: reuse; the session is revoked, its tokens refused at once
@@ -172,7 +176,7 @@ def test_the_admin_has_a_session_list_of_its_own(live: LiveServer) -> None:
 def test_the_printed_walkthrough_names_this_server(live: LiveServer) -> None:
     block = printed_walkthrough(live.stdout())
     urls = re.findall(r"https?://[^\s\"']+", block)
-    assert len(urls) == 9
+    assert len(urls) == 10
     for url in urls:
         assert url.startswith(live.base_url + "/"), url
     assert 'export ALICE_PASSWORD="$OSTIARY_DEMO_ALICE_PASSWORD"' in block

@@ -70,6 +70,7 @@ async def test_the_first_party_flows_are_audited_without_secrets(
     )
     tokens = response.json()
     renewed = (await server.refresh(tokens["refresh_token"])).json()
+    server.past_refresh_grace()
     reused = await server.refresh(tokens["refresh_token"])  # reuse: the family is revoked
     assert reused.status_code == 400
     second = await server.login()
@@ -124,6 +125,7 @@ async def test_the_oauth_token_endpoint_is_audited(
         tokens = await code_flow_tokens(server, web)
         renewed = await refresh(server, web, tokens["refresh_token"])
         assert renewed.status_code == 200
+        server.past_refresh_grace()
         assert (await refresh(server, web, tokens["refresh_token"])).status_code == 400
         issued = await server.client.post(
             "/oauth/token", data={"grant_type": "client_credentials"}, auth=basic(svc)

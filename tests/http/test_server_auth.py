@@ -199,6 +199,7 @@ async def test_refresh_rotates_the_pair(server: Server) -> None:
 async def test_reuse_revokes_the_family_and_its_access_tokens(server: Server) -> None:
     first = await server.login()
     second = (await server.refresh(first["refresh_token"])).json()
+    server.past_refresh_grace()
     reuse = await server.refresh(first["refresh_token"])
     assert (reuse.status_code, reuse.json()) == (400, BAD_GRANT)
     # the successor is dead too, and so is every access token of the family

@@ -169,6 +169,7 @@ async def test_refresh_with_a_rotated_out_cookie_fails_and_clears_it(server: Ser
     old_cookie = refresh_cookie(server)
     assert (await cookie_refresh(server, first["csrf_token"])).status_code == 200
     assert old_cookie is not None
+    server.past_refresh_grace()
     server.client.cookies.set(REFRESH_COOKIE, old_cookie)
     response = await cookie_refresh(server, first["csrf_token"])
     assert (response.status_code, response.json()) == (400, BAD_GRANT)

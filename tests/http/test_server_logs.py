@@ -21,6 +21,7 @@ async def test_the_whole_flow_logs_no_secret(
     with caplog.at_level(logging.DEBUG):
         first = await server.login()
         second = (await server.refresh(first["refresh_token"])).json()
+        server.past_refresh_grace()
         await server.refresh(first["refresh_token"])  # reuse: logged as a warning
         third = await server.login()
         await server.client.post(

@@ -69,6 +69,7 @@ async def test_refresh_token_reuse_reaches_another_services_verifier(server: Ser
     verifier = _service_verifier(server)
     feed = _feed(server, verifier, feed_token)
     rotated = (await server.refresh(pair["refresh_token"])).json()
+    server.past_refresh_grace()
     await verifier.verify(rotated["access_token"])
     reuse = await server.refresh(pair["refresh_token"])
     assert reuse.status_code == 400

@@ -22,7 +22,7 @@ def test_the_defaults() -> None:
         "ostiary",
     )
     assert (settings.access_token_ttl, settings.refresh_absolute_ttl) == (900, 30 * 86_400)
-    assert (settings.refresh_idle_ttl, settings.refresh_grace_seconds) == (7 * 86_400, 0)
+    assert (settings.refresh_idle_ttl, settings.refresh_grace_seconds) == (7 * 86_400, 10)
     assert (settings.signing_alg, settings.key_rotation_days, settings.jwks_max_age) == (
         "ES256",
         30,

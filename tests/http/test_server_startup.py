@@ -166,6 +166,7 @@ async def test_the_flow_on_postgresql(tmp_path: Path, postgres_url: str) -> None
         await srv.add_user("alice")
         first = await srv.login()
         second = (await srv.refresh(first["refresh_token"])).json()
+        srv.past_refresh_grace()
         assert (await srv.refresh(first["refresh_token"])).json() == BAD_GRANT
         assert (await srv.profile(second["access_token"])).json() == REVOKED
 

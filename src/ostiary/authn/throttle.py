@@ -2,10 +2,15 @@
 exponential back-off after repeated failed logins for one account from one address.
 
 The counters live in a ``limits`` async storage: in this process by default, in Redis when the
-instances of a deployment share them. A key never holds a username, a token or an address as
-sent: each identifier is a keyed BLAKE2b digest of its normalized form. A login is throttled by
-what was typed, never by what exists, so an unknown username is throttled exactly like a known
-one; and the back-off is per account *and* address, so an attacker cannot lock a user out.
+instances of a deployment share them. While that storage fails (Redis down, or too slow), the
+throttle counts in this process instead and tries the storage again every
+:data:`STORE_RETRY_SECONDS`: the limits and the back-off still hold, per process, and sign-in
+stays available (docs/deployment.md, "When Redis is down").
+
+A key never holds a username, a token or an address as sent: each identifier is a keyed
+BLAKE2b digest of its normalized form. A login is throttled by what was typed, never by what
+exists, so an unknown username is throttled exactly like a known one; and the back-off is per
+account *and* address, so an attacker cannot lock a user out.
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError as CounterStoreError
 from limits.storage import storage_from_string
 
 from ostiary.authn.accounts import normalize_username
@@ -32,6 +39,9 @@ from ostiary.errors import (
     RateLimited,
 )
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 #: ``limits`` keeps its windows on its own time (``time.time``); it cannot take a clock. The
 #: back-off, which is ours, runs on the injected clock.
 LIBRARY_CLOCK: Final = SYSTEM_CLOCK
@@ -39,6 +49,15 @@ LIBRARY_CLOCK: Final = SYSTEM_CLOCK
 FAILURE_MEMORY_SECONDS: Final = 86_400
 DEFAULT_KEY_PREFIX: Final = "ostiary"
 _UNKNOWN_ADDRESS: Final = "unknown"
+#: How long one throttle check may wait for the shared storage before counting locally.
+STORE_TIMEOUT_SECONDS: Final = 1.0
+#: The Redis client's socket timeouts (connect, and each reply): within the above.
+REDIS_SOCKET_TIMEOUT_SECONDS: Final = 0.5
+#: After the shared storage failed, count locally this long before trying it again.
+STORE_RETRY_SECONDS: Final = 5.0
+# What a failing storage raises: limits' wrapper of the client's errors, our own timeout, and
+# a socket error that escaped both.
+_STORE_FAILURES: Final = (CounterStoreError, TimeoutError, OSError)
 #: What counts as a failed attempt: a wrong password at a login, or a wrong current password
 #: at a password change (one counter for both: ASVS 2.2.1).
 _WRONG_PASSWORD: Final = (InvalidCredentials, CurrentPasswordIncorrect)
@@ -76,11 +95,19 @@ class ThrottlePolicy:
 
 def rate_limit_storage(redis_url: str | None, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> Storage:
     """Redis at ``redis_url`` (``redis://`` or ``rediss://``; needs the ``redis`` extra), else
-    this process's memory."""
+    this process's memory. Redis errors are raised wrapped (``limits.errors.StorageError``),
+    and no call waits longer than the socket timeouts (redis-py's default is 5 s each)."""
     if redis_url is None:
         return SweepingMemoryStorage()
     uri = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
-    storage = storage_from_string(uri, key_prefix=key_prefix, implementation="redispy")
+    storage = storage_from_string(
+        uri,
+        key_prefix=key_prefix,
+        implementation="redispy",
+        wrap_exceptions=True,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+    )
     assert isinstance(storage, Storage)
     return storage
 
@@ -105,9 +132,28 @@ class SweepingMemoryStorage(MemoryStorage):
         await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
 
 
+@dataclass(frozen=True, slots=True)
+class _Counters:
+    storage: Storage
+    limiter: SlidingWindowCounterRateLimiter
+
+    @classmethod
+    def over(cls, storage: Storage) -> _Counters:
+        # Two counters per key whatever the limit (a moving window keeps one timestamp per
+        # request: memory and time that grow with the limit); weighted, so no burst of twice
+        # the limit at a window edge, as a fixed window allows.
+        return cls(storage, SlidingWindowCounterRateLimiter(storage))
+
+
 class Throttle:
     """Checks each attempt against its limits; raises :class:`~ostiary.errors.RateLimited`
-    (429 with ``Retry-After``) when one is spent. Disabled, every check passes."""
+    (429 with ``Retry-After``) when one is spent. Disabled, every check passes.
+
+    A storage that fails or is slower than ``timeout`` never fails a request: the check
+    runs on counters in this process until the storage answers again (tried at most every
+    :data:`STORE_RETRY_SECONDS` on the clock). Failing open entirely would drop the
+    brute-force protection with Redis; failing closed would let a Redis outage (or whoever
+    causes one) stop every sign-in."""
 
     def __init__(
         self,
@@ -117,12 +163,15 @@ class Throttle:
         secret: bytes,
         clock: Clock = SYSTEM_CLOCK,
         enabled: bool = True,
+        timeout: float = STORE_TIMEOUT_SECONDS,
     ) -> None:
         self._storage = storage
-        # Two counters per key whatever the limit (a moving window keeps one timestamp per
-        # request: memory and time that grow with the limit); weighted, so no burst of twice
-        # the limit at a window edge, as a fixed window allows.
-        self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._shared = _Counters.over(storage)
+        # Created on the first failure of the shared storage; kept, so that a flapping
+        # storage does not reset the local counts each time.
+        self._local: _Counters | None = None
+        self._retry_at: float | None = None  # set while the shared storage is failing
+        self._timeout = timeout
         self._policy = policy
         self._secret = hashlib.blake2b(secret, digest_size=32).digest()
         self._clock = clock
@@ -145,9 +194,14 @@ class Throttle:
         if not self.enabled:
             return
         who = self._account_at(username, address)
-        await self._check_backoff(who)
-        await self._hit(self._login_address, "login-address", self._digest("addr", address))
-        await self._hit(self._login, "login", who)
+        by_address = self._digest("addr", address)
+
+        async def check(counters: _Counters) -> None:
+            await self._check_backoff(counters, who)
+            await self._hit(counters, self._login_address, "login-address", by_address)
+            await self._hit(counters, self._login, "login", who)
+
+        await self._guarded(check)
 
     @contextlib.asynccontextmanager
     async def login_attempt(self, username: str, address: str | None) -> AsyncIterator[None]:
@@ -161,32 +215,42 @@ class Throttle:
         except _WRONG_PASSWORD:
             await self.login_failed(username, address)
             raise
-        await self.login_succeeded(username, address)
+        # The password was right and the session may be stored already: failing now would
+        # leave a live session that nobody holds. A failure not cleared only lingers.
+        try:
+            await self.login_succeeded(username, address)
+        except Exception:
+            log.warning("rate-limit failure counter not cleared after a login", exc_info=True)
 
     async def login_failed(self, username: str, address: str | None) -> None:
         """Count a failure; from the ``backoff_after``-th on, the next attempt must wait."""
         if not self.enabled:
             return
         key = self._failures_key(self._account_at(username, address))
-        failures = await self._storage.incr(key, FAILURE_MEMORY_SECONDS)
-        wait = self._policy.backoff(failures)
-        if wait > 0:
-            # One key per failure count, written once: concurrent failures never race.
-            # Counters hold integers: the time in milliseconds.
-            at = self._now_ms()
-            await self._storage.incr(f"{key}/{failures}", math.ceil(wait) + 1, amount=at)
+
+        async def count(counters: _Counters) -> None:
+            failures = await counters.storage.incr(key, FAILURE_MEMORY_SECONDS)
+            wait = self._policy.backoff(failures)
+            if wait > 0:
+                # One key per failure count, written once: concurrent failures never race.
+                # Counters hold integers: the time in milliseconds.
+                at = self._now_ms()
+                await counters.storage.incr(f"{key}/{failures}", math.ceil(wait) + 1, amount=at)
+
+        await self._guarded(count)
 
     async def login_succeeded(self, username: str, address: str | None) -> None:
         if self.enabled:
-            await self._storage.clear(self._failures_key(self._account_at(username, address)))
+            key = self._failures_key(self._account_at(username, address))
+            await self._guarded(lambda counters: counters.storage.clear(key))
 
-    async def _check_backoff(self, who: str) -> None:
+    async def _check_backoff(self, counters: _Counters, who: str) -> None:
         key = self._failures_key(who)
-        failures = await self._storage.get(key)
+        failures = await counters.storage.get(key)
         wait = self._policy.backoff(failures)
         if wait <= 0:
             return
-        failed_at = await self._storage.get(f"{key}/{failures}")
+        failed_at = await counters.storage.get(f"{key}/{failures}")
         remaining_ms = failed_at + int(wait * 1000) - self._now_ms()
         if remaining_ms > 0:
             raise RateLimited(
@@ -199,11 +263,12 @@ class Throttle:
 
     async def check_register(self, address: str | None) -> None:
         if self.enabled:
-            await self._hit(self._register, "register", self._digest("addr", address))
+            await self._hit_guarded(self._register, "register", self._digest("addr", address))
 
     async def check_refresh(self, address: str | None) -> None:
         if self.enabled:
-            await self._hit(self._refresh_address, "refresh-address", self._digest("addr", address))
+            by_address = self._digest("addr", address)
+            await self._hit_guarded(self._refresh_address, "refresh-address", by_address)
 
     async def check_token(self, client_id: str | None, address: str | None) -> None:
         """Per ``client_id`` as the request claims it (Basic or form) and address: the client
@@ -213,29 +278,70 @@ class Throttle:
         if not self.enabled:
             return
         if client_id is None:
-            await self._hit(self._token, "token-address", self._digest("addr", address))
+            await self._hit_guarded(self._token, "token-address", self._digest("addr", address))
         else:
             who = self._digest("client", f"{client_id}\x00{address or '-'}")
-            await self._hit(self._token, "token", who)
+            await self._hit_guarded(self._token, "token", who)
+
+    @property
+    def degraded(self) -> bool:
+        """Whether the shared storage failed and the counts are this process's own."""
+        return self._retry_at is not None
 
     async def close(self) -> None:
-        """Stop the memory storage's sweeper or close the Redis connections."""
-        if isinstance(self._storage, MemoryStorage):
-            timer = self._storage.timer
-            if timer is not None and not timer.done():
-                timer.cancel()
-                await asyncio.gather(timer, return_exceptions=True)
-        elif isinstance(self._storage, RedisStorage):
-            client = getattr(self._storage.bridge, "storage", None)  # the redis-py client
-            if client is not None:
-                await client.aclose()
+        """Stop the memory storages' sweepers and close the Redis connections."""
+        for storage in (self._storage, self._local.storage if self._local else None):
+            if isinstance(storage, MemoryStorage):
+                timer = storage.timer
+                if timer is not None and not timer.done():
+                    timer.cancel()
+                    await asyncio.gather(timer, return_exceptions=True)
+            elif isinstance(storage, RedisStorage):
+                client = getattr(storage.bridge, "storage", None)  # the redis-py client
+                if client is not None:
+                    await client.aclose()
+
+    # --- the shared storage, or this process's counters while it fails -------------------
+
+    async def _guarded(self, step: Callable[[_Counters], Awaitable[T]]) -> T:
+        """``step`` on the shared counters, or on this process's while they fail."""
+        if self._retry_at is None or self._clock.now() >= self._retry_at:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    result = await step(self._shared)
+            except _STORE_FAILURES as exc:
+                self._failed(exc)
+            else:
+                if self._retry_at is not None:
+                    self._retry_at = None
+                    log.warning("rate-limit storage answers again: counting there")
+                return result
+        if self._local is None:
+            self._local = _Counters.over(SweepingMemoryStorage())
+        return await step(self._local)
+
+    def _failed(self, exc: BaseException) -> None:
+        if self._retry_at is None:
+            log.warning(
+                "rate-limit storage failed (%s: %s): counting in this process, trying it "
+                "again every %g s",
+                type(exc).__name__,
+                exc,
+                STORE_RETRY_SECONDS,
+            )
+        self._retry_at = self._clock.now() + STORE_RETRY_SECONDS
 
     # --- keys --------------------------------------------------------------------------------
 
-    async def _hit(self, items: list[RateLimitItem], name: str, identifier: str) -> None:
+    async def _hit_guarded(self, items: list[RateLimitItem], name: str, identifier: str) -> None:
+        await self._guarded(lambda counters: self._hit(counters, items, name, identifier))
+
+    async def _hit(
+        self, counters: _Counters, items: list[RateLimitItem], name: str, identifier: str
+    ) -> None:
         for item in items:
-            if not await self._limiter.hit(item, name, identifier):
-                stats = await self._limiter.get_window_stats(item, name, identifier)
+            if not await counters.limiter.hit(item, name, identifier):
+                stats = await counters.limiter.get_window_stats(item, name, identifier)
                 raise RateLimited(
                     retry_after=max(1, math.ceil(stats.reset_time - LIBRARY_CLOCK.now())),
                     detail=f"{name} limit {item} spent",

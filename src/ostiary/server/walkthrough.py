@@ -23,12 +23,16 @@ Try it from another shell (needs curl and python3):
   curl -s @BASE@/api/profile -H "Authorization: Bearer $ACCESS"; echo
   curl -s @BASE@/api/reports -H "Authorization: Bearer $ACCESS"; echo   # 403: no reports:read
 
-  # 3. Refresh: a new pair; the old refresh token is used up
+  # 3. Refresh, twice, as an app does over time: each refresh token is used up
   curl -s @BASE@/auth/refresh -H 'Content-Type: application/json' \
     -d "{\"refresh_token\": \"$REFRESH\"}" > refreshed.json; cat refreshed.json; echo
+  NEXT=$(field refresh_token < refreshed.json)
+  curl -s @BASE@/auth/refresh -H 'Content-Type: application/json' \
+    -d "{\"refresh_token\": \"$NEXT\"}" > refreshed.json
   ACCESS=$(field access_token < refreshed.json)
 
-  # 4. Present the old refresh token again: reuse detected, the whole session is revoked
+  # 4. Present the first refresh token again: reuse detected, the whole session is revoked
+  #    (a retry within 10 s, before the next refresh, gets the same answer: a lost response)
   curl -s @BASE@/auth/refresh -H 'Content-Type: application/json' \
     -d "{\"refresh_token\": \"$REFRESH\"}"; echo                           # 400 invalid_grant
   curl -s @BASE@/api/profile -H "Authorization: Bearer $ACCESS"; echo   # 401: revoked with it

@@ -13,11 +13,15 @@ name it (``sid``). Here, and only here:
   tokens are bound to it);
 - one check says a user may still hold a session: the account exists, is enabled, and its
   password has not changed since the sign-in the session comes from.
+
+Whatever ends here is told to the :attr:`SessionLifecycle.listeners` as
+:class:`~ostiary.tokens.session_events.SessionEnded` events (one per user and browser
+session), after the revocations are published: Back-Channel Logout is one listener.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from ostiary.clock import SYSTEM_CLOCK, Clock
@@ -26,6 +30,7 @@ from ostiary.storage.protocols import BrowserSessionStore, UserStore
 from ostiary.storage.records import BrowserSession, Session, User
 from ostiary.tokens.refresh import IssuedRefresh, RefreshTokens
 from ostiary.tokens.revocation import Revocations
+from ostiary.tokens.session_events import SessionListener, events_for, notify
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +65,15 @@ class SessionLifecycle:
         users: UserStore,
         *,
         clock: Clock = SYSTEM_CLOCK,
+        listeners: Iterable[SessionListener] = (),
     ) -> None:
         self.families = families
         self._revocations = revocations
         self._browsers = browsers
         self._users = users
         self._clock = clock
+        #: Told of every session that ends (:mod:`ostiary.tokens.session_events`).
+        self.listeners: list[SessionListener] = list(listeners)
 
     # --- ending sessions -------------------------------------------------------------------
 
@@ -79,6 +87,8 @@ class SessionLifecycle:
                 return None
         ended = await self.families.revoke_session(session_id)
         await self._revocations.revoke_session(session_id)
+        if ended is not None:
+            notify(self.listeners, events_for([ended]))
         return ended
 
     async def end_browser_session(
@@ -93,10 +103,11 @@ class SessionLifecycle:
                 return False
         now = self._clock.now()
         ended = await self._browsers.revoke(browser_session_id, now=now)
-        for family in await self.families.store.revoke(
-            now=now, browser_session_id=browser_session_id
-        ):
+        families = await self.families.store.revoke(now=now, browser_session_id=browser_session_id)
+        for family in families:
             await self._revocations.revoke_session(family.id)
+        browsers = [(ended.id, ended.user_id)] if ended is not None else []
+        notify(self.listeners, events_for(families, browsers=browsers))
         return ended is not None
 
     async def end_user_sessions(self, user_id: str, *, keep: str | None = None) -> Ended:
@@ -112,6 +123,8 @@ class SessionLifecycle:
         else:
             for family in families:
                 await self._revocations.revoke_session(family.id)
+        ended_browsers = [(browser.id, browser.user_id) for browser in browsers]
+        notify(self.listeners, events_for(families, browsers=ended_browsers))
         return Ended(families, browsers)
 
     async def end_client_sessions(self, client_id: str) -> Sequence[Session]:
@@ -120,6 +133,7 @@ class SessionLifecycle:
         ended = await self.families.store.revoke(now=self._clock.now(), client_id=client_id)
         for family in ended:
             await self._revocations.revoke_session(family.id)
+        notify(self.listeners, events_for(ended))
         return ended
 
     async def browser_sessions(self, user_id: str) -> Sequence[BrowserSession]:
@@ -162,22 +176,28 @@ class SessionLifecycle:
     ) -> Refreshed:
         """The one refresh (RFC 6749 §6): the token's family must be ``client_id``'s (a
         refresh token is bound to its client), ``check`` passes on the family before anything
-        changes (a refused request leaves the token usable), the token rotates (a reused token
-        ends its family and its access tokens, RFC 9700 §4.14.2), and the user must be live
-        (else the family ends). Raises :class:`InvalidGrant`."""
-        if check is not None:  # read first, so that a refusal changes nothing
-            found = await self.families.find(token)
-            if found is None or found[1].client_id != client_id:
-                raise InvalidGrant(detail=f"refresh token unknown or not of client {client_id}")
-            check(found[1])
+        changes (a refused request leaves the token usable), the user must be live (else the
+        family ends), and the token rotates (a reused token ends its family and its access
+        tokens, RFC 9700 §4.14.2). Raises :class:`InvalidGrant`.
+
+        Every read comes before the rotation commits: a read that fails (the database
+        hiccups) leaves the token as it was, for the client to retry, where a failure after
+        the commit would lose the only answer that carries the successor."""
+        found = await self.families.find(token)
+        if found is None or found[1].client_id != client_id:
+            raise InvalidGrant(detail=f"refresh token unknown or not of client {client_id}")
+        family = found[1]
+        if check is not None:
+            check(family)
+        user = await self.live_user(family.user_id)
+        if user is None:
+            await self.end_session(family.id)
+            raise InvalidGrant(detail=f"the user of session {family.id} is not live")
         try:
-            # The store checks the client in the rotation's own transaction.
+            # The store checks the client and the token in the rotation's own transaction.
             rotated = await self.families.rotate(token, client_id=client_id)
         except RefreshTokenReused as exc:
             await self._revocations.revoke_session(exc.session_id)
+            notify(self.listeners, events_for([family]))  # the store ended it
             raise
-        user = await self.live_user(rotated.session.user_id)
-        if user is None:
-            await self.end_session(rotated.session.id)
-            raise InvalidGrant(detail=f"the user of session {rotated.session.id} is not live")
         return Refreshed(rotated, user)

@@ -3,15 +3,19 @@ without secrets, and the same behaviour on Redis."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 
 from ostiary.authn.throttle import (
+    REDIS_SOCKET_TIMEOUT_SECONDS,
+    STORE_RETRY_SECONDS,
     SweepingMemoryStorage,
     Throttle,
     ThrottlePolicy,
@@ -160,3 +164,58 @@ async def test_redis_counts_limits_and_backoff(redis_storage: Storage) -> None:
     await limiter.check_login("alice", "b")
     clock.advance(61)
     await limiter.check_login("alice", "a")
+
+
+def test_the_redis_client_never_waits_long() -> None:
+    """redis-py waits 5 s per connect and per reply by default; a request must not."""
+    storage = rate_limit_storage("redis://127.0.0.1:1/0")
+    assert isinstance(storage, RedisStorage)
+    client: Any = getattr(storage.bridge, "storage")  # noqa: B009 (the redis-py client)
+    kwargs = client.connection_pool.connection_kwargs
+    assert kwargs["socket_timeout"] == REDIS_SOCKET_TIMEOUT_SECONDS
+    assert kwargs["socket_connect_timeout"] == REDIS_SOCKET_TIMEOUT_SECONDS
+    assert storage.wrap_exceptions
+
+
+async def test_a_silent_redis_is_given_up_on_and_counted_locally() -> None:
+    """A Redis that accepts connections and never answers: each check gives up after the
+    throttle's timeout and counts in this process, where the limits still hold."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        port = listener.getsockname()[1]
+        storage = rate_limit_storage(f"redis://127.0.0.1:{port}/0")
+        limiter = Throttle(storage, STRICT, secret=SECRET, clock=FrozenClock(0), timeout=0.1)
+        # wait_for only guards the suite against a hang; nothing here is timed.
+        await asyncio.wait_for(limiter.check_register("a"), 60)
+        assert limiter.degraded
+        await limiter.check_register("a")
+        with pytest.raises(RateLimited):
+            await limiter.check_register("a")  # STRICT: 2 an hour
+        await limiter.close()
+
+
+async def test_an_unreachable_redis_is_tried_again_after_a_while() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    clock = FrozenClock(0)
+    storage = rate_limit_storage(f"redis://127.0.0.1:{port}/0")
+    assert isinstance(storage, RedisStorage)
+    limiter = Throttle(storage, STRICT, secret=SECRET, clock=clock)
+    tried = 0
+    original = storage.acquire_sliding_window_entry
+
+    async def counting(*args: Any, **kwargs: Any) -> bool:
+        nonlocal tried
+        tried += 1
+        return await original(*args, **kwargs)
+
+    storage.acquire_sliding_window_entry = counting  # type: ignore[method-assign]
+    await limiter.check_token("svc", "a")
+    await limiter.check_token("svc", "b")
+    assert (tried, limiter.degraded) == (1, True)  # not tried again at once
+    clock.advance(STORE_RETRY_SECONDS)
+    await limiter.check_token("svc", "c")
+    assert (tried, limiter.degraded) == (2, True)
+    await limiter.close()

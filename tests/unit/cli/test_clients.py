@@ -142,6 +142,30 @@ def test_create_a_public_web_app(runner: CliRunner, env: dict[str, str]) -> None
     assert "client_secret" not in client
 
 
+def test_create_a_web_app_with_back_channel_logout(runner: CliRunner, env: dict[str, str]) -> None:
+    """OpenID Connect Back-Channel Logout §2.2: the URI, and whether the app needs sid
+    (default yes: Ostiary always sends it); `show` prints both."""
+    create(
+        runner, "Web app", "--id", "web", "--redirect-uri", WEB_APP,
+        "--backchannel-logout-uri", "https://app.example.com/backchannel-logout",
+    )  # fmt: skip
+    create(
+        runner, "Other", "--id", "other", "--redirect-uri", WEB_APP,
+        "--backchannel-logout-uri", "http://127.0.0.1:8000/logout",
+        "--no-backchannel-logout-session-required",
+    )  # fmt: skip
+    plain = create(runner, "Plain", "--id", "plain", "--redirect-uri", WEB_APP)
+    code, shown, _ = run(runner, "show", "web")
+    assert code == 0
+    assert shown["backchannel_logout_uri"] == "https://app.example.com/backchannel-logout"
+    assert shown["backchannel_logout_session_required"] is True
+    other = stored(env, "other")
+    assert other is not None
+    assert other.backchannel_logout_uri == "http://127.0.0.1:8000/logout"
+    assert not other.backchannel_logout_session_required
+    assert plain["backchannel_logout_uri"] is None
+
+
 def test_create_refuses_a_taken_id(runner: CliRunner, env: dict[str, str]) -> None:
     create(runner, "First", "--id", "dup")
     code, output, stderr = run(runner, "create", "Second", "--id", "dup")
@@ -172,6 +196,10 @@ def test_create_refuses_a_taken_id(runner: CliRunner, env: dict[str, str]) -> No
         (["--id", "no spaces"], "A client id is 1 to 100 letters"),
         (["--scope", "bad\"scope"], "Invalid scope"),
         (["--audience", "has space"], "An audience is 1 to 200 printable ASCII characters"),
+        (["--backchannel-logout-uri", "https://svc.example/logout"],
+         "A back-channel logout URI is only for authorization_code clients."),
+        (["--redirect-uri", WEB_APP, "--backchannel-logout-uri", "http://app.example.com/bc"],
+         "Invalid back-channel logout URI 'http://app.example.com/bc': plain http"),
     ],
 )  # fmt: skip
 def test_create_explains_invalid_settings(
