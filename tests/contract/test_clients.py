@@ -82,6 +82,30 @@ async def test_update_replaces_every_field(storage: Storage) -> None:
     assert await storage.clients.get(app.id) == changed
 
 
+async def test_back_channel_logout_settings_round_trip_and_update(storage: Storage) -> None:
+    """OpenID Connect Back-Channel Logout §2.2: the URI (with a query, no fragment) and
+    whether the client needs ``sid``; a client without them has None and True."""
+    plain = ex.client("plain")
+    assert (plain.backchannel_logout_uri, plain.backchannel_logout_session_required) == (
+        None,
+        True,
+    )
+    await storage.clients.create(plain)
+    assert await storage.clients.get("plain") == plain
+    app = dataclasses.replace(
+        ex.client("rp"),
+        backchannel_logout_uri="https://rp.example/logout?from=ostiary&x=%20",
+        backchannel_logout_session_required=False,
+    )
+    await storage.clients.create(app)
+    assert await storage.clients.get("rp") == app
+    cleared = dataclasses.replace(
+        app, backchannel_logout_uri=None, backchannel_logout_session_required=True
+    )
+    await storage.clients.update(cleared)
+    assert await storage.clients.get("rp") == cleared
+
+
 async def test_update_of_an_unknown_client_does_nothing(storage: Storage) -> None:
     await storage.clients.update(ex.client("ghost"))
     assert await storage.clients.get("ghost") is None

@@ -83,6 +83,10 @@ class ClientSettings:
     first_party: bool = False
     #: The public JWK Set (a dict ``{"keys": [...]}``) for ``private_key_jwt``.
     jwks: dict[str, Any] | None = None
+    #: Where Logout Tokens go (OpenID Connect Back-Channel Logout 1.0 §2.2).
+    backchannel_logout_uri: str | None = None
+    #: The client wants ``sid`` in each Logout Token (§2.2; Ostiary sends it anyway).
+    backchannel_logout_session_required: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +159,8 @@ class ClientRegistry:
             first_party=checked.first_party,
             created_at=now,
             updated_at=now,
+            backchannel_logout_uri=checked.backchannel_logout_uri,
+            backchannel_logout_session_required=checked.backchannel_logout_session_required,
         )
         try:
             await self._store.create(client)
@@ -257,6 +263,7 @@ def check_settings(settings: ClientSettings) -> ClientSettings:
         raise InvalidClientMetadata(
             "Post-logout redirect URIs are only for authorization_code clients."
         )
+    backchannel = _backchannel_logout_uri(settings.backchannel_logout_uri, grants)
     try:
         scopes = parse_scope(" ".join(settings.scopes))
     except ValueError as exc:
@@ -284,6 +291,8 @@ def check_settings(settings: ClientSettings) -> ClientSettings:
         audiences=frozenset(settings.audiences),
         first_party=settings.first_party,
         jwks=jwks,
+        backchannel_logout_uri=backchannel,
+        backchannel_logout_session_required=settings.backchannel_logout_session_required,
     )
 
 
@@ -296,6 +305,29 @@ def _uris(values: Iterable[str], what: str) -> tuple[str, ...]:
         if problem is not None:
             raise InvalidClientMetadata(f"Invalid {what} {uri[:100]!r}: {problem}.")
     return uris
+
+
+def _backchannel_logout_uri(uri: str | None, grants: frozenset[str]) -> str | None:
+    """OpenID Connect Back-Channel Logout 1.0 §2.2: an absolute URL, no fragment; here
+    ``https`` (plain ``http`` on a loopback host only, as for redirect URIs), for clients that
+    sign users in (``authorization_code``): only they have sessions to end."""
+    if uri is None:
+        return None
+    if AUTHORIZATION_CODE not in grants:
+        raise InvalidClientMetadata(
+            "A back-channel logout URI is only for authorization_code clients."
+        )
+    try:
+        scheme = urlsplit(uri).scheme.lower()
+    except ValueError:
+        scheme = ""
+    if scheme in ("https", "http"):
+        problem = redirect_uri_problem(uri)
+    else:
+        problem = "it is an https URL (http only on a loopback host)"
+    if problem is not None:
+        raise InvalidClientMetadata(f"Invalid back-channel logout URI {uri[:100]!r}: {problem}.")
+    return uri
 
 
 def redirect_uri_problem(uri: str) -> str | None:

@@ -91,6 +91,21 @@ def create(
             dir_okay=False,
         ),
     ] = None,
+    backchannel_logout_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--backchannel-logout-uri",
+            help="Where the server POSTs a Logout Token when a user's session with the client "
+            "ends (OpenID Connect Back-Channel Logout).",
+        ),
+    ] = None,
+    backchannel_logout_session_required: Annotated[
+        bool,
+        typer.Option(
+            "--backchannel-logout-session-required/--no-backchannel-logout-session-required",
+            help="The client needs sid in each Logout Token (Ostiary sends it anyway).",
+        ),
+    ] = True,
 ) -> None:
     """Register a client; print it, with its secret (once) if it has one."""
     settings = load_settings()
@@ -118,6 +133,8 @@ def create(
         audiences=frozenset(audience or ()),
         first_party=first_party,
         jwks=jwks,
+        backchannel_logout_uri=backchannel_logout_uri,
+        backchannel_logout_session_required=backchannel_logout_session_required,
     )
 
     async def work(storage: Storage) -> Registered:
@@ -202,6 +219,8 @@ def describe_client(client: Client) -> dict[str, Any]:
         "first_party": client.first_party,
         "has_secret": client.secret_hash is not None,
         "jwks": json.loads(client.jwks) if client.jwks is not None else None,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "backchannel_logout_session_required": client.backchannel_logout_session_required,
         "created_at": iso(client.created_at),
         "updated_at": iso(client.updated_at),
     }

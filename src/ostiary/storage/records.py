@@ -146,6 +146,12 @@ class Client:
     first_party: bool
     created_at: float
     updated_at: float
+    #: Where the server POSTs a Logout Token when a session of the client ends (OpenID
+    #: Connect Back-Channel Logout 1.0 §2.2), else None.
+    backchannel_logout_uri: str | None = None
+    #: The client wants ``sid`` in every Logout Token (§2.2); Ostiary sends it whenever the
+    #: session was opened under a browser session, which every code flow's is.
+    backchannel_logout_session_required: bool = True
 
     @property
     def public(self) -> bool:

@@ -315,6 +315,61 @@ def test_post_logout_redirect_uris_are_only_for_authorization_code_clients() -> 
         check_settings(service(post_logout_redirect_uris=(REDIRECT,)))
 
 
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://rp.example/backchannel",
+        "https://rp.example:8443/logout?client=web",
+        "http://127.0.0.1:8000/logout",
+        "http://localhost/logout",
+        "http://[::1]:9000/logout",
+    ],
+)
+def test_back_channel_logout_uris_that_are_accepted(uri: str) -> None:
+    checked = check_settings(web_app(backchannel_logout_uri=uri))
+    assert checked.backchannel_logout_uri == uri
+    assert checked.backchannel_logout_session_required
+
+
+@pytest.mark.parametrize(
+    ("uri", "problem"),
+    [
+        ("https://rp.example/logout#frag", "fragment"),
+        ("http://rp.example/logout", "plain http is only allowed"),
+        ("com.example.app:/logout", "https URL"),
+        ("/logout", "https URL"),
+        ("https:///logout", "no host"),
+        ("https://user:pw@rp.example/logout", "user information"),
+        ("https://rp.example/*", "wildcards"),
+        ("https://rp.example/\nlogout", "control characters"),
+    ],
+)
+def test_back_channel_logout_uris_that_are_refused(uri: str, problem: str) -> None:
+    """OpenID Connect Back-Channel Logout 1.0 §2.2: absolute, no fragment; https, or http on
+    a loopback host as for redirect URIs."""
+    with pytest.raises(InvalidClientMetadata, match="Invalid back-channel logout URI") as caught:
+        check_settings(web_app(backchannel_logout_uri=uri))
+    assert problem in caught.value.description
+
+
+def test_a_back_channel_logout_uri_is_only_for_authorization_code_clients() -> None:
+    with pytest.raises(InvalidClientMetadata, match="only for authorization_code clients"):
+        check_settings(service(backchannel_logout_uri="https://svc.example/logout"))
+
+
+async def test_the_registry_keeps_the_back_channel_logout_settings(
+    registry: ClientRegistry,
+) -> None:
+    settings = web_app(
+        backchannel_logout_uri="https://rp.example/bc", backchannel_logout_session_required=False
+    )
+    registered = await registry.create(settings, client_id="rp")
+    client = await registry.require("rp")
+    assert client == registered.client
+    assert client.backchannel_logout_uri == "https://rp.example/bc"
+    assert not client.backchannel_logout_session_required
+
+
 def test_an_unknown_auth_method_is_named_not_a_crash() -> None:
     with pytest.raises(InvalidClientMetadata, match="auth method is one of"):
         check_settings(service(auth_method="client_secret_jwt"))

@@ -97,5 +97,7 @@ def server_metadata(settings: Settings, grant_types: list[str]) -> dict[str, Any
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
         "frontchannel_logout_supported": False,
-        "backchannel_logout_supported": False,
+        # OpenID Connect Back-Channel Logout 1.0 §2.1: Logout Tokens always carry sid.
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }

@@ -31,6 +31,8 @@ _SELECT = select(
     _C.first_party,
     _C.created_at,
     _C.updated_at,
+    _C.backchannel_logout_uri,
+    _C.backchannel_logout_session_required,
 )
 _BY_ID = _SELECT.where(_C.id == bindparam("client_id"))
 _LIST = _SELECT.order_by(_C.created_at, _C.id)
@@ -53,6 +55,8 @@ def _columns(client: Client) -> dict[str, object]:
         "first_party": client.first_party,
         "created_at": client.created_at,
         "updated_at": client.updated_at,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "backchannel_logout_session_required": client.backchannel_logout_session_required,
     }
 
 
@@ -71,6 +75,8 @@ def _record(row: Any) -> Client:
         first_party,
         created_at,
         updated_at,
+        backchannel_logout_uri,
+        backchannel_logout_session_required,
     ) = row
     return Client(
         id=client_id,
@@ -86,6 +92,8 @@ def _record(row: Any) -> Client:
         first_party=first_party,
         created_at=created_at,
         updated_at=updated_at,
+        backchannel_logout_uri=backchannel_logout_uri,
+        backchannel_logout_session_required=backchannel_logout_session_required,
     )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     Text,
     TypeDecorator,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -146,6 +147,8 @@ class ClientRow(Base):
     first_party: Mapped[bool]
     created_at: Mapped[float]
     updated_at: Mapped[float]
+    backchannel_logout_uri: Mapped[str | None]
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(server_default=true())
 
 
 class AuthorizationCodeRow(Base):
