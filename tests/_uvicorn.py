@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Final
+from typing import Final, Literal
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -31,9 +31,16 @@ def base_url(sock: socket.socket) -> str:
 
 
 @contextmanager
-def serve(app: ASGIApp, *, sock: socket.socket | None = None, ws: str = "none") -> Iterator[str]:
+def serve(
+    app: ASGIApp,
+    *,
+    sock: socket.socket | None = None,
+    ws: str = "none",
+    lifespan: Literal["on", "off"] = "off",
+) -> Iterator[str]:
     """Run ``app`` on ``sock`` (a free port of 127.0.0.1 by default) and yield its base URL;
-    stop it and close the socket on exit. The socket is bound before uvicorn starts, so no
+    stop it and close the socket on exit; ``lifespan="on"`` runs the app's lifespan in
+    uvicorn's thread. The socket is bound before uvicorn starts, so no
     other process can take the port between look and bind."""
     sock = sock if sock is not None else loopback_socket()
     config = uvicorn.Config(
@@ -41,7 +48,7 @@ def serve(app: ASGIApp, *, sock: socket.socket | None = None, ws: str = "none") 
         loop="asyncio",
         http="h11",
         ws=ws,
-        lifespan="off",
+        lifespan=lifespan,
         log_config=None,
         log_level="warning",
         access_log=False,

@@ -193,11 +193,13 @@ def live_server(
     env: Mapping[str, str] | None = None,
     options: Sequence[str] = (),
     tls: tuple[Path, Path] | None = None,
+    port: int | None = None,
 ) -> Iterator[LiveServer]:
     """``ostiary serve --demo`` in ``workdir`` (SQLite in it unless ``database_url``), ready
     (``/readyz`` answered) when entered, stopped when left; ``options`` are added to the
     command line, ``tls`` (certificate, key) makes it serve HTTPS. Should the free port be
-    taken before the server binds it, it starts again on another port in a fresh directory."""
+    taken before the server binds it, it starts again on another port in a fresh directory
+    (unless ``port`` is given: a restart on the same port fails instead)."""
     alice, admin = demo_password("alice"), demo_password("admin")
     for attempt in range(1, PORT_ATTEMPTS + 1):
         stack = contextlib.ExitStack()
@@ -211,10 +213,11 @@ def live_server(
                 env=env or {},
                 options=[*options, *_tls_options(tls)],
                 tls_cert=None if tls is None else tls[0],
+                port=port,
             )
         except PortTaken:
             stack.close()
-            if attempt == PORT_ATTEMPTS:
+            if attempt == PORT_ATTEMPTS or port is not None:
                 raise
             continue
         except BaseException:
@@ -235,11 +238,12 @@ def _start(
     env: Mapping[str, str],
     options: Sequence[str] = (),
     tls_cert: Path | None = None,
+    port: int | None = None,
 ) -> LiveServer:
     """Start the server, its output going to files that ``stack`` closes after stopping it."""
     workdir.mkdir(parents=True, exist_ok=True)
     url = database_url or sqlite_url(workdir)
-    port = free_port()
+    port = port if port is not None else free_port()
     environment = {
         **clean_environment(),
         "PYTHONUNBUFFERED": "1",
@@ -420,7 +424,9 @@ def walk_readme(client: httpx.Client, server: LiveServer) -> Walk:
     step["reports as admin"] = client.get("/api/reports", headers=bearer(admin_access))
 
     step["refresh"] = client.post("/auth/refresh", json={"refresh_token": refresh})
-    refreshed_access, refreshed_refresh = walk.tokens("refresh")
+    _, next_refresh = walk.tokens("refresh")
+    step["refresh again"] = client.post("/auth/refresh", json={"refresh_token": next_refresh})
+    refreshed_access, refreshed_refresh = walk.tokens("refresh again")
     step["profile after refresh"] = client.get("/api/profile", headers=bearer(refreshed_access))
     step["reuse"] = client.post("/auth/refresh", json={"refresh_token": refresh})
     step["profile after reuse"] = client.get("/api/profile", headers=bearer(refreshed_access))

@@ -3,9 +3,11 @@ installed, as ``uvicorn[standard]`` does)."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ctypes
 import ipaddress
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -56,8 +58,6 @@ def serve(
     ] = None,
 ) -> None:
     """Run the auth server; settings come from OSTIARY_* (docs/configuration.md)."""
-    import uvicorn
-
     from ostiary.server import create_app
 
     if (tls_cert is None) != (tls_key is None):
@@ -70,7 +70,7 @@ def serve(
     if not tls and not is_loopback(host):
         warn(PLAIN_HTTP_WARNING.format(host=host, port=port))
     share_one_malloc_arena()
-    uvicorn.run(
+    run_uvicorn(
         create_app(settings, freeze_gc=True),
         host=host,
         port=port,
@@ -86,6 +86,28 @@ def serve(
         ssl_keyfile=tls_key,
         h11_max_incomplete_event_size=parser_header_limit(settings),
     )
+
+
+def run_uvicorn(app: Any, **options: Any) -> None:
+    """``uvicorn.run(app, **options)`` for one process, whose shutdown first ends the open
+    revocation streams: uvicorn waits for open responses before the lifespan's shutdown, and
+    a stream would not end on its own."""
+    import uvicorn
+
+    from ostiary.server.routes.revocation_stream import end_streams
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            services = getattr(app.state, "services", None)
+            if services is not None:
+                end_streams(services)
+            await super().shutdown(sockets)
+
+    server = Server(uvicorn.Config(app, **options))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        raise typer.Exit(code=3)  # what uvicorn.run exits with when start-up fails
 
 
 def parser_header_limit(settings: Settings) -> int:

@@ -13,8 +13,10 @@ from ostiary.resource.claims import AccessClaims
 from ostiary.resource.client_credentials import ClientCredentialsAuth, TokenRequestFailed
 from ostiary.resource.feed import RevocationFeed
 from ostiary.resource.jwks_client import JWKSClient, JWKSPolicy
+from ostiary.resource.lifespan import follow_revocations
 from ostiary.resource.middleware import BearerAuthMiddleware
 from ostiary.resource.revocation import RevocationList
+from ostiary.resource.stream import RevocationStream, StreamState
 from ostiary.resource.verifier import TokenVerifier
 
 __all__ = [
@@ -28,7 +30,10 @@ __all__ = [
     "KeySetUnavailable",
     "RevocationFeed",
     "RevocationList",
+    "RevocationStream",
+    "StreamState",
     "TokenRequestFailed",
     "TokenVerifier",
     "VerifiedTokenCache",
+    "follow_revocations",
 ]

@@ -27,7 +27,9 @@ from ostiary.resource.bearer import bearer_error, extract_bearer, missing_creden
 from ostiary.resource.claims import AccessClaims
 from ostiary.resource.csrf import CrossSiteRequest, TokenCookie
 from ostiary.resource.guards import check_roles, check_scopes
+from ostiary.resource.lifespan import follow_revocations
 from ostiary.resource.middleware import STATE_KEY, BearerAuthMiddleware
+from ostiary.resource.stream import RevocationStream
 from ostiary.resource.verifier import TokenVerifier
 
 _REALM_ATTR = "ostiary_realm"
@@ -52,12 +54,15 @@ def install(
     public_paths: Collection[str] = (),
     middleware: bool = True,
     cookie: TokenCookie | None = None,
+    revocations: RevocationStream | None = None,
 ) -> None:
     """Protect ``app``: every route needs a valid token unless listed in ``public_paths``.
 
     With ``middleware=False`` nothing is enforced globally; routes opt in by depending on
     ``CurrentClaims``, ``require_scopes`` or ``require_roles``. ``cookie`` (off by default)
     also accepts the token from a cookie, under its CSRF checks (:class:`TokenCookie`).
+    ``revocations`` is followed while the app runs (started and stopped with its lifespan,
+    around the app's own; ``app.state.ostiary_revocations.state`` for a health endpoint).
     """
     setattr(app.state, _VERIFIER_ATTR, verifier)
     setattr(app.state, _REALM_ATTR, realm)
@@ -71,6 +76,8 @@ def install(
             cookie=cookie,
         )
     app.add_exception_handler(BearerChallenge, _render_challenge)
+    if revocations is not None:
+        follow_revocations(app, revocations)
 
 
 async def _render_challenge(request: Request, exc: Exception) -> JSONResponse:

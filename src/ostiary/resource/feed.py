@@ -61,7 +61,7 @@ class RevocationFeed:
                 page = await self._fetch(client)
                 entries = page["revocations"]
                 for entry in entries:
-                    self._apply(entry)
+                    self.apply(entry)
                     applied += 1
                 self.cursor = max(self.cursor, int(page["next"]))
                 if not entries:
@@ -84,7 +84,9 @@ class RevocationFeed:
             raise _unreadable(self.url, "no integer 'next' cursor")
         return page
 
-    def _apply(self, entry: Any) -> None:
+    def apply(self, entry: Any) -> None:
+        """Pass one entry of the feed (a decoded JSON object) to the verifier; a malformed
+        one is logged and skipped."""
         try:
             kind, value = entry["kind"], str(entry["value"])
             not_before, expires_at = float(entry["not_before"]), float(entry["expires_at"])

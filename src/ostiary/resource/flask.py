@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
@@ -23,6 +24,7 @@ from ostiary.errors import InvalidRequest, InvalidToken, OstiaryError, Temporari
 from ostiary.resource.bearer import BearerError, bearer_error, extract_bearer, missing_credentials
 from ostiary.resource.claims import AccessClaims
 from ostiary.resource.guards import check_roles, check_scopes
+from ostiary.resource.stream import BackgroundStream, RevocationStream
 from ostiary.resource.verifier import TokenVerifier
 
 P = ParamSpec("P")
@@ -31,13 +33,24 @@ _G_KEY = "ostiary_claims"
 
 
 class OstiaryFlask:
-    """Holds the verifier for an app; its decorators guard views."""
+    """Holds the verifier for an app; its decorators guard views.
+
+    ``revocations`` is followed in a background thread with an event loop of its own, from
+    :meth:`init_app` until :meth:`stop_revocations` or the interpreter's exit (``atexit``).
+    """
 
     def __init__(
-        self, app: Flask | None = None, verifier: TokenVerifier | None = None, *, realm: str = "api"
+        self,
+        app: Flask | None = None,
+        verifier: TokenVerifier | None = None,
+        *,
+        realm: str = "api",
+        revocations: RevocationStream | None = None,
     ) -> None:
         self.verifier = verifier
         self.realm = realm
+        self.revocations = revocations
+        self._background: BackgroundStream | None = None
         if app is not None:
             self.init_app(app)
 
@@ -47,6 +60,16 @@ class OstiaryFlask:
         if self.verifier is None:
             raise RuntimeError("OstiaryFlask needs a TokenVerifier")
         app.extensions["ostiary"] = self
+        if self.revocations is not None and self._background is None:
+            self._background = self.revocations.start_in_thread()
+            atexit.register(self.stop_revocations)
+
+    def stop_revocations(self) -> None:
+        """Stop following the revocation stream (also done at exit)."""
+        background, self._background = self._background, None
+        if background is not None:
+            background.stop()
+            atexit.unregister(self.stop_revocations)
 
     # --- decorators ------------------------------------------------------------------------
 

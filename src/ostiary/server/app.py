@@ -46,6 +46,7 @@ from ostiary.server.routes import (
     demo,
     health,
     oauth,
+    revocation_stream,
     sessions,
     spa,
     token,
@@ -143,10 +144,12 @@ def create_app(
                 try:
                     yield
                 finally:
+                    revocation_stream.end_streams(services)
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             finally:
+                await services.backchannel.aclose()
                 services.hasher.close()
                 await services.throttle.close()
         finally:
@@ -164,7 +167,7 @@ def create_app(
     )
     app.state.metrics = metrics
     install_error_handlers(app)
-    routers = (auth, oauth, authorize, sessions, wellknown, health, admin)
+    routers = (auth, oauth, authorize, sessions, revocation_stream, wellknown, health, admin)
     for router in (module.router for module in routers):
         app.include_router(router)
     # First, so that routing finds it at once (see ostiary.server.routes.token).

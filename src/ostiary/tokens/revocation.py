@@ -16,6 +16,7 @@ from ostiary.resource.claims import AccessClaims
 from ostiary.resource.revocation import RevocationList
 from ostiary.storage.protocols import RevocationStore
 from ostiary.storage.records import Revocation, RevocationKind
+from ostiary.tokens.revocation_broadcast import RevocationBroadcast
 
 DEFAULT_LEEWAY: Final = 30.0
 MAX_FEED_PAGE: Final = 1000
@@ -37,9 +38,12 @@ class Revocations:
         max_access_ttl: float,
         leeway: float = DEFAULT_LEEWAY,
         local: RevocationList | None = None,
+        broadcast: RevocationBroadcast | None = None,
     ) -> None:
         """``local`` is the list to keep in step (a new one by default); pass the one your
-        verifiers share so that a revocation here reaches them at once."""
+        verifiers share so that a revocation here reaches them at once. ``broadcast`` pushes
+        every entry applied here, written here or pulled by :meth:`sync`, to the revocation
+        streams of this process."""
         if max_access_ttl <= 0 or leeway < 0:
             raise ValueError("max_access_ttl must be positive and leeway not negative")
         self._store = store
@@ -47,6 +51,7 @@ class Revocations:
         self._horizon = max_access_ttl + leeway
         self._leeway = leeway
         self.local = local if local is not None else RevocationList()
+        self.broadcast = broadcast if broadcast is not None else RevocationBroadcast()
         self._cursor = 0
 
     # --- revoking --------------------------------------------------------------------------
@@ -124,3 +129,4 @@ class Revocations:
             self.local.revoke_session(entry.value, until=entry.expires_at)
         else:
             self.local.revoke_subject(entry.value, not_before=entry.not_before)
+        self.broadcast.publish(entry)

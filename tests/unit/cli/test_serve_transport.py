@@ -25,7 +25,7 @@ def _dev_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """What ``uvicorn.run`` was given, and the settings the app was built with."""
+    """What ``run_uvicorn`` (``uvicorn.run``) was given, and the settings the app was built with."""
     seen: list[dict[str, Any]] = []
 
     def fake_create_app(settings: Settings, **_options: object) -> Settings:
@@ -35,7 +35,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         seen.append({"settings": app, **kwargs})
 
     monkeypatch.setattr("ostiary.server.create_app", fake_create_app)
-    monkeypatch.setattr("uvicorn.run", fake_run)
+    monkeypatch.setattr("ostiary.cli.serve.run_uvicorn", fake_run)
     return seen
 
 

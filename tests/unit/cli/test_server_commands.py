@@ -47,7 +47,7 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     def fake_run(app: Any, **kwargs: Any) -> None:
         calls.append({"app": app, **kwargs})
 
-    monkeypatch.setattr("uvicorn.run", fake_run)
+    monkeypatch.setattr("ostiary.cli.serve.run_uvicorn", fake_run)
     return calls
 
 
