@@ -12,20 +12,11 @@ import pytest
 from ostiary.authn.browser import BrowserSessions
 from ostiary.clock import FrozenClock
 from ostiary.storage.memory import MemoryBrowserSessionStore
-from ostiary.storage.records import User
+from tests.unit._users import ALICE
 from tests.unit.authn.conftest import T0
 
 SECRET = b"c" * 32
 TTL = 3600.0
-ALICE = User(
-    id="usr_alice",
-    username="alice",
-    password_hash="-",
-    roles=frozenset({"user"}),
-    disabled=False,
-    created_at=T0,
-    password_changed_at=T0,
-)
 
 
 def expected_mac(label: bytes, value: str, secret: bytes = SECRET) -> str:

@@ -13,7 +13,7 @@ import pytest
 from ostiary.clock import FrozenClock
 from ostiary.jose import JWK, JWKSet, JWTVerifier
 from ostiary.storage.memory import MemoryStorage
-from ostiary.storage.records import BrowserSession, Client, ClientAuthMethod, User
+from ostiary.storage.records import BrowserSession, Client, ClientAuthMethod
 from ostiary.tokens.backchannel import BackChannelLogout, DeliveryPolicy
 from ostiary.tokens.lifecycle import SessionLifecycle
 from ostiary.tokens.logout_token import BACKCHANNEL_LOGOUT_EVENT, LogoutTokenIssuer
@@ -22,19 +22,11 @@ from ostiary.tokens.refresh import RefreshTokens
 from ostiary.tokens.revocation import Revocations
 from tests._relying_party import Received, RelyingParty
 from tests._uvicorn import base_url, loopback_socket, serve
+from tests.unit._users import ALICE
 from tests.unit.tokens.conftest import T0
 
 ISSUER = "https://auth.example.test"
 KEY = JWK.generate("ES256")
-ALICE = User(
-    id="usr_alice",
-    username="alice",
-    password_hash="-",
-    roles=frozenset({"user"}),
-    disabled=False,
-    created_at=T0,
-    password_changed_at=T0,
-)
 FAST = DeliveryPolicy(attempts=3, first_delay=0.01, timeout=5.0)
 LOGGER = "ostiary.tokens.backchannel"
 

@@ -16,17 +16,8 @@ from ostiary.storage.records import BrowserSession, User
 from ostiary.tokens.lifecycle import SessionLifecycle
 from ostiary.tokens.refresh import RefreshTokens
 from ostiary.tokens.revocation import Revocations
+from tests.unit._users import ALICE
 from tests.unit.tokens.conftest import T0
-
-ALICE = User(
-    id="usr_alice",
-    username="alice",
-    password_hash="-",
-    roles=frozenset({"user"}),
-    disabled=False,
-    created_at=T0,
-    password_changed_at=T0,
-)
 
 
 @pytest.fixture

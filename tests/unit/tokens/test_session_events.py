@@ -10,22 +10,13 @@ import pytest
 from ostiary.clock import FrozenClock
 from ostiary.errors import RefreshTokenReused
 from ostiary.storage.memory import MemoryStorage
-from ostiary.storage.records import BrowserSession, User
+from ostiary.storage.records import BrowserSession
 from ostiary.tokens.lifecycle import SessionLifecycle
 from ostiary.tokens.refresh import RefreshTokens
 from ostiary.tokens.revocation import Revocations
 from ostiary.tokens.session_events import EndedFamily, SessionEnded
+from tests.unit._users import ALICE
 from tests.unit.tokens.conftest import T0
-
-ALICE = User(
-    id="usr_alice",
-    username="alice",
-    password_hash="-",
-    roles=frozenset({"user"}),
-    disabled=False,
-    created_at=T0,
-    password_changed_at=T0,
-)
 
 
 @pytest.fixture
