@@ -38,11 +38,15 @@ from ostiary.tokens.introspection import TokenInspector
 from ostiary.tokens.lifecycle import SessionLifecycle
 from ostiary.tokens.logout_token import LogoutTokenIssuer
 from ostiary.tokens.revocation_broadcast import RevocationBroadcast
+from ostiary.tokens.revocation_relay import RevocationRelay
 
 #: How often every process runs the key schedule (and purges expired revocations).
 KEY_TICK_SECONDS: Final = 60.0
 ACCESS_KEYS_LEASE: Final = "ostiary.keys"
 ID_TOKEN_KEYS_LEASE: Final = "ostiary.keys.id_tokens"
+#: How often a process polls for revocations while its notice channel is down (or
+#: ``revocation_sync_seconds``, if shorter).
+NOTICES_DOWN_POLL_SECONDS: Final = 1.0
 
 
 async def open_migrated_storage(settings: Settings) -> Storage:
@@ -189,7 +193,12 @@ def refresh_tokens(settings: Settings, storage: Storage, *, clock: Clock) -> Ref
 
 
 def revocations(
-    settings: Settings, storage: Storage, *, clock: Clock, local: RevocationList | None = None
+    settings: Settings,
+    storage: Storage,
+    *,
+    clock: Clock,
+    local: RevocationList | None = None,
+    relay: RevocationRelay | None = None,
 ) -> Revocations:
     return Revocations(
         storage.revocations,
@@ -198,7 +207,35 @@ def revocations(
         leeway=settings.leeway,
         local=local,
         broadcast=RevocationBroadcast(max_subscribers=settings.revocation_stream_max_clients),
+        announce=relay.announce if relay is not None else None,
     )
+
+
+def revocation_relay(settings: Settings, storage: Storage) -> RevocationRelay | None:
+    """How revocations travel between processes (docs/deployment.md): Redis pub/sub when
+    ``OSTIARY_REDIS_URL`` is set, else the database's own (PostgreSQL LISTEN/NOTIFY, SQLite's
+    file watch); None for memory storage, which one process owns."""
+    fallback = min(NOTICES_DOWN_POLL_SECONDS, settings.revocation_sync_seconds)
+    if settings.redis_url is not None:
+        from ostiary.storage.redis.revocation_notices import RedisRevocationNotices
+
+        # One channel per issuer: every instance of a deployment shares it, two deployments
+        # on one Redis do not hear each other.
+        digest = hashlib.sha256(settings.issuer.encode()).hexdigest()[:16]
+        notices = RedisRevocationNotices(
+            settings.redis_url, channel=f"ostiary:revocations:{digest}"
+        )
+        return RevocationRelay(notices, name="Redis pub/sub", fallback_poll=fallback)
+    db = getattr(storage, "db", None)
+    if db is None:
+        return None
+    from ostiary.storage.sql.revocation_notices import sql_revocation_notices
+
+    sql_notices = sql_revocation_notices(db)
+    if sql_notices is None:
+        return None
+    name = "PostgreSQL LISTEN" if db.dialect == "postgresql" else "the SQLite file"
+    return RevocationRelay(sql_notices, name=name, fallback_poll=fallback)
 
 
 def _grace_secret(settings: Settings) -> bytes:
@@ -270,6 +307,9 @@ class Services:
     #: Sends Logout Tokens when sessions end (a listener of :attr:`lifecycle`); the lifespan
     #: closes it.
     backchannel: BackChannelLogout
+    #: Revocation notices to and from the other processes (None: memory storage); the
+    #: lifespan runs and closes it.
+    revocation_relay: RevocationRelay | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +339,8 @@ def build_services(
 ) -> Services:
     """Wire the services; ``verifier`` (built before start-up, see :func:`server_verifier`)
     shares the revocation list kept here."""
-    revoked = revocations(settings, storage, clock=clock, local=verifier.revocations)
+    relay = revocation_relay(settings, storage)
+    revoked = revocations(settings, storage, clock=clock, local=verifier.revocations, relay=relay)
     server_audiences = audiences(settings)
     issuer = AccessTokenIssuer(
         keys.signing_key,
@@ -349,6 +390,7 @@ def build_services(
         audiences=server_audiences,
         requirements=server_audiences.requirements(settings.client_id),
         backchannel=backchannel,
+        revocation_relay=relay,
     )
 
 
@@ -487,4 +529,15 @@ class RevocationSync:
             return
         async with self._lock:
             self._last = now
+            await self._revocations.sync()
+
+    async def pull(self, seq: int | None = None) -> None:
+        """Read the store now, after any read under way, unless it was read past ``seq``
+        already (a notice of another process; None: whatever is new)."""
+        if seq is not None and seq <= self._revocations.cursor:
+            return
+        async with self._lock:
+            if seq is not None and seq <= self._revocations.cursor:
+                return
+            self._last = asyncio.get_running_loop().time()
             await self._revocations.sync()

@@ -3,8 +3,9 @@
 At start: load the master key (refusing to start without one outside dev/demo mode), open and
 migrate the storage, make sure a signing key exists, build the services, seed the demo. While
 running: a background task runs the key schedule, purges what has expired (revocations,
-authorization codes, once-keys, browser sessions) and pulls revocations other processes wrote.
-At shutdown the task is cancelled, the hashing thread stopped and storage closed.
+authorization codes, once-keys, browser sessions) and pulls revocations other processes wrote;
+another listens for their notices (:mod:`ostiary.tokens.revocation_relay`). At shutdown the
+tasks are cancelled, the hashing thread stopped and storage closed.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ from ostiary.wiring import (
 
 log = logging.getLogger("ostiary.server")
 DEMO_PREFIX: Final = "/api"
+#: The background task that listens for other processes' revocations.
+RELAY_TASK: Final = "ostiary-revocation-notices"
 
 
 def create_app(
@@ -137,7 +140,11 @@ def create_app(
                 if settings.demo:
                     await _start_demo(services)
                 app.state.services = services
-                task = asyncio.create_task(_maintain(services), name="ostiary-maintenance")
+                tasks = [asyncio.create_task(_maintain(services), name="ostiary-maintenance")]
+                relay = services.revocation_relay
+                if relay is not None:
+                    listen = relay.run(services.revocation_sync.pull)
+                    tasks.append(asyncio.create_task(listen, name=RELAY_TASK))
                 if freeze_gc:
                     gc.collect()  # start-up's garbage (the migration's, the seed's) first
                     gc.freeze()
@@ -145,10 +152,14 @@ def create_app(
                     yield
                 finally:
                     revocation_stream.end_streams(services)
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                    for task in tasks:
+                        task.cancel()
+                    for task in tasks:
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
             finally:
+                if services.revocation_relay is not None:
+                    await services.revocation_relay.close()
                 await services.backchannel.aclose()
                 services.hasher.close()
                 await services.throttle.close()

@@ -9,7 +9,7 @@ Updates and deletes of a record that does not exist change nothing and raise not
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Protocol
 
 from ostiary.storage.records import (
@@ -116,6 +116,26 @@ class RevocationStore(Protocol):
     async def purge(self, *, now: float) -> int:
         """Delete entries whose ``expires_at`` is before ``now``; return how many.
         Purging never lets a later ``add`` reuse a ``seq``."""
+
+
+class RevocationNotices(Protocol):
+    """A channel between processes that says "revocations up to ``seq`` are in the store".
+
+    A notice only wakes a listener, which then reads the store from its own cursor: the store
+    stays the source of truth, so a lost notice costs latency, never a revocation.
+    """
+
+    async def publish(self, seq: int) -> None:
+        """Tell every listener that the entry ``seq`` has been committed."""
+
+    def listen(self) -> AsyncGenerator[int, None]:
+        """Subscribe: yields ``0`` once subscribed (read the store now: anything committed
+        before is not announced again), then the ``seq`` of each notice. Raises when the
+        channel is lost; never ends otherwise."""
+        ...
+
+    async def close(self) -> None:
+        """Release the connections of :meth:`publish`."""
 
 
 class KeyStore(Protocol):

@@ -8,7 +8,7 @@ covers could.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from ostiary.clock import SYSTEM_CLOCK, Clock
@@ -39,11 +39,14 @@ class Revocations:
         leeway: float = DEFAULT_LEEWAY,
         local: RevocationList | None = None,
         broadcast: RevocationBroadcast | None = None,
+        announce: Callable[[int], None] | None = None,
     ) -> None:
         """``local`` is the list to keep in step (a new one by default); pass the one your
         verifiers share so that a revocation here reaches them at once. ``broadcast`` pushes
         every entry applied here, written here or pulled by :meth:`sync`, to the revocation
-        streams of this process."""
+        streams of this process. ``announce`` is told the ``seq`` of every entry written here,
+        so that other processes hear of it at once (:mod:`ostiary.tokens.revocation_relay`);
+        it must not block."""
         if max_access_ttl <= 0 or leeway < 0:
             raise ValueError("max_access_ttl must be positive and leeway not negative")
         self._store = store
@@ -52,6 +55,7 @@ class Revocations:
         self._leeway = leeway
         self.local = local if local is not None else RevocationList()
         self.broadcast = broadcast if broadcast is not None else RevocationBroadcast()
+        self._announce = announce
         self._cursor = 0
 
     # --- revoking --------------------------------------------------------------------------
@@ -83,6 +87,8 @@ class Revocations:
         )
         # Refused here at once; sync() will see the entry again, harmlessly.
         self._apply(entry)
+        if self._announce is not None:
+            self._announce(entry.seq)
         return entry
 
     # --- the feed --------------------------------------------------------------------------
@@ -118,6 +124,11 @@ class Revocations:
                 break
         self.local.purge(self._clock.now(), max_token_lifetime=self._horizon)
         return applied
+
+    @property
+    def cursor(self) -> int:
+        """The ``seq`` of the last entry :meth:`sync` applied."""
+        return self._cursor
 
     def is_revoked(self, claims: AccessClaims) -> bool:
         return bool(self.local) and self.local.is_revoked(claims)
