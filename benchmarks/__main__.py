@@ -1,5 +1,5 @@
-"""``python -m benchmarks [verify|http|server ...] [--quick] [--markdown]``: run and print,
-never assert.
+"""``python -m benchmarks [verify|http|server|propagation ...] [--quick] [--markdown]``:
+run and print, never assert.
 
 Exit status 0 whether targets PASS or MISS; 1 only when a bench crashed.
 """
@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from benchmarks._common import Target, load_average, machine_lines
 
-PARTS = ("verify", "http", "server")
+PARTS = ("verify", "http", "server", "propagation")
 N = TypeVar("N", int, float)
 
 
@@ -28,7 +28,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         description="Ostiary benchmarks: ratios against baselines measured in the same run.",
     )
     parser.add_argument(
-        "parts", nargs="*", metavar="PART", help="verify, http, server (default: all)"
+        "parts", nargs="*", metavar="PART", help="verify, http, server, propagation (default: all)"
     )
     parser.add_argument("--quick", action="store_true", help="short loops, for a smoke run")
     parser.add_argument("--markdown", action="store_true", help="print tables as Markdown")
@@ -42,6 +42,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="http, server: seconds per measurement (default 5, server 4)",
     )
     parser.add_argument("--connections", type=_positive(int), help="http: keep-alive connections")
+    parser.add_argument(
+        "--logouts", type=_positive(int), help="propagation: logouts per path (default 100)"
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.parts) - set(PARTS))
     if unknown:
@@ -122,6 +125,15 @@ def _run_part(part: str, args: argparse.Namespace) -> tuple[str, str, list[Targe
         sconfig = dataclasses.replace(sconfig, **{k: v for k, v in chosen.items() if v is not None})
         sreport = server.run(sconfig, log)
         return sreport.header(), sreport.table(markdown=args.markdown), sreport.targets
+
+    if part == "propagation":
+        from benchmarks import propagation
+
+        pconfig = propagation.QUICK if args.quick else propagation.PropagationConfig()
+        if args.logouts is not None:
+            pconfig = dataclasses.replace(pconfig, logouts=args.logouts)
+        preport = propagation.run(pconfig, log)
+        return preport.header(), preport.table(markdown=args.markdown), preport.targets
 
     from benchmarks import http
 
