@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -146,3 +147,29 @@ async def test_the_demo_api_refuses_a_token_at_once_after_logout(demo: Server) -
 
 async def test_the_demo_api_is_absent_without_demo_mode(server: Server) -> None:
     assert (await server.client.get("/api/profile")).status_code == 404
+
+
+async def test_demo_clients_of_an_older_database_get_the_demo_apis_audience(
+    tmp_path: Path,
+) -> None:
+    """A demo database made when the demo clients were registered for the server's own
+    audience ('ostiary'): the next start registers them for OSTIARY_AUDIENCE, so that the
+    README's service-account step works on it."""
+    secret = "s" * 40
+    settings = settings_for(tmp_path, **demo_settings(tmp_path, demo_service_secret=secret))
+    async with running(settings) as srv:
+        stored = await srv.services.storage.clients.get("demo-service")
+        assert stored is not None
+        old = dataclasses.replace(stored, audiences=frozenset({"ostiary"}))
+        await srv.services.storage.clients.update(old)
+    async with running(settings) as srv:
+        for client_id in ("demo-service", "demo-web"):
+            client = await srv.services.storage.clients.get(client_id)
+            assert client is not None and client.audiences == {settings.audience}
+        issued = await srv.client.post(
+            "/oauth/token", data={"grant_type": "client_credentials"}, auth=("demo-service", secret)
+        )
+        reports = await srv.client.get(
+            "/api/reports", headers=bearer(issued.json()["access_token"])
+        )
+        assert reports.status_code == 200, reports.text

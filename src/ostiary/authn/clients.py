@@ -194,6 +194,18 @@ class ClientRegistry:
         self._cache.pop(client_id, None)
         return updated
 
+    async def set_audiences(self, client_id: str, audiences: frozenset[str]) -> Client:
+        """Register the client for ``audiences`` instead (under the same rules as at
+        creation); its refresh families keep the audiences they were granted."""
+        client = await self.require(client_id)
+        problem = self._audiences.registration_problem(audiences, client.scopes)
+        if problem is not None:
+            raise InvalidClientMetadata(f"Invalid audience: {problem}.")
+        updated = replace(client, audiences=audiences, updated_at=self._clock.now())
+        await self._store.update(updated)
+        self._cache.pop(client_id, None)
+        return updated
+
     async def delete(self, client_id: str) -> bool:
         """Delete the client and end its refresh families with their access tokens: a
         refresh token is bound to its client and dies with it (RFC 6749 §10.4)."""

@@ -135,6 +135,7 @@ async def seed_demo_clients(clients: ClientRegistry, settings: Settings) -> Demo
         if service is not None and service.secret_hash != hash_secret(given.get_secret_value()):
             await clients.set_secret(SERVICE_CLIENT, given.get_secret_value())
         made_up = None
+    await _audience_of_today(clients, settings)
     if await clients.get(WEB_CLIENT) is None:
         await clients.create(
             ClientSettings(
@@ -149,6 +150,17 @@ async def seed_demo_clients(clients: ClientRegistry, settings: Settings) -> Demo
             client_id=WEB_CLIENT,
         )
     return DemoClients(made_up, from_env=given is not None)
+
+
+async def _audience_of_today(clients: ClientRegistry, settings: Settings) -> None:
+    """A demo database made before OSTIARY_AUDIENCE became the demo API's own audience holds
+    demo clients registered for another: register them for today's, so that the README's
+    steps work on it too."""
+    wanted = frozenset({settings.audience})
+    for client_id in (SERVICE_CLIENT, WEB_CLIENT):
+        client = await clients.get(client_id)
+        if client is not None and client.audiences != wanted:
+            await clients.set_audiences(client_id, wanted)
 
 
 def describe_clients(clients: DemoClients) -> str:

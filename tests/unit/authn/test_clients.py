@@ -883,3 +883,14 @@ async def test_a_jwt_client_cannot_fall_back_to_a_bare_client_id(
 
 def test_b64url_helper_matches_the_standard_library() -> None:
     assert b64url(b"\xff\xfe") == base64.urlsafe_b64encode(b"\xff\xfe").decode().rstrip("=")
+
+
+async def test_set_audiences_follows_the_registration_rules(registry: ClientRegistry) -> None:
+    await registry.create(service(audiences=frozenset({"https://a.example"})), client_id="svc")
+    changed = await registry.set_audiences("svc", frozenset({"https://b.example"}))
+    assert changed.audiences == {"https://b.example"}
+    assert (await registry.get("svc")) == changed  # the cache entry was dropped
+    with pytest.raises(InvalidClientMetadata, match="first-party sessions only"):
+        await registry.set_audiences("svc", frozenset({f"{ISSUER}/auth"}))
+    with pytest.raises(NotFound):
+        await registry.set_audiences("nobody", frozenset({"https://b.example"}))
