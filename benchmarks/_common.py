@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any, Literal
 
 #: The repository root: where the server and load-generator processes are started from.
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,3 +130,21 @@ def ratio(value: float, *, up: bool = False) -> str:
     scale = 10**digits
     scaled = math.ceil(round(value * scale, 6)) if up else math.floor(value * scale)
     return f"{scaled / scale:.{digits}f}"
+
+
+def serve_one_worker(app: Any, port: int, *, lifespan: Literal["on", "off"]) -> None:
+    """Run ``app`` as the benches' subprocess servers do: one uvicorn worker on loopback,
+    uvloop and httptools, no access log."""
+    import uvicorn  # the server extra: only the subprocess servers need it
+
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        workers=1,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        lifespan=lifespan,
+    )

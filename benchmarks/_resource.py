@@ -15,9 +15,9 @@ import argparse
 import os
 from typing import Any, Final
 
-import uvicorn
 from fastapi import FastAPI
 
+from benchmarks._common import serve_one_worker
 from ostiary.resource import ClientCredentialsAuth, RevocationStream, TokenVerifier
 from ostiary.resource.fastapi import CurrentClaims, install
 
@@ -60,17 +60,7 @@ def main() -> None:
     parser.add_argument("--client-id", required=True)
     args = parser.parse_args()
     app = build_app(args.issuer, args.audience, args.client_id, os.environ[SECRET_ENV])
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        workers=1,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-        lifespan="on",
-    )
+    serve_one_worker(app, args.port, lifespan="on")
 
 
 if __name__ == "__main__":

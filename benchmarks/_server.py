@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 from typing import Final
 
-import uvicorn
 from fastapi import FastAPI
 
+from benchmarks._common import serve_one_worker
 from benchmarks.tokens import AUDIENCE, ISSUER
 
 PATH: Final = "/orders/summary"
@@ -48,17 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
-    uvicorn.run(
-        build_app(args.jwks),
-        host="127.0.0.1",
-        port=args.port,
-        workers=1,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-        lifespan="off",
-    )
+    serve_one_worker(build_app(args.jwks), args.port, lifespan="off")
 
 
 if __name__ == "__main__":

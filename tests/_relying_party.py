@@ -6,9 +6,10 @@ Logout."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qs
@@ -84,3 +85,17 @@ class RelyingParty:
             }
         )
         await send({"type": "http.response.body", "body": b""})
+
+
+@contextlib.contextmanager
+def running_relying_party() -> Iterator[tuple[RelyingParty, str]]:
+    """A relying party under a real uvicorn, and its base URL; answers it was told to hold
+    are let go when it stops, so that the server never waits on it."""
+    from tests._uvicorn import serve
+
+    party = RelyingParty()
+    try:
+        with serve(party) as url:
+            yield party, url
+    finally:
+        party.open.set()

@@ -14,8 +14,7 @@ import pytest
 from ostiary.authn.clients import ClientSettings, Registered
 from ostiary.jose import JWKSet, JWTVerifier
 from ostiary.tokens.logout_token import BACKCHANNEL_LOGOUT_EVENT, logout_token_rules
-from tests._relying_party import LOGOUT_PATH, Received, RelyingParty
-from tests._uvicorn import serve
+from tests._relying_party import LOGOUT_PATH, Received, RelyingParty, running_relying_party
 
 from ._oauth import (
     AFTER_LOGOUT,
@@ -39,9 +38,8 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
 
 @pytest.fixture
 def rp() -> Iterator[tuple[RelyingParty, str]]:
-    party = RelyingParty()
-    with serve(party) as url:
-        yield party, url
+    with running_relying_party() as running:
+        yield running
 
 
 async def relying_party(server: Server, url: str, client_id: str = "rp") -> Registered:

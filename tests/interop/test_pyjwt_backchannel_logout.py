@@ -15,8 +15,7 @@ import jwt
 import pytest
 
 from ostiary.authn.clients import ClientSettings
-from tests._relying_party import LOGOUT_PATH, RelyingParty
-from tests._uvicorn import serve
+from tests._relying_party import LOGOUT_PATH, RelyingParty, running_relying_party
 from tests.http._oauth import (
     AFTER_LOGOUT,
     CODE_FLOW,
@@ -71,9 +70,8 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
 
 @pytest.fixture
 def rp() -> Iterator[tuple[RelyingParty, str]]:
-    party = RelyingParty()
-    with serve(party) as url:
-        yield party, url
+    with running_relying_party() as running:
+        yield running
 
 
 async def test_pyjwt_validates_the_logout_token_of_an_rp_initiated_logout(

@@ -20,8 +20,8 @@ from ostiary.tokens.logout_token import BACKCHANNEL_LOGOUT_EVENT, LogoutTokenIss
 from ostiary.tokens.logout_token import logout_token_rules as rules
 from ostiary.tokens.refresh import RefreshTokens
 from ostiary.tokens.revocation import Revocations
-from tests._relying_party import Received, RelyingParty
-from tests._uvicorn import base_url, loopback_socket, serve
+from tests._relying_party import Received, RelyingParty, running_relying_party
+from tests._uvicorn import base_url, loopback_socket
 from tests.unit._users import ALICE
 from tests.unit.tokens.conftest import T0
 
@@ -92,12 +92,8 @@ class World:
 
 @pytest.fixture
 def rp() -> Iterator[tuple[RelyingParty, str]]:
-    party = RelyingParty()
-    try:
-        with serve(party) as url:
-            yield party, url
-    finally:
-        party.open.set()
+    with running_relying_party() as running:
+        yield running
 
 
 @pytest.fixture
