@@ -1,4 +1,4 @@
-"""``python -m benchmarks [verify|http|server|propagation ...] [--quick] [--markdown]``:
+"""``python -m benchmarks [verify|http|server|propagation|peers ...] [--quick] [--markdown]``:
 run and print, never assert.
 
 Exit status 0 whether targets PASS or MISS; 1 only when a bench crashed.
@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from benchmarks._common import Target, load_average, machine_lines
 
-PARTS = ("verify", "http", "server", "propagation")
+PARTS = ("verify", "http", "server", "propagation", "peers")
 N = TypeVar("N", int, float)
 
 
@@ -28,7 +28,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         description="Ostiary benchmarks: ratios against baselines measured in the same run.",
     )
     parser.add_argument(
-        "parts", nargs="*", metavar="PART", help="verify, http, server, propagation (default: all)"
+        "parts",
+        nargs="*",
+        metavar="PART",
+        help="verify, http, server, propagation, peers (default: all)",
     )
     parser.add_argument("--quick", action="store_true", help="short loops, for a smoke run")
     parser.add_argument("--markdown", action="store_true", help="print tables as Markdown")
@@ -125,6 +128,15 @@ def _run_part(part: str, args: argparse.Namespace) -> tuple[str, str, list[Targe
         sconfig = dataclasses.replace(sconfig, **{k: v for k, v in chosen.items() if v is not None})
         sreport = server.run(sconfig, log)
         return sreport.header(), sreport.table(markdown=args.markdown), sreport.targets
+
+    if part == "peers":
+        from benchmarks import peers
+
+        qconfig = peers.QUICK if args.quick else peers.PeersConfig()
+        chosen = {"rounds": args.rounds, "duration": args.duration}
+        qconfig = dataclasses.replace(qconfig, **{k: v for k, v in chosen.items() if v is not None})
+        qreport = peers.run(qconfig, log)
+        return qreport.header(), qreport.table(markdown=args.markdown), qreport.targets
 
     if part == "propagation":
         from benchmarks import propagation

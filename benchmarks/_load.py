@@ -112,6 +112,8 @@ class LoadGenerator:
     counted: int = 0
     warmup_done: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
+    #: Seconds from sending each counted request to reading the whole of its response.
+    latencies: list[float] = field(default_factory=list)
     warmup_statuses: Counter[int] = field(default_factory=Counter)
     connection_errors: int = 0
     protocol_errors: int = 0
@@ -184,7 +186,7 @@ class LoadGenerator:
         self.inflight += 1
         return request
 
-    def response(self, status: int) -> None:
+    def response(self, status: int, sent_at: float) -> None:
         self.inflight -= 1
         now = time.perf_counter()
         if not self.measuring:
@@ -194,6 +196,8 @@ class LoadGenerator:
             self.counted += 1
             self.statuses[status] += 1
             self.last_done = now
+            if sent_at >= self.start:
+                self.latencies.append(now - sent_at)
 
     def lost(self, *, in_flight: bool, protocol_error: bool) -> None:
         if in_flight:
@@ -242,6 +246,7 @@ class LoadGenerator:
             "client_cpu": (self.cpu_stop - self.cpu_start) / busy if self.cpu_stop else None,
             "server_cpu": server_cpu,
             "others_cpu": self.others_cpu / busy if self.others_cpu is not None else None,
+            "latency_ms": latency_percentiles(self.latencies),
         }
 
 
@@ -260,6 +265,7 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self.broken = False
         self.idle = False  # its chain of requests ended
+        self.sent_at = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
@@ -270,6 +276,7 @@ class Connection(asyncio.Protocol):
         if request is None or self.transport is None:
             return False
         self.waiting = True
+        self.sent_at = time.perf_counter()
         self.transport.write(request)
         return True
 
@@ -297,7 +304,7 @@ class Connection(asyncio.Protocol):
         buffer.clear()
         self.need = -1
         self.waiting = False
-        self.gen.response(self.status)
+        self.gen.response(self.status, self.sent_at)
         self.gen.after_response(self)
 
     def _fail(self) -> None:
@@ -309,6 +316,18 @@ class Connection(asyncio.Protocol):
         self.closed = True
         in_flight, self.waiting = self.waiting, False
         self.gen.lost(in_flight=in_flight, protocol_error=self.broken)
+
+
+def latency_percentiles(latencies: list[float]) -> dict[str, float] | None:
+    """p50, p99 and max of ``latencies`` (seconds) in milliseconds; None without any."""
+    if not latencies:
+        return None
+    ordered = sorted(latencies)
+
+    def at(fraction: float) -> float:
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
+
+    return {"p50": at(0.50), "p99": at(0.99), "max": ordered[-1] * 1000}
 
 
 def _parse_head(head: bytes) -> tuple[int, int]:
