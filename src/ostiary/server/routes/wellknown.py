@@ -3,17 +3,19 @@ authorization server's metadata (RFC 8414, OpenID Connect Discovery)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from typing import Any, Final
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from ostiary.jose import ALGORITHMS
-from ostiary.server.dependencies import AppServices
+from ostiary.server.dependencies import AppServices, get_services
 from ostiary.settings import Settings
 from ostiary.storage.records import ClientAuthMethod
-from ostiary.wiring import published_keys
+from ostiary.wiring import Services, key_services, published_keys
 
 router = APIRouter(tags=["keys"])
 JWKS_MEDIA_TYPE = "application/jwk-set+json"
@@ -21,17 +23,63 @@ JWKS_MEDIA_TYPE = "application/jwk-set+json"
 ASSERTION_ALGS: Final = sorted(a for a in ALGORITHMS if not a.startswith("HS"))
 
 
-@router.get("/.well-known/jwks.json")
-async def jwks(services: AppServices) -> Response:
-    """Cacheable for ``jwks_max_age`` seconds: a next key is announced here longer than that
-    before it signs, so no cache misses it."""
-    body = json.dumps(published_keys(services), separators=(",", ":"))
-    max_age = services.settings.jwks_max_age
-    return Response(
-        body,
-        media_type=JWKS_MEDIA_TYPE,
-        headers={"Cache-Control": f"public, max-age={max_age}"},
+class PublishedKeys:
+    """The JWKS document as the bytes served, with their ``ETag``, prepared once per change of
+    the key rings: a request compares the rings' (kid, state) pairs, a few tuples, with those
+    the bytes were made from, and rebuilds only when a key was added, promoted, retired or
+    removed (by this process's schedule or another's, once the ring is reloaded)."""
+
+    __slots__ = ("_made_from", "body", "etag")
+
+    def __init__(self) -> None:
+        self._made_from: tuple[tuple[str, str], ...] | None = None
+        self.body = b""
+        self.etag = ""
+
+    def current(self, services: Services) -> PublishedKeys:
+        made_from = tuple(
+            (managed.kid, managed.state.value)
+            for service in key_services(services)
+            for managed in service.ring
+        )
+        if made_from != self._made_from:
+            body = json.dumps(published_keys(services), separators=(",", ":")).encode()
+            digest = hashlib.sha256(body).digest()[:18]
+            self.body, self.etag = body, f'"{base64.urlsafe_b64encode(digest).decode()}"'
+            self._made_from = made_from
+        return self
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 §13.1.2: ``If-None-Match`` holds ``*`` or a list of entity tags compared
+    weakly (``W/"x"`` matches ``"x"``)."""
+    if if_none_match.strip() == "*":
+        return True
+    return any(
+        tag.strip().removeprefix("W/") == etag for tag in if_none_match.split(",") if tag.strip()
     )
+
+
+@router.get("/.well-known/jwks.json")
+async def jwks(request: Request) -> Response:
+    """RFC 7517 §5. Cacheable for ``jwks_max_age`` seconds: a next key is announced here
+    longer than that before it signs, so no cache misses it. Served from prepared bytes with
+    a strong ``ETag``; a matching ``If-None-Match`` gets ``304 Not Modified`` (RFC 9110
+    §15.4.5) with the same caching headers and no body."""
+    services = await get_services(request)
+    state = request.app.state
+    published = getattr(state, "published_keys", None)
+    if published is None:
+        published = state.published_keys = PublishedKeys()
+    current = published.current(services)
+    headers = {
+        "Cache-Control": f"public, max-age={services.settings.jwks_max_age}",
+        "ETag": current.etag,
+    }
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None and etag_matches(if_none_match, current.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(current.body, media_type=JWKS_MEDIA_TYPE, headers=headers)
 
 
 @router.get("/.well-known/openid-configuration")
