@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from ostiary.keys.encryption import MasterKey
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "ostiary"
 WEB_AND_STORAGE = ("fastapi", "starlette", "sqlalchemy", "redis", "flask", "uvicorn", "alembic")
@@ -76,3 +81,39 @@ def test_no_two_modules_are_named_service_and_services() -> None:
     assert not {"service", "services"} <= names
     assert not (SRC / "server" / "service.py").exists()
     assert not (SRC / "server" / "services.py").exists()
+
+
+#: Commands that must start without the web stack (issue 11 §3): only ``serve`` needs it.
+LIGHT_COMMANDS = (["--help"], ["users", "list"], ["doctor"], ["keys", "list"])
+
+
+@pytest.mark.parametrize("command", LIGHT_COMMANDS, ids=" ".join)
+def test_commands_other_than_serve_never_load_the_web_stack(
+    command: list[str], tmp_path: Path
+) -> None:
+    """Run for real, with ``-X importtime``: every module the process imported is listed on
+    stderr, whatever path imported it (a static check would miss an import inside a
+    function)."""
+    launcher = "import sys; from ostiary.cli import main; sys.argv = sys.argv[1:]; main()"
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.upper().startswith("OSTIARY_")},
+        "OSTIARY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'ostiary.db'}",
+        "OSTIARY_MASTER_KEY": MasterKey.new_text(),
+    }
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", launcher, "ostiary", *command],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and line.count("|") == 2
+    }
+    assert "ostiary.cli" in imported, done.stderr[-2000:]  # the check saw the imports at all
+    heavy = sorted(m for m in imported if m.split(".")[0] in WEB or m.startswith("ostiary.server"))
+    assert not heavy, f"ostiary {' '.join(command)} imported {heavy[:10]}"
