@@ -1,5 +1,5 @@
-"""``python -m benchmarks [verify|http|server|propagation|peers ...] [--quick] [--markdown]``:
-run and print, never assert.
+"""``python -m benchmarks [PART ...] [--quick] [--markdown]``: run and print, never assert.
+Parts: verify, http, server, propagation, peers, startup (default: all).
 
 Exit status 0 whether targets PASS or MISS; 1 only when a bench crashed.
 """
@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from benchmarks._common import Target, load_average, machine_lines
 
-PARTS = ("verify", "http", "server", "propagation", "peers")
+PARTS = ("verify", "http", "server", "propagation", "peers", "startup")
 N = TypeVar("N", int, float)
 
 
@@ -31,7 +31,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "parts",
         nargs="*",
         metavar="PART",
-        help="verify, http, server, propagation, peers (default: all)",
+        help="verify, http, server, propagation, peers, startup (default: all)",
     )
     parser.add_argument("--quick", action="store_true", help="short loops, for a smoke run")
     parser.add_argument("--markdown", action="store_true", help="print tables as Markdown")
@@ -128,6 +128,13 @@ def _run_part(part: str, args: argparse.Namespace) -> tuple[str, str, list[Targe
         sconfig = dataclasses.replace(sconfig, **{k: v for k, v in chosen.items() if v is not None})
         sreport = server.run(sconfig, log)
         return sreport.header(), sreport.table(markdown=args.markdown), sreport.targets
+
+    if part == "startup":
+        from benchmarks import startup
+
+        uconfig = startup.QUICK if args.quick else startup.StartupConfig()
+        ureport = startup.run(uconfig, log)
+        return ureport.header(), ureport.table(markdown=args.markdown), []
 
     if part == "peers":
         from benchmarks import peers
