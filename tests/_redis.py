@@ -1,11 +1,12 @@
 """A throwaway ``redis-server`` of a test's own, on a free port in a temporary directory, for
-the fault tests: they stop and start it at will, and never touch the shared Redis at 6379.
-Every start and stop is bounded; the server is killed when the test leaves."""
+the fault tests: they stop, start, freeze and thaw it at will, and never touch the shared Redis
+at 6379. Every start and stop is bounded; the server is killed when the test leaves."""
 
 from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -74,6 +75,17 @@ class OwnRedis:
             self._process.kill()
             self._process.wait(timeout=SHUTDOWN_TIMEOUT)
         self._process = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: Redis keeps its connections open and answers nothing (a hung server, a
+        VM paused), the fault no refused connection reveals."""
+        assert self._process is not None and self._process.poll() is None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT: it answers again, on the same connections."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
 
     def ping(self) -> bool:
         try:

@@ -194,13 +194,15 @@ def live_server(
     options: Sequence[str] = (),
     tls: tuple[Path, Path] | None = None,
     port: int | None = None,
+    passwords: tuple[str, str] | None = None,
 ) -> Iterator[LiveServer]:
     """``ostiary serve --demo`` in ``workdir`` (SQLite in it unless ``database_url``), ready
     (``/readyz`` answered) when entered, stopped when left; ``options`` are added to the
     command line, ``tls`` (certificate, key) makes it serve HTTPS. Should the free port be
     taken before the server binds it, it starts again on another port in a fresh directory
-    (unless ``port`` is given: a restart on the same port fails instead)."""
-    alice, admin = demo_password("alice"), demo_password("admin")
+    (unless ``port`` is given: a restart on the same port fails instead). ``passwords``
+    (alice's, admin's): those of servers sharing one database; fresh ones otherwise."""
+    alice, admin = passwords or (demo_password("alice"), demo_password("admin"))
     for attempt in range(1, PORT_ATTEMPTS + 1):
         stack = contextlib.ExitStack()
         try:
