@@ -1,5 +1,5 @@
 """``python -m benchmarks [PART ...] [--quick] [--markdown]``: run and print, never assert.
-Parts: verify, http, server, propagation, peers, startup (default: all).
+Parts: verify, http, server, workers, propagation, peers, startup (default: all).
 
 Exit status 0 whether targets PASS or MISS; 1 only when a bench crashed.
 """
@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from benchmarks._common import Target, load_average, machine_lines
 
-PARTS = ("verify", "http", "server", "propagation", "peers", "startup")
+PARTS = ("verify", "http", "server", "workers", "propagation", "peers", "startup")
 N = TypeVar("N", int, float)
 
 
@@ -31,14 +31,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "parts",
         nargs="*",
         metavar="PART",
-        help="verify, http, server, propagation, peers, startup (default: all)",
+        help="verify, http, server, workers, propagation, peers, startup (default: all)",
     )
     parser.add_argument("--quick", action="store_true", help="short loops, for a smoke run")
     parser.add_argument("--markdown", action="store_true", help="print tables as Markdown")
     parser.add_argument(
         "--repeats", type=_positive(int), help="verify: timed repeats (default 7; quick 5)"
     )
-    parser.add_argument("--rounds", type=_positive(int), help="http, server: rounds (default 3)")
+    parser.add_argument(
+        "--rounds", type=_positive(int), help="http, server, workers: rounds (default 3)"
+    )
     parser.add_argument(
         "--duration",
         type=_positive(float),
@@ -128,6 +130,15 @@ def _run_part(part: str, args: argparse.Namespace) -> tuple[str, str, list[Targe
         sconfig = dataclasses.replace(sconfig, **{k: v for k, v in chosen.items() if v is not None})
         sreport = server.run(sconfig, log)
         return sreport.header(), sreport.table(markdown=args.markdown), sreport.targets
+
+    if part == "workers":
+        from benchmarks import workers
+
+        wconfig = workers.QUICK if args.quick else workers.WorkersConfig()
+        chosen = {"rounds": args.rounds, "duration": args.duration}
+        wconfig = dataclasses.replace(wconfig, **{k: v for k, v in chosen.items() if v is not None})
+        wreport = workers.run(wconfig, log)
+        return wreport.header(), wreport.table(markdown=args.markdown), []
 
     if part == "startup":
         from benchmarks import startup

@@ -46,6 +46,28 @@ def process_cpu_seconds(pid: int) -> float | None:
         return None
 
 
+def tree_cpu_seconds(pid: int) -> float | None:
+    """CPU time of ``pid`` and of its live descendants (the workers of ``ostiary serve
+    --workers N``, whose supervisor itself hardly runs)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rpartition(")")[2].split()
+                parents[int(entry.name)] = int(stat[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    tree, grown = {pid}, True
+    while grown:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grown = bool(more)
+    times = [process_cpu_seconds(member) for member in tree]
+    if times[0:1] == [None] and process_cpu_seconds(pid) is None:
+        return None
+    return sum(t for t in times if t is not None)
+
+
 class Shared:
     """One sequence of requests all connections draw from; its end stops the run."""
 
@@ -100,6 +122,8 @@ class LoadGenerator:
     duration: float
     max_requests: int
     server_pid: int | None
+    #: Count the CPU of the server's descendants too (its worker processes).
+    server_tree: bool = False
     connections: list[Connection] = field(default_factory=list)
     measuring: bool = False
     stopped_by: str = ""
@@ -147,16 +171,19 @@ class LoadGenerator:
         self.end = now + self.duration
         self.cpu_start = time.process_time()
         if self.server_pid is not None:
-            self.server_cpu_start = process_cpu_seconds(self.server_pid)
+            self.server_cpu_start = self._server_cpu(self.server_pid)
         if self.others_match:
             self.others_start = processes_cpu(self.others_match)
+
+    def _server_cpu(self, pid: int) -> float | None:
+        return tree_cpu_seconds(pid) if self.server_tree else process_cpu_seconds(pid)
 
     def _stop(self, reason: str, now: float) -> None:
         self.stopped_by = reason
         self.stop_time = now
         self.cpu_stop = time.process_time()
         if self.server_pid is not None:
-            self.server_cpu_stop = process_cpu_seconds(self.server_pid)
+            self.server_cpu_stop = self._server_cpu(self.server_pid)
         if self.others_match and self.measuring:
             stop = processes_cpu(self.others_match)
             self.others_cpu = sum(t - self.others_start.get(p, 0.0) for p, t in stop.items())
@@ -401,6 +428,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         duration=args.duration,
         max_requests=args.max_requests,
         server_pid=args.server_pid,
+        server_tree=args.server_tree,
         others_match=args.cpu_of or "",
     )
     gen.done = loop.create_future()
@@ -456,6 +484,11 @@ def main() -> None:
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--count", type=int, default=10**9)
     parser.add_argument("--server-pid", type=int, help="report this process's CPU use")
+    parser.add_argument(
+        "--server-tree",
+        action="store_true",
+        help="with --server-pid: add the CPU use of its descendants (worker processes)",
+    )
     parser.add_argument(
         "--cpu-of", help="also report the CPU use of the processes whose command line has this"
     )

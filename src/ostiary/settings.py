@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     demo_alice_password: SecretStr | None = None
     demo_admin_password: SecretStr | None = None
     demo_service_secret: SecretStr | None = None
+    #: Worker processes of ``ostiary serve`` (its ``--workers`` sets it for them). Above 1,
+    #: without Redis, the rate-limit counters are kept in the database so that the workers
+    #: share them.
+    workers: int = Field(default=1, ge=1, le=1024)
 
     # --- tokens --------------------------------------------------------------------------
     issuer: str = DEFAULT_ISSUER

@@ -18,7 +18,7 @@ from ostiary.authn.browser import BrowserSessions
 from ostiary.authn.clients import ClientAuthenticator, ClientRegistry
 from ostiary.authn.cookies import Cookies
 from ostiary.authn.first_party import FirstParty
-from ostiary.authn.throttle import Throttle, ThrottlePolicy, rate_limit_storage
+from ostiary.authn.throttle import CounterStorage, Throttle, ThrottlePolicy, rate_limit_storage
 from ostiary.authz.trust import EndpointRequirements, ServerAudiences
 from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.grants import ClientCredentialsGrant, Grant, TokenEndpoint
@@ -28,6 +28,7 @@ from ostiary.keys.encryption import MasterKey
 from ostiary.keys.live import LiveKeySet
 from ostiary.keys.master_file import MASTER_KEY_FILE, load_or_create_master_key
 from ostiary.keys.service import DAY, KeyEvents, KeyService
+from ostiary.own_verifier import OwnTokenVerifier
 from ostiary.resource import RevocationList, TokenVerifier
 from ostiary.settings import Settings
 from ostiary.storage import MEMORY_URL, Storage, open_storage
@@ -42,6 +43,11 @@ from ostiary.tokens.revocation_relay import RevocationRelay
 
 #: How often every process runs the key schedule (and purges expired revocations).
 KEY_TICK_SECONDS: Final = 60.0
+#: How often every process checks whether another changed the signing keys (a rotation by
+#: ``ostiary keys rotate`` where no notice carries it), and tells the others if so.
+KEY_CHECK_SECONDS: Final = 5.0
+#: A token naming a key this process lacks has the keys read again at most this often.
+KEY_RELOAD_SECONDS: Final = 1.0
 ACCESS_KEYS_LEASE: Final = "ostiary.keys"
 ID_TOKEN_KEYS_LEASE: Final = "ostiary.keys.id_tokens"
 #: How often a process polls for revocations while its notice channel is down (or
@@ -243,8 +249,10 @@ def _grace_secret(settings: Settings) -> bytes:
     return derived_secret(settings, b"ostiary refresh grace v1")
 
 
-def throttle(settings: Settings, *, clock: Clock) -> Throttle:
-    """The rate limits of ``settings``, counted in Redis when ``OSTIARY_REDIS_URL`` is set."""
+def throttle(settings: Settings, *, clock: Clock, storage: Storage | None = None) -> Throttle:
+    """The rate limits of ``settings``: counted in Redis when ``OSTIARY_REDIS_URL`` is set,
+    else in ``storage``'s SQL database when several worker processes share it, else in this
+    process's memory."""
     policy = ThrottlePolicy(
         login=settings.login_rate_limit,
         login_address=settings.login_address_rate_limit,
@@ -256,12 +264,24 @@ def throttle(settings: Settings, *, clock: Clock) -> Throttle:
         backoff_max_seconds=settings.login_backoff_max_seconds,
     )
     return Throttle(
-        rate_limit_storage(settings.redis_url),
+        counter_storage(settings, storage),
         policy,
         secret=derived_secret(settings, b"ostiary rate-limit keys v1"),
         clock=clock,
         enabled=settings.rate_limits_enabled,
     )
+
+
+def counter_storage(settings: Settings, storage: Storage | None) -> CounterStorage:
+    """Where the rate-limit counters live (docs/server.md, "Several worker processes"): Redis
+    if set; the database when ``settings.workers`` > 1 share a SQL one (a limit is then the
+    total of every worker); else this process's memory."""
+    db = getattr(storage, "db", None)
+    if settings.redis_url is None and settings.workers > 1 and db is not None:
+        from ostiary.storage.sql.counters import SQLRateLimitCounters
+
+        return SQLRateLimitCounters(db)
+    return rate_limit_storage(settings.redis_url)
 
 
 def derived_secret(settings: Settings, label: bytes) -> bytes:
@@ -385,7 +405,7 @@ def build_services(
         oauth,
         id_keys,
         audit,
-        throttle=throttle(settings, clock=clock),
+        throttle=throttle(settings, clock=clock, storage=storage),
         lifecycle=lifecycle,
         audiences=server_audiences,
         requirements=server_audiences.requirements(settings.client_id),
@@ -496,13 +516,14 @@ def server_verifier(
     *,
     clock: Clock,
     revocations: RevocationList | None = None,
-) -> TokenVerifier:
+) -> OwnTokenVerifier:
     """A verifier of this server's own tokens for its own APIs (account, admin, revocation
-    feed), over the live key ring; verifiers given the same ``revocations`` list refuse a
-    revoked token together. Which of those audiences, scopes and roles each endpoint wants is
+    feed), over the live key ring (read again, bounded, for a token naming a key it lacks);
+    verifiers given the same ``revocations`` list refuse a revoked token together. Which of
+    those audiences, scopes and roles each endpoint wants is
     :class:`~ostiary.authz.trust.EndpointRequirements`' to say."""
     own = audiences(settings)
-    return TokenVerifier(
+    return OwnTokenVerifier(
         issuer=settings.issuer,
         audience=(own.account, own.admin, own.revocations),
         keys=keys,

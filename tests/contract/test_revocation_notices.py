@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ostiary.storage import Storage
-from ostiary.storage.protocols import RevocationNotices
+from ostiary.storage.protocols import KEYS_CHANGED, RevocationNotices
 from ostiary.storage.records import RevocationKind
 from ostiary.storage.redis.revocation_notices import RedisRevocationNotices
 from ostiary.storage.sql import SQLStorage
@@ -90,6 +90,25 @@ async def test_a_notice_wakes_a_listener_of_another_instance(
         later = await storage.revocations.add(ex.revocation("sid-2", kind=RevocationKind.SESSION))
         await writer.publish(later.seq)
         assert await asyncio.wait_for(anext(listening), TIMEOUT) == later.seq
+
+
+async def test_a_change_of_the_signing_keys_is_heard_as_keys_changed(
+    channel: tuple[Storage, NoticesOf],
+) -> None:
+    """A key added by another process (a worker's schedule, ``ostiary keys rotate``): every
+    listener hears KEYS_CHANGED, and reads the keys again. On SQLite the commit itself is the
+    notice (publishing is a no-op)."""
+    storage, make = channel
+    writer, reader = make(), make()
+    listening = reader.listen()
+    async with contextlib.aclosing(listening):
+        assert await asyncio.wait_for(anext(listening), TIMEOUT) == 0
+        await storage.keys.add(ex.stored_key("kid-new"))
+        await writer.publish(KEYS_CHANGED)
+        assert await asyncio.wait_for(anext(listening), TIMEOUT) == KEYS_CHANGED
+        entry = await storage.revocations.add(ex.revocation("sid-3", kind=RevocationKind.SESSION))
+        await writer.publish(entry.seq)
+        assert await asyncio.wait_for(anext(listening), TIMEOUT) == entry.seq
 
 
 async def test_two_listeners_both_hear_a_notice(channel: tuple[Storage, NoticesOf]) -> None:

@@ -2,8 +2,9 @@
 exponential back-off after repeated failed logins for one account from one address.
 
 The counters live in a ``limits`` async storage: in this process by default, in Redis when the
-instances of a deployment share them. While that storage fails (Redis down, or too slow), the
-throttle counts in this process instead and tries the storage again every
+instances of a deployment share them, in the SQL database when the worker processes of one
+server share them without Redis (``ostiary.storage.sql.counters``). While that storage fails
+(Redis down, or too slow), the throttle counts in this process instead and tries it again every
 :data:`STORE_RETRY_SECONDS`: the limits and the back-off still hold, per process, and sign-in
 stays available (docs/deployment.md, "When Redis is down").
 
@@ -41,6 +42,9 @@ from ostiary.errors import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: What the throttle counts in: any ``limits`` async storage with the sliding window counter
+#: (memory, Redis, or ``ostiary.storage.sql.counters`` for worker processes sharing a database).
+CounterStorage = Storage
 
 #: ``limits`` keeps its windows on its own time (``time.time``); it cannot take a clock. The
 #: back-off, which is ours, runs on the injected clock.
@@ -282,6 +286,17 @@ class Throttle:
         else:
             who = self._digest("client", f"{client_id}\x00{address or '-'}")
             await self._hit_guarded(self._token, "token", who)
+
+    @property
+    def keeps_expired(self) -> bool:
+        """Whether the storage keeps expired counters until :meth:`purge` (the database's;
+        memory and Redis expire their own)."""
+        return callable(getattr(self._storage, "purge", None))
+
+    async def purge(self, *, now: float) -> int:
+        """Delete the expired counters of a storage that :attr:`keeps_expired`; how many."""
+        purge = getattr(self._storage, "purge", None)
+        return int(await purge(now=now)) if callable(purge) else 0
 
     @property
     def degraded(self) -> bool:

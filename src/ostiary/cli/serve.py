@@ -1,5 +1,10 @@
-"""``ostiary serve``: the auth server in one uvicorn process (uvloop and httptools when
-installed, as ``uvicorn[standard]`` does)."""
+"""``ostiary serve``: the auth server in one uvicorn process, or in ``--workers N`` of them on
+one port (uvloop and httptools when installed, as ``uvicorn[standard]`` does).
+
+With several workers this process is their supervisor (:mod:`ostiary.server.workers`): it does
+the one-time start-up work first (migration, first signing keys, the demo's seed and printout),
+then starts the workers with the very same settings, passed in the ``OSTIARY_*`` environment.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ import contextlib
 import copy
 import ctypes
 import ipaddress
-import socket
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
@@ -23,6 +28,9 @@ PLAIN_HTTP_WARNING = (
     "cross the network in the clear. Use --tls-cert/--tls-key, or a TLS-terminating proxy "
     "in front (with --forwarded-allow-ips) that alone can reach this port."
 )
+
+#: What ``--workers auto`` means: one per CPU this process may run on.
+AUTO_WORKERS: Final = "auto"
 
 if TYPE_CHECKING:
     from ostiary.keys.encryption import MasterKey
@@ -56,54 +64,120 @@ def serve(
             "(default: none, the headers are ignored).",
         ),
     ] = None,
+    workers: Annotated[
+        str | None,
+        typer.Option(
+            "--workers",
+            metavar="N|auto",
+            help="Worker processes serving the one port; auto: one per CPU "
+            "(default: OSTIARY_WORKERS, else 1).",
+        ),
+    ] = None,
 ) -> None:
     """Run the auth server; settings come from OSTIARY_* (docs/configuration.md)."""
-    from ostiary.server import create_app
-
     if (tls_cert is None) != (tls_key is None):
         fail("--tls-cert and --tls-key go together", code=2)
     tls = tls_cert is not None
     settings = with_default_issuer(
         load_settings(demo=True) if demo else load_settings(), host, port, tls=tls
     )
+    count = worker_count(workers, settings.workers)
+    if count > 1:
+        check_shared_database(settings.database_url)
+        settings = settings.model_copy(update={"workers": count})
     preflight(settings)
     if not tls and not is_loopback(host):
         warn(PLAIN_HTTP_WARNING.format(host=host, port=port))
-    share_one_malloc_arena()
-    run_uvicorn(
-        create_app(settings, freeze_gc=True),
-        host=host,
-        port=port,
-        workers=1,
-        loop="auto",
-        http="auto",
-        log_config=log_config(),
-        server_header=False,
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "loop": "auto",
+        "http": "auto",
+        "log_config": log_config(),
+        "server_header": False,
         # X-Forwarded-* only from the proxies named: from anyone else they are forgeries.
-        proxy_headers=forwarded_allow_ips is not None,
-        forwarded_allow_ips=forwarded_allow_ips,
-        ssl_certfile=tls_cert,
-        ssl_keyfile=tls_key,
-        h11_max_incomplete_event_size=parser_header_limit(settings),
-    )
+        "proxy_headers": forwarded_allow_ips is not None,
+        "forwarded_allow_ips": forwarded_allow_ips,
+        "ssl_certfile": tls_cert,
+        "ssl_keyfile": tls_key,
+        "h11_max_incomplete_event_size": parser_header_limit(settings),
+    }
+    if count == 1:
+        from ostiary.server import create_app
+
+        share_one_malloc_arena()
+        run_uvicorn(create_app(settings, freeze_gc=True), workers=1, **options)
+        return
+    run_several(settings, count, options)
+
+
+def worker_count(option: str | None, configured: int) -> int:
+    """``--workers``: a number from 1 up, or ``auto`` (the CPUs this process may use);
+    without it, ``OSTIARY_WORKERS`` (``configured``)."""
+    if option is None:
+        return configured
+    if option.strip().lower() == AUTO_WORKERS:
+        cpus = getattr(os, "process_cpu_count", os.cpu_count)()  # the former from 3.13
+        return max(1, cpus or 1)
+    try:
+        count = int(option)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 1024:
+        raise typer.BadParameter("a number from 1 to 1024, or auto", param_hint="'--workers'")
+    return count
+
+
+def check_shared_database(url: str) -> None:
+    """Several workers must share their state: a database each process opens, not memory."""
+    from ostiary.storage import MEMORY_URL
+
+    if url == MEMORY_URL or ":memory:" in url or "mode=memory" in url:
+        fail(
+            "--workers above 1 needs a database the workers share (a SQLite file or "
+            "PostgreSQL): with OSTIARY_DATABASE_URL in memory each worker would have its own",
+            code=2,
+        )
+
+
+def run_several(settings: Settings, count: int, options: dict[str, Any]) -> None:
+    """Do the one-time start-up work here, then run ``count`` worker processes with the same
+    settings (exported as ``OSTIARY_*`` for them) until SIGTERM or SIGINT."""
+    import asyncio
+
+    from ostiary.server.app import start_once
+    from ostiary.server.workers import WorkerPool
+
+    export_settings(settings)
+    if load_settings() != settings:  # what each worker will read
+        fail("the settings the workers would read differ from this process's", code=1)
+    try:
+        asyncio.run(start_once(settings))
+    except OstiaryError as exc:
+        fail(describe(exc), code=3)
+    code = WorkerPool(count, options).run()
+    if code:
+        raise typer.Exit(code=code)
+
+
+def export_settings(settings: Settings) -> None:
+    """Put what the command line decided into the environment the workers inherit: the
+    worker count, demo mode and the default issuer. Nothing secret is added (the secrets the
+    workers need are in the environment already, or in files they read)."""
+    os.environ["OSTIARY_WORKERS"] = str(settings.workers)
+    os.environ["OSTIARY_ISSUER"] = settings.issuer
+    if settings.demo:
+        os.environ["OSTIARY_DEMO"] = "true"
 
 
 def run_uvicorn(app: Any, **options: Any) -> None:
     """``uvicorn.run(app, **options)`` for one process, whose shutdown first ends the open
-    revocation streams: uvicorn waits for open responses before the lifespan's shutdown, and
-    a stream would not end on its own."""
+    revocation streams (:class:`~ostiary.server.workers.StreamEndingServer`)."""
     import uvicorn
 
-    from ostiary.server.routes.revocation_stream import end_streams
+    from ostiary.server.workers import StreamEndingServer
 
-    class Server(uvicorn.Server):
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            services = getattr(app.state, "services", None)
-            if services is not None:
-                end_streams(services)
-            await super().shutdown(sockets)
-
-    server = Server(uvicorn.Config(app, **options))
+    server = StreamEndingServer(uvicorn.Config(app, **options), app)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     if not server.started:

@@ -101,6 +101,8 @@ class KeyService:
         self._owns = owns
         self.on_event = on_event
         self._ring = KeyRing(clock=clock)
+        #: What the stored keys were when the ring was last read (:meth:`reload_if_changed`).
+        self._loaded_from: tuple[tuple[object, ...], ...] | None = None
 
     @property
     def ring(self) -> KeyRing:
@@ -119,6 +121,17 @@ class KeyService:
         """Open every stored key with the master key and make it the current ring."""
         _, ring = await self._read()
         return ring
+
+    async def reload_if_changed(self) -> bool:
+        """Read the stored keys; only if they differ from those the ring was last read from
+        (a key added, promoted, retired or removed by another process, or by this one's
+        schedule since), open them and make them the ring. Returns whether they differed.
+        Cheap while nothing changed: one read of a few rows, no key opened."""
+        stored = await self._stored()
+        if _fingerprint(stored) == self._loaded_from:
+            return False
+        self._install(stored)
+        return True
 
     async def ensure_signing_key(self) -> KeyRing:
         """On first start, create the active key; if another process is creating it, wait for
@@ -157,7 +170,8 @@ class KeyService:
         the active one is due, rotate when it is due and the next key has been published long
         enough, and remove keys retired more than ``retire_after`` ago."""
         if not await self._acquire():
-            return await self.load()
+            await self.reload_if_changed()
+            return self._ring
         try:
             await self._run_schedule()
         finally:
@@ -253,12 +267,19 @@ class KeyService:
     # --- storage and lease -----------------------------------------------------------------
 
     async def _read(self) -> tuple[list[StoredKey], KeyRing]:
-        stored = [
+        stored = await self._stored()
+        return stored, self._install(stored)
+
+    async def _stored(self) -> list[StoredKey]:
+        return [
             row for row in await self._store.list() if self._owns is None or self._owns(row.alg)
         ]
+
+    def _install(self, stored: list[StoredKey]) -> KeyRing:
         managed = _resolve_actives([self._open(row) for row in stored])
         self._ring = KeyRing(managed, clock=self._clock)
-        return stored, self._ring
+        self._loaded_from = _fingerprint(stored)
+        return self._ring
 
     def _open(self, row: StoredKey) -> ManagedKey:
         key = self._master.open_key(row.sealed, kid=row.kid)
@@ -287,6 +308,11 @@ class KeyService:
                 detail=f"the {self._lease_name} lease stayed taken for {self._lease_wait} s",
             )
         await asyncio.sleep(LEASE_POLL_SECONDS)
+
+
+def _fingerprint(stored: list[StoredKey]) -> tuple[tuple[object, ...], ...]:
+    """What tells two readings of the key store apart (the sealed bytes never change)."""
+    return tuple((r.kid, r.status.value, r.activated_at, r.retired_at) for r in stored)
 
 
 def _resolve_actives(keys: list[ManagedKey]) -> list[ManagedKey]:

@@ -1,10 +1,13 @@
 """The FastAPI app factory and its lifespan.
 
 At start: load the master key (refusing to start without one outside dev/demo mode), open and
-migrate the storage, make sure a signing key exists, build the services, seed the demo. While
-running: a background task runs the key schedule, purges what has expired (revocations,
-authorization codes, once-keys, browser sessions) and pulls revocations other processes wrote;
-another listens for their notices (:mod:`ostiary.tokens.revocation_relay`). At shutdown the
+migrate the storage, make sure a signing key exists, build the services, seed the demo (with
+several worker processes, :func:`start_once` does what must happen once, in the parent).
+While running: a background task runs the key schedule, checks for keys other processes
+changed, purges what has expired (revocations, authorization codes, once-keys, browser
+sessions, the database's rate-limit counters) and pulls revocations other processes wrote;
+another listens for their notices, revocations and key changes
+(:mod:`ostiary.tokens.revocation_relay`). At shutdown the
 tasks are cancelled, the hashing thread stopped and storage closed.
 """
 
@@ -21,8 +24,9 @@ from fastapi import FastAPI
 
 from ostiary.audit import AuditTrail, key_listener
 from ostiary.clock import SYSTEM_CLOCK, Clock
-from ostiary.keys.live import LiveKeySet
-from ostiary.resource import RevocationList, TokenVerifier
+from ostiary.keys.live import LiveKeySet, RingReload
+from ostiary.own_verifier import OwnTokenVerifier
+from ostiary.resource import RevocationList
 from ostiary.server.cors import CORSMiddleware
 from ostiary.server.demo import (
     alice_password_line,
@@ -57,6 +61,8 @@ from ostiary.server.walkthrough import walkthrough
 from ostiary.settings import Settings
 from ostiary.storage import Storage
 from ostiary.wiring import (
+    KEY_CHECK_SECONDS,
+    KEY_RELOAD_SECONDS,
     KEY_TICK_SECONDS,
     Services,
     build_services,
@@ -80,19 +86,21 @@ def create_app(
     storage: Storage | None = None,
     clock: Clock = SYSTEM_CLOCK,
     freeze_gc: bool = False,
+    seed_demo: bool = True,
 ) -> FastAPI:
     """The auth server. ``storage`` given: used as it is (not migrated, not closed).
     ``freeze_gc`` (for a server process, not for tests that build many apps): once started,
     move everything allocated so far out of the cyclic collector's sight (``gc.freeze``), so
     that its full collections stop walking the modules and services, which live as long as
-    the process anyway."""
+    the process anyway. ``seed_demo`` False: in demo mode, neither seed the demo users and
+    clients nor print the walkthrough (a worker process: :func:`start_once` did, once)."""
     keys_view = LiveKeySet()
     metrics = Metrics() if settings.metrics_enabled else None
     revoked = RevocationList()  # one list: the server's routes, the demo API and the feed
     verifier = server_verifier(settings, keys_view, clock=clock, revocations=revoked)
     # The demo API is a resource service of its own: its audience is OSTIARY_AUDIENCE's.
     demo_verifier = (
-        TokenVerifier(
+        OwnTokenVerifier(
             issuer=settings.issuer,
             audience=settings.audience,
             keys=keys_view,
@@ -125,7 +133,6 @@ def create_app(
             )
             if id_keys is not keys:
                 await id_keys.ensure_signing_key()
-            keys_view.attach(keys)
             services = build_services(
                 settings,
                 store,
@@ -135,15 +142,26 @@ def create_app(
                 id_keys=id_keys,
                 audit=audit,
             )
+            relay = services.revocation_relay
+            # A token naming a key this process has not read yet (another worker or instance
+            # rotated) has the keys read again, and the others told if they had changed.
+            reload = RingReload(
+                key_services(services),
+                interval=KEY_RELOAD_SECONDS,
+                on_change=relay.announce_keys if relay is not None else None,
+            )
+            keys_view.attach(keys, reload=reload)
             try:
                 await services.revocations.sync()
-                if settings.demo:
+                if settings.demo and seed_demo:
                     await _start_demo(services)
                 app.state.services = services
                 tasks = [asyncio.create_task(_maintain(services), name="ostiary-maintenance")]
-                relay = services.revocation_relay
                 if relay is not None:
-                    listen = relay.run(services.revocation_sync.pull)
+                    listen = relay.run(
+                        services.revocation_sync.pull,
+                        keys_changed=lambda: reload_keys(services, announce=False),
+                    )
                     tasks.append(asyncio.create_task(listen, name=RELAY_TASK))
                 if freeze_gc:
                     gc.collect()  # start-up's garbage (the migration's, the seed's) first
@@ -227,6 +245,41 @@ def _document_token_endpoint(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+async def start_once(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    """What a server of several worker processes does once, in the parent, before it starts
+    them (each would otherwise do it again, and race): migrate the storage, create the dev
+    master key and the first signing keys, and in demo mode seed the demo users and clients
+    and print the walkthrough with their passwords, once."""
+    master_key = load_master_key(settings)
+    store = await open_migrated_storage(settings)
+    audit = AuditTrail(store.audit, clock=clock)
+    try:
+        on_key_event = key_listener(audit)
+        keys = key_service(settings, store, master_key, clock=clock, on_event=on_key_event)
+        await keys.ensure_signing_key()
+        id_keys = id_token_key_service(
+            settings, store, master_key, clock=clock, access_keys=keys, on_event=on_key_event
+        )
+        if id_keys is not keys:
+            await id_keys.ensure_signing_key()
+        if settings.demo:
+            verifier = server_verifier(settings, LiveKeySet(), clock=clock)
+            services = build_services(
+                settings, store, keys, verifier=verifier, clock=clock, id_keys=id_keys, audit=audit
+            )
+            try:
+                await _start_demo(services)
+            finally:
+                if services.revocation_relay is not None:
+                    await services.revocation_relay.close()
+                await services.backchannel.aclose()
+                services.hasher.close()
+                await services.throttle.close()
+    finally:
+        await audit.drain()
+        await store.close()
+
+
 async def _start_demo(services: Services) -> None:
     users = await seed_demo_users(services.accounts, services.settings)
     clients = await seed_demo_clients(services.oauth.clients, services.settings)
@@ -238,26 +291,45 @@ async def _start_demo(services: Services) -> None:
 
 
 async def _maintain(services: Services) -> None:
-    """Pull revocations every ``revocation_sync_seconds``; run the key schedule and purge what
-    has expired every ``KEY_TICK_SECONDS``. Each job is guarded: a failure is logged, does not
+    """Pull revocations every ``revocation_sync_seconds``; check every ``KEY_CHECK_SECONDS``
+    whether another process changed the signing keys; run the key schedule and purge what has
+    expired every ``KEY_TICK_SECONDS``. Each job is guarded: a failure is logged, does not
     hold up the others and is retried at its next turn."""
     loop = asyncio.get_running_loop()
     next_tick = loop.time() + KEY_TICK_SECONDS
+    next_check = loop.time() + KEY_CHECK_SECONDS
     while True:
         await asyncio.sleep(services.settings.revocation_sync_seconds)
         try:
             await services.revocation_sync.refresh_if_stale()
         except Exception:
             log.exception("background maintenance failed (revocation sync); retrying")
-        if loop.time() < next_tick:
-            continue
-        next_tick = loop.time() + KEY_TICK_SECONDS
-        for key_service_ in key_services(services):
+        if loop.time() >= next_tick:
+            next_tick = loop.time() + KEY_TICK_SECONDS
+            for key_service_ in key_services(services):
+                try:
+                    await key_service_.tick()
+                except Exception:
+                    log.exception("background maintenance failed (key schedule); retrying")
+            await purge_expired(services)
+            next_check = loop.time()  # at once: the others hear of what the schedule did
+        if loop.time() >= next_check:
+            next_check = loop.time() + KEY_CHECK_SECONDS
             try:
-                await key_service_.tick()
+                await reload_keys(services, announce=True)
             except Exception:
-                log.exception("background maintenance failed (key schedule); retrying")
-        await purge_expired(services)
+                log.exception("background maintenance failed (key check); retrying")
+
+
+async def reload_keys(services: Services, *, announce: bool) -> bool:
+    """Read the signing keys again if another process (or this one's schedule) changed them;
+    with ``announce``, then tell the other processes too. Returns whether they had changed."""
+    changed = False
+    for key_service_ in key_services(services):
+        changed = await key_service_.reload_if_changed() or changed
+    if changed and announce and services.revocation_relay is not None:
+        services.revocation_relay.announce_keys()
+    return changed
 
 
 async def purge_expired(services: Services) -> dict[str, int]:
@@ -276,6 +348,8 @@ async def purge_expired(services: Services) -> dict[str, int]:
             before=now - services.settings.audit_retention_days * 86_400
         ),
     }
+    if services.throttle.keeps_expired:  # the database's, shared by worker processes
+        purges["rate-limit counters"] = lambda: services.throttle.purge(now=now)
     purged: dict[str, int] = {}
     for what, purge in purges.items():
         try:

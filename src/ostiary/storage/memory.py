@@ -401,17 +401,19 @@ class MemoryAuditStore:
         subject: str | None = None,
         actor: str | None = None,
         limit: int = 100,
+        latest: bool = False,
     ) -> Sequence[AuditEvent]:
         check_page(limit=limit)
         found = (
             e
-            for e in self._events
+            for e in (reversed(self._events) if latest else self._events)
             if e.seq > since_seq
             and (kind is None or e.kind == kind)
             and (subject is None or e.subject == subject)
             and (actor is None or e.actor == actor)
         )
-        return list(itertools.islice(found, limit))
+        page = list(itertools.islice(found, limit))
+        return page[::-1] if latest else page
 
     async def purge(self, *, before: float) -> int:
         kept = [e for e in self._events if e.time >= before]

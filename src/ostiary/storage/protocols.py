@@ -10,7 +10,7 @@ Updates and deletes of a record that does not exist change nothing and raise not
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
-from typing import Protocol
+from typing import Final, Protocol
 
 from ostiary.storage.records import (
     AuditEvent,
@@ -118,20 +118,26 @@ class RevocationStore(Protocol):
         Purging never lets a later ``add`` reuse a ``seq``."""
 
 
+#: The notice that is not a revocation's ``seq``: "the signing keys changed, read them again".
+KEYS_CHANGED: Final = -1
+
+
 class RevocationNotices(Protocol):
     """A channel between processes that says "revocations up to ``seq`` are in the store".
 
     A notice only wakes a listener, which then reads the store from its own cursor: the store
-    stays the source of truth, so a lost notice costs latency, never a revocation.
+    stays the source of truth, so a lost notice costs latency, never a revocation. The same
+    channel carries :data:`KEYS_CHANGED`, after which a listener reads the signing keys again.
     """
 
     async def publish(self, seq: int) -> None:
-        """Tell every listener that the entry ``seq`` has been committed."""
+        """Tell every listener that the entry ``seq`` has been committed (or, for
+        :data:`KEYS_CHANGED`, that the signing keys changed)."""
 
     def listen(self) -> AsyncGenerator[int, None]:
         """Subscribe: yields ``0`` once subscribed (read the store now: anything committed
-        before is not announced again), then the ``seq`` of each notice. Raises when the
-        channel is lost; never ends otherwise."""
+        before is not announced again), then the ``seq`` of each notice, or
+        :data:`KEYS_CHANGED`. Raises when the channel is lost; never ends otherwise."""
         ...
 
     async def close(self) -> None:
@@ -271,9 +277,11 @@ class AuditStore(Protocol):
         subject: str | None = None,
         actor: str | None = None,
         limit: int = 100,
+        latest: bool = False,
     ) -> Sequence[AuditEvent]:
         """Events with ``seq`` greater than ``since_seq`` matching every filter given, in
-        ``seq`` order; :class:`ValueError` if ``limit`` is negative."""
+        ``seq`` order: the first ``limit`` of them, or with ``latest`` the last ``limit`` (what
+        ``audit tail`` shows first); :class:`ValueError` if ``limit`` is negative."""
 
     async def purge(self, *, before: float) -> int:
         """Delete events whose ``time`` is before ``before``; return how many. Purging never

@@ -2,9 +2,12 @@
 the store from its cursor (docs/deployment.md, "How a revocation reaches every instance").
 
 The store is the source of truth. A notice only says "read now"; a lost one is made up for by
-the next notice or the periodic poll. While the channel is down the relay polls every
-``fallback_poll`` seconds itself and reconnects with a doubling back-off, logging once each
-time the channel goes down or comes back.
+the next notice or the periodic poll. The same channel says when the signing keys changed
+(:data:`~ostiary.storage.protocols.KEYS_CHANGED`), so that every process reads them again and
+serves the same JWKS; a lost one of those is made up for by each process's periodic check.
+While the channel is down the relay polls every ``fallback_poll`` seconds itself and
+reconnects with a doubling back-off, logging once each time the channel goes down or comes
+back.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-from ostiary.storage.protocols import RevocationNotices
+from ostiary.storage.protocols import KEYS_CHANGED, RevocationNotices
 
 log = logging.getLogger("ostiary.revocations")
 
@@ -28,6 +31,8 @@ BACKOFF_MAX: Final = 30.0
 #: Reads the store: ``catch_up(seq)`` for a notice (a no-op if already past ``seq``),
 #: ``catch_up(None)`` to read whatever is new.
 CatchUp = Callable[[int | None], Awaitable[None]]
+#: Reads the signing keys again, at a :data:`KEYS_CHANGED` notice.
+KeysChanged = Callable[[], Awaitable[object]]
 
 
 class RevocationRelay:
@@ -68,6 +73,10 @@ class RevocationRelay:
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
+    def announce_keys(self) -> None:
+        """Tell the other processes, in the background, that the signing keys changed."""
+        self.announce(KEYS_CHANGED)
+
     async def _publish(self, seq: int) -> None:
         try:
             async with asyncio.timeout(PUBLISH_TIMEOUT):
@@ -87,16 +96,20 @@ class RevocationRelay:
 
     # --- listening -------------------------------------------------------------------------
 
-    async def run(self, catch_up: CatchUp) -> None:
-        """Listen until cancelled: catch up at each subscription and each notice; while the
-        channel is down, poll every ``fallback_poll`` seconds and subscribe again after a
-        doubling back-off."""
+    async def run(self, catch_up: CatchUp, *, keys_changed: KeysChanged | None = None) -> None:
+        """Listen until cancelled: catch up at each subscription and each revocation notice,
+        call ``keys_changed`` at each keys notice; while the channel is down, poll every
+        ``fallback_poll`` seconds and subscribe again after a doubling back-off."""
         delay = self._backoff_min
         while True:
             try:
                 listening = self.notices.listen()
                 async with contextlib.aclosing(listening):
                     async for seq in listening:
+                        if seq == KEYS_CHANGED:
+                            if keys_changed is not None:
+                                await _guarded_keys(keys_changed)
+                            continue
                         if seq == 0:
                             self._state(up=True)
                             delay = self._backoff_min
@@ -137,3 +150,10 @@ async def _guarded(catch_up: CatchUp, seq: int | None) -> None:
         await catch_up(seq)
     except Exception:
         log.exception("revocation sync failed; retrying at the next notice or poll")
+
+
+async def _guarded_keys(keys_changed: KeysChanged) -> None:
+    try:
+        await keys_changed()
+    except Exception:
+        log.exception("reading the signing keys failed; retrying at the next check")

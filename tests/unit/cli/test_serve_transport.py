@@ -110,7 +110,7 @@ def test_plain_http_beyond_this_machine_is_warned_about(
 ) -> None:
     result = runner.invoke(app, ["serve", "--host", host])
     assert result.exit_code == 0, result.stderr
-    assert f"warning: serving plain HTTP on {host}:8000" in result.stderr
+    assert f"warning: Serving plain HTTP on {host}:8000" in result.stderr
     assert "--tls-cert" in result.stderr
     assert len(calls) == 1
 

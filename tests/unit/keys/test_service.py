@@ -337,3 +337,22 @@ async def test_two_key_sets_share_one_store_each_keeping_to_its_own(
     # Holding one lease does not keep the other service from its schedule.
     assert await storage.leases.acquire(LEASE_NAME, holder="b", now=clock.now(), ttl=60)
     await id_tokens.rotate()
+
+
+# --- keys changed by another process -----------------------------------------------------------
+
+
+async def test_reload_if_changed_reads_the_keys_again_only_when_another_process_changed_them(
+    storage: MemoryStorage, master: MasterKey, clock: FrozenClock
+) -> None:
+    a = service(storage, master, clock, holder="a")
+    b = service(storage, master, clock, holder="b")
+    await a.ensure_signing_key()
+    await b.load()
+    ring = b.ring
+    assert not await b.reload_if_changed()
+    assert b.ring is ring  # nothing opened again
+    await a.rotate()  # e.g. `ostiary keys rotate`, or another worker's schedule
+    assert await b.reload_if_changed()
+    assert b.signing_key() == a.signing_key()
+    assert not await b.reload_if_changed()

@@ -10,9 +10,12 @@ from typing import Final
 
 import pytest
 
+from ostiary.storage.protocols import KEYS_CHANGED
 from ostiary.tokens.revocation_relay import RevocationRelay
 
 TIMEOUT: Final = 10.0
+#: Put in a FakeNotices' queue: the connection is lost.
+LOST: Final = -1000
 
 
 class FakeNotices:
@@ -38,7 +41,7 @@ class FakeNotices:
         yield 0
         while True:
             seq = await self.queue.get()
-            if seq < 0:
+            if seq == LOST:
                 raise ConnectionError("lost")
             yield seq
 
@@ -106,7 +109,7 @@ async def test_while_down_it_polls_and_logs_once_until_back(
             notices.queue.put_nowait(9)
             await catch_up.until(lambda: 9 in catch_up.calls)
             notices.down = True
-            notices.queue.put_nowait(-1)  # the connection is lost, and stays so
+            notices.queue.put_nowait(LOST)  # the connection is lost, and stays so
             await catch_up.until(lambda: relay.up is False)
         finally:
             task.cancel()
@@ -143,3 +146,28 @@ async def test_a_failed_catch_up_does_not_take_the_channel_down(
         with pytest.raises(asyncio.CancelledError):
             await task
     assert "revocation sync failed" in caplog.text
+
+
+async def test_a_keys_notice_reloads_the_keys_instead_of_reading_revocations() -> None:
+    """Another process changed the signing keys: read them again (the JWKS every process
+    serves must agree), and tell the others when this process finds a change itself."""
+    notices, catch_up = FakeNotices(), CatchUps()
+    relay = relay_of(notices)
+    reloads: list[str] = []
+
+    async def keys_changed() -> None:
+        reloads.append("keys")
+        catch_up.changed.set()
+
+    task = asyncio.create_task(relay.run(catch_up, keys_changed=keys_changed))
+    try:
+        await catch_up.until(lambda: catch_up.calls == [None])
+        relay.announce_keys()
+        await relay.flush()
+        await catch_up.until(lambda: reloads == ["keys"])
+        assert notices.published == [KEYS_CHANGED]
+        assert catch_up.calls == [None]
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

@@ -1,4 +1,5 @@
-"""Revocation notices over Redis pub/sub: one channel, each message the ``seq`` in ASCII.
+"""Revocation notices over Redis pub/sub: one channel, each message the ``seq`` in ASCII (or
+``-1``, :data:`~ostiary.storage.protocols.KEYS_CHANGED`: the signing keys changed).
 
 Pub/sub keeps nothing: a listener that is not subscribed when a notice is sent never gets it.
 That is why :meth:`RedisRevocationNotices.listen` yields ``0`` only once Redis has confirmed
@@ -15,6 +16,8 @@ from typing import Final
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+
+from ostiary.storage.protocols import KEYS_CHANGED
 
 #: Seconds to connect (and for a PUBLISH to answer); a listener idle this long pings Redis.
 CONNECT_TIMEOUT: Final = 1.0
@@ -72,4 +75,4 @@ def _seq(data: object) -> int | None:
         seq = int(data) if isinstance(data, bytes | str) else None
     except ValueError:
         return None
-    return seq if seq is not None and seq > 0 else None
+    return seq if seq is not None and (seq > 0 or seq == KEYS_CHANGED) else None

@@ -99,6 +99,7 @@ class SQLAuditStore:
         subject: str | None = None,
         actor: str | None = None,
         limit: int = 100,
+        latest: bool = False,
     ) -> Sequence[AuditEvent]:
         check_page(limit=limit)
         stmt = select(*_COLUMNS).where(_C.seq > since_seq)
@@ -108,10 +109,11 @@ class SQLAuditStore:
             stmt = stmt.where(_C.subject == subject)
         if actor is not None:
             stmt = stmt.where(_C.actor == actor)
-        stmt = stmt.order_by(_C.seq).limit(limit)
+        stmt = stmt.order_by(_C.seq.desc() if latest else _C.seq).limit(limit)
 
         def query(conn: Connection) -> list[AuditEvent]:
-            return [_record(row) for row in conn.execute(stmt)]
+            events = [_record(row) for row in conn.execute(stmt)]
+            return events[::-1] if latest else events
 
         return await self._db.read(query)
 

@@ -216,3 +216,14 @@ class AuditEventRow(Base):
     user_agent: Mapped[str | None]
     #: A JSON object of strings.
     data: Mapped[str]
+
+
+class RateLimitCounterRow(Base):
+    """A ``limits`` counter (``ostiary.storage.sql.counters``): the worker processes of one
+    server share these when there is no Redis."""
+
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[float] = mapped_column(index=True)  # purged by expiry

@@ -5,9 +5,10 @@
 - SQLite (one machine, possibly several processes): there is no message channel between
   processes, so a listener watches the file. ``PRAGMA data_version`` on a connection of its
   own changes whenever another connection commits; only then does it read ``max(seq)`` of the
-  revocations. That check costs a few microseconds, so it runs every 0.1 s: a revocation of
-  another process is applied within about 0.1 s, without a query of the revocations table
-  while nothing changes. Publishing is a no-op: the commit is the notice.
+  revocations (and the signing keys' ids and states: a change yields ``KEYS_CHANGED``). That
+  check costs a few microseconds, so it runs every 0.1 s: a revocation of another process is
+  applied within about 0.1 s, without a query of the revocations table while nothing changes.
+  Publishing is a no-op: the commit is the notice.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, Final
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 
-from ostiary.storage.protocols import RevocationNotices
+from ostiary.storage.protocols import KEYS_CHANGED, RevocationNotices
 from ostiary.storage.sql.engine import Database, PostgresDatabase, SQLiteDatabase
 
 #: The PostgreSQL channel: NOTIFY reaches only the sessions of the same database.
@@ -34,6 +35,11 @@ PG_HEARTBEAT_SECONDS: Final = 10.0
 SQLITE_CHECK_SECONDS: Final = 0.1
 
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+#: A few rows (the keys in use): read only when the file changed.
+_KEYS_STATE = (
+    "SELECT group_concat(kid || ':' || status || ':' || coalesce(retired_at, ''), ',') "
+    "FROM (SELECT kid, status, retired_at FROM signing_keys ORDER BY kid)"
+)
 
 
 class PostgresRevocationNotices:
@@ -99,14 +105,20 @@ class SQLiteRevocationNotices:
         loop = asyncio.get_running_loop()
         watcher = await loop.run_in_executor(thread, _FileWatcher, self._path)
         try:
-            _, last = await loop.run_in_executor(thread, watcher.look)
+            last, keys = await loop.run_in_executor(thread, watcher.look)
             yield 0
             while True:
                 await asyncio.sleep(self._interval)
-                changed, seq = await loop.run_in_executor(thread, watcher.look_if_changed)
-                if changed and seq > last:
+                seen = await loop.run_in_executor(thread, watcher.look_if_changed)
+                if seen is None:
+                    continue
+                seq, now_keys = seen
+                if seq > last:
                     last = seq
                     yield seq
+                if now_keys != keys:
+                    keys = now_keys
+                    yield KEYS_CHANGED
         finally:
             with contextlib.suppress(Exception):
                 await loop.run_in_executor(thread, watcher.close)
@@ -123,16 +135,19 @@ class _FileWatcher:
         self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         self._version = -1
 
-    def look(self) -> tuple[int, int]:
+    def look(self) -> tuple[int, str]:
+        """The newest revocation's seq, and the signing keys' ids and states."""
         self._version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
         row = self._conn.execute("SELECT coalesce(max(seq), 0) FROM revocations").fetchone()
-        return self._version, int(row[0])
+        keys = self._conn.execute(_KEYS_STATE).fetchone()
+        return int(row[0]), str(keys[0] or "")
 
-    def look_if_changed(self) -> tuple[bool, int]:
+    def look_if_changed(self) -> tuple[int, str] | None:
+        """What :meth:`look` says, or None when no other connection committed since."""
         version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
         if version == self._version:
-            return False, 0
-        return True, self.look()[1]
+            return None
+        return self.look()
 
     def close(self) -> None:
         self._conn.close()
@@ -160,4 +175,4 @@ def _seq(payload: str) -> int | None:
         seq = int(payload)
     except ValueError:
         return None
-    return seq if seq > 0 else None
+    return seq if seq > 0 or seq == KEYS_CHANGED else None
