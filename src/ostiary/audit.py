@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from ostiary.clock import Clock
+from ostiary.failures import log_failure
 from ostiary.storage.protocols import AuditStore
 from ostiary.storage.records import AuditEvent
 
@@ -63,22 +64,25 @@ def origin_of(scope: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
     return address, agent
 
 
+def event_fields(event: AuditEvent) -> dict[str, Any]:
+    """The event as its JSON line has it: ``{seq, time, kind, actor, subject, outcome,
+    address, user_agent, data}``."""
+    return {
+        "seq": event.seq or None,
+        "time": event.time,
+        "kind": event.kind,
+        "actor": event.actor,
+        "subject": event.subject,
+        "outcome": event.outcome,
+        "address": event.address,
+        "user_agent": event.user_agent,
+        "data": dict(event.data),
+    }
+
+
 def event_line(event: AuditEvent) -> str:
     """The event as one JSON line (non-ASCII and control characters escaped)."""
-    return json.dumps(
-        {
-            "seq": event.seq or None,
-            "time": event.time,
-            "kind": event.kind,
-            "actor": event.actor,
-            "subject": event.subject,
-            "outcome": event.outcome,
-            "address": event.address,
-            "user_agent": event.user_agent,
-            "data": dict(event.data),
-        },
-        separators=(",", ":"),
-    )
+    return json.dumps(event_fields(event), separators=(",", ":"))
 
 
 def _safe(data: Mapping[str, str] | None) -> dict[str, str]:
@@ -190,7 +194,7 @@ class AuditTrail:
             stored = (await self._store.add_many([*queued, event]))[-1]
         except Exception:
             count = len(queued) + 1
-            log.exception("%d audit event(s) not stored:\n%s", count, event_line(event))
+            log_failure(log, "%d audit event(s) not stored:\n%s", count, event_line(event))
             return event
         self._log(stored)
         return stored
@@ -203,7 +207,7 @@ class AuditTrail:
                 await self._store.add_many(events)
             except Exception:
                 # Their lines were logged when recorded: the log has them all the same.
-                log.exception("%d audit event(s) not stored (logged already)", len(events))
+                log_failure(log, "%d audit event(s) not stored (logged already)", len(events))
 
     def _log(self, event: AuditEvent) -> None:
         if log.isEnabledFor(logging.INFO):

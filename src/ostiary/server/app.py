@@ -24,6 +24,7 @@ from fastapi import FastAPI
 
 from ostiary.audit import AuditTrail, key_listener
 from ostiary.clock import SYSTEM_CLOCK, Clock
+from ostiary.failures import log_failure
 from ostiary.keys.live import LiveKeySet, RingReload
 from ostiary.own_verifier import OwnTokenVerifier
 from ostiary.resource import RevocationList
@@ -303,14 +304,14 @@ async def _maintain(services: Services) -> None:
         try:
             await services.revocation_sync.refresh_if_stale()
         except Exception:
-            log.exception("background maintenance failed (revocation sync); retrying")
+            log_failure(log, "background maintenance failed (revocation sync); retrying")
         if loop.time() >= next_tick:
             next_tick = loop.time() + KEY_TICK_SECONDS
             for key_service_ in key_services(services):
                 try:
                     await key_service_.tick()
                 except Exception:
-                    log.exception("background maintenance failed (key schedule); retrying")
+                    log_failure(log, "background maintenance failed (key schedule); retrying")
             await purge_expired(services)
             next_check = loop.time()  # at once: the others hear of what the schedule did
         if loop.time() >= next_check:
@@ -318,7 +319,7 @@ async def _maintain(services: Services) -> None:
             try:
                 await reload_keys(services, announce=True)
             except Exception:
-                log.exception("background maintenance failed (key check); retrying")
+                log_failure(log, "background maintenance failed (key check); retrying")
 
 
 async def reload_keys(services: Services, *, announce: bool) -> bool:
@@ -355,5 +356,5 @@ async def purge_expired(services: Services) -> dict[str, int]:
         try:
             purged[what] = await purge()
         except Exception:
-            log.exception("background maintenance failed (purging expired %s); retrying", what)
+            log_failure(log, "background maintenance failed (purging expired %s); retrying", what)
     return purged

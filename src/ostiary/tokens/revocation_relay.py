@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Final
 
+from ostiary.failures import log_failure
 from ostiary.storage.protocols import KEYS_CHANGED, RevocationNotices
 
 log = logging.getLogger("ostiary.revocations")
@@ -149,11 +150,11 @@ async def _guarded(catch_up: CatchUp, seq: int | None) -> None:
     try:
         await catch_up(seq)
     except Exception:
-        log.exception("revocation sync failed; retrying at the next notice or poll")
+        log_failure(log, "revocation sync failed; retrying at the next notice or poll")
 
 
 async def _guarded_keys(keys_changed: KeysChanged) -> None:
     try:
         await keys_changed()
     except Exception:
-        log.exception("reading the signing keys failed; retrying at the next check")
+        log_failure(log, "reading the signing keys failed; retrying at the next check")
