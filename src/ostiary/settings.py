@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     metrics_enabled: bool = False
     #: ``GET /metrics`` wants ``Authorization: Bearer <token>``; unset: loopback clients only.
     metrics_token: SecretStr | None = None
+    #: One JSON line per request on stdout (``ostiary.server.access_log``), written in batches.
+    access_log: bool = True
 
     # --- abuse protection (docs/security.md, "Abuse protection") ---------------------------
     #: Shared rate-limit counters (``redis://``/``rediss://``); unset: each process its own.

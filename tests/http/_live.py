@@ -43,6 +43,8 @@ STARTUP_TIMEOUT: Final = 30.0
 SHUTDOWN_TIMEOUT: Final = 10.0
 PORT_ATTEMPTS: Final = 3
 REQUEST_TIMEOUT: Final = 10.0
+#: How long the access log may take to show a request (it is written every 0.2 s).
+ACCESS_LOG_WAIT: Final = 10.0
 BASH_TIMEOUT: Final = 30.0
 JWKS_PATH: Final = "/.well-known/jwks.json"
 AUDIENCE: Final = "api"  # the default OSTIARY_AUDIENCE
@@ -150,6 +152,26 @@ class LiveServer:
         """Everything the server wrote so far, stdout then stderr."""
         stderr = self.stderr_path.read_text(encoding="utf-8", errors="replace")
         return self.stdout() + stderr
+
+    def access_log(self) -> list[dict[str, Any]]:
+        """The access log's lines for every request answered so far. The log is written in
+        batches: this asks ``/readyz`` with a marker and waits (bounded) for the marker's line,
+        after which every earlier line is in."""
+        marker = secrets.token_hex(8)
+        with self.client() as client:
+            client.get("/readyz", params={"mark": marker})
+        deadline = time.monotonic() + ACCESS_LOG_WAIT
+        while True:
+            lines = [
+                json.loads(line)
+                for line in self.stdout().splitlines()
+                if line.startswith('{"time":') and '"path":' in line
+            ]
+            if any(line["path"] == f"/readyz?mark={marker}" for line in lines):
+                return [line for line in lines if marker not in line["path"]]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no access line for the marker in {ACCESS_LOG_WAIT} s")
+            time.sleep(0.05)
 
     def password(self, username: str) -> str:
         return {"alice": self.alice_password, "admin": self.admin_password}[username]

@@ -191,8 +191,8 @@ def test_the_captured_output_is_verbose_and_covers_the_run(leak_run: LeakRun) ->
         "login of ",
         "refresh token reuse",
         "bearer authentication failed",
-        '"POST /auth/refresh HTTP/1.1" 400',
-        '"GET /api/profile HTTP/1.1" 401',
+        '"method":"POST","path":"/auth/refresh","http":"1.1","status":400',
+        '"method":"GET","path":"/api/profile","http":"1.1","status":401',
         "/auth/me?access_token=REDACTED",
         "Application shutdown complete",
     ):
@@ -206,8 +206,8 @@ def test_the_captured_output_is_verbose_and_covers_the_run(leak_run: LeakRun) ->
 def test_routing_errors_are_not_logged_as_server_errors(leak_run: LeakRun) -> None:
     """A 404 or a 405 is the client's mistake. The run had no 500 (no traceback, see above),
     so no line may call anything a ``server_error``: operators alert on that word."""
-    assert '"GET /no/such/path HTTP/1.1" 404' in leak_run.logs
-    assert '"GET /auth/logout HTTP/1.1" 405' in leak_run.logs
+    assert '"method":"GET","path":"/no/such/path","http":"1.1","status":404' in leak_run.logs
+    assert '"method":"GET","path":"/auth/logout","http":"1.1","status":405' in leak_run.logs
     assert [line for line in leak_run.logs.splitlines() if "server_error" in line] == []
 
 

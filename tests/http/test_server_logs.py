@@ -4,14 +4,20 @@ URL."""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+from pathlib import Path
 
+import httpx
 import pytest
 
-from ostiary.cli.serve import log_config
-from ostiary.server.logs import RedactQuerySecrets, redact_query
+from ostiary.cli.serve import uvicorn_options
+from ostiary.server import create_app
+from ostiary.server.access_log import AccessLog
+from ostiary.server.logs import redact_query
 
-from ._server import NEW_PASSWORD, PASSWORD, Server, bearer
+from ._server import NEW_PASSWORD, PASSWORD, Server, bearer, settings_for
 
 
 async def test_the_whole_flow_logs_no_secret(
@@ -57,17 +63,25 @@ def test_secret_query_values_are_redacted(path: str, logged: str) -> None:
     assert redact_query(path) == logged
 
 
-def test_the_access_log_of_serve_redacts_queries() -> None:
-    config = log_config()
-    assert config["handlers"]["access"]["filters"] == ["redact_query"]
-    record = logging.LogRecord(
-        "uvicorn.access",
-        logging.INFO,
-        __file__,
-        1,
-        '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:1", "GET", "/auth/me?access_token=secret", "1.1", 400),
-        None,
-    )
-    assert RedactQuerySecrets().filter(record)
-    assert "secret" not in record.getMessage()
+async def test_the_server_access_log_redacts_and_stays_on_one_line(tmp_path: Path) -> None:
+    """The app's own access log (``OSTIARY_ACCESS_LOG``, on by default), as ``serve`` runs it:
+    one JSON line per request, the credential redacted, no control character."""
+    stream = io.StringIO()
+    app = create_app(settings_for(tmp_path), access_log=AccessLog(stream, interval=0.01))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            await c.get("/auth/me?access_token=secret-value&x=1")
+            await c.get("/nothing%0Aforged?a%0Ab=1")
+    (me, nothing) = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert me["path"] == "/auth/me?access_token=REDACTED&x=1" and me["status"] == 400
+    assert "secret-value" not in stream.getvalue()
+    assert nothing["status"] == 404 and "\n" not in nothing["path"]
+
+
+def test_serve_turns_uvicorns_access_log_off_for_the_apps() -> None:
+    """One access log, not two: uvicorn's (a ``logging`` record per request, written on the
+    event loop) is off; the app's is on by default."""
+    settings = settings_for(Path("."))
+    assert uvicorn_options(settings, host="127.0.0.1", port=8000)["access_log"] is False
+    assert settings.access_log is True

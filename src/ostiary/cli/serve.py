@@ -88,20 +88,13 @@ def serve(
     preflight(settings)
     if not tls and not is_loopback(host):
         warn(PLAIN_HTTP_WARNING.format(host=host, port=port))
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "loop": "auto",
-        "http": "auto",
-        "log_config": log_config(),
-        "server_header": False,
-        # X-Forwarded-* only from the proxies named: from anyone else they are forgeries.
-        "proxy_headers": forwarded_allow_ips is not None,
-        "forwarded_allow_ips": forwarded_allow_ips,
-        "ssl_certfile": tls_cert,
-        "ssl_keyfile": tls_key,
-        "h11_max_incomplete_event_size": parser_header_limit(settings),
-    }
+    options = uvicorn_options(
+        settings,
+        host=host,
+        port=port,
+        tls=(tls_cert, tls_key) if tls_cert is not None and tls_key is not None else None,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
     if count == 1:
         from ostiary.server import create_app
 
@@ -109,6 +102,34 @@ def serve(
         run_uvicorn(create_app(settings, freeze_gc=True), workers=1, **options)
         return
     run_several(settings, count, options)
+
+
+def uvicorn_options(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    tls: tuple[Path, Path] | None = None,
+    forwarded_allow_ips: str | None = None,
+) -> dict[str, Any]:
+    """What every uvicorn server of ``serve`` runs with, one process or each worker."""
+    return {
+        "host": host,
+        "port": port,
+        "loop": "auto",
+        "http": "auto",
+        "log_config": log_config(),
+        # The app writes the access log (ostiary.server.access_log, OSTIARY_ACCESS_LOG):
+        # structured and in batches, where uvicorn's writes a record per request on the loop.
+        "access_log": False,
+        "server_header": False,
+        # X-Forwarded-* only from the proxies named: from anyone else they are forgeries.
+        "proxy_headers": forwarded_allow_ips is not None,
+        "forwarded_allow_ips": forwarded_allow_ips,
+        "ssl_certfile": tls[0] if tls else None,
+        "ssl_keyfile": tls[1] if tls else None,
+        "h11_max_incomplete_event_size": parser_header_limit(settings),
+    }
 
 
 def worker_count(option: str | None, configured: int) -> int:
@@ -286,14 +307,10 @@ def check_master_key_opens_keys(settings: Settings, master: MasterKey) -> None:
 
 
 def log_config() -> dict[str, Any]:
-    """uvicorn's logging, plus Ostiary's own loggers at INFO on the same handler, and the
-    access log with token and password values taken out of query strings."""
+    """uvicorn's logging, plus Ostiary's own loggers at INFO on the same handler. (The access
+    log is the app's: :mod:`ostiary.server.access_log`.)"""
     from uvicorn.config import LOGGING_CONFIG
 
     config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["ostiary"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    config.setdefault("filters", {})["redact_query"] = {
-        "()": "ostiary.server.logs.RedactQuerySecrets"
-    }
-    config["handlers"]["access"]["filters"] = ["redact_query"]
     return config

@@ -23,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Final
 
@@ -42,6 +43,8 @@ BATCH_LINES: Final = 512
 #: Batches that may wait for a slow output before new ones are dropped.
 BACKLOG_BATCHES: Final = 256
 _PATH_LIMIT: Final = 2048  # characters of the request target kept in a line
+_PIPE_BUF: Final = 4096  # POSIX's PIPE_BUF on Linux: writes up to this are atomic on a pipe
+STDOUT_FD: Final = 1
 
 
 class AccessLog:
@@ -128,19 +131,39 @@ class AccessLog:
                 dropped, self._dropped = self._dropped, 0
             if dropped:
                 chunk = _dropped_line(dropped) + "\n" + chunk
-            stream = self._stream if self._stream is not None else _stdout()
             try:
-                stream.write(chunk)
-                stream.flush()
+                if self._stream is not None:
+                    self._stream.write(chunk)
+                    self._stream.flush()
+                else:
+                    write_lines_atomically(STDOUT_FD, chunk.encode("utf-8"))
             except (OSError, ValueError):  # a closed or broken output: nothing to tell it
                 with self._lock:
                     self._dropped += chunk.count("\n")
 
 
-def _stdout() -> IO[str]:
-    import sys
+def write_lines_atomically(fd: int, data: bytes) -> None:
+    """Write whole lines to ``fd``, one ``write`` per piece of :func:`line_pieces`: POSIX makes
+    a write of at most ``PIPE_BUF`` bytes to a pipe atomic, so the lines of several worker
+    processes sharing one stdout never mix."""
+    for piece in line_pieces(data):
+        while piece:
+            written = os.write(fd, piece)
+            piece = piece[written:]
 
-    return sys.stdout
+
+def line_pieces(data: bytes, limit: int = _PIPE_BUF) -> Iterator[memoryview]:
+    """``data`` cut at line breaks into pieces of at most ``limit`` bytes; a line longer than
+    that is a piece of its own."""
+    view = memoryview(data)
+    start = 0
+    while start < len(data):
+        end = start + limit
+        if end < len(data):
+            cut = data.rfind(b"\n", start, end)
+            end = cut + 1 if cut >= start else (data.find(b"\n", end) + 1 or len(data))
+        yield view[start:end]
+        start = end
 
 
 def _dropped_line(count: int) -> str:

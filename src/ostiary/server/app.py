@@ -28,6 +28,7 @@ from ostiary.failures import log_failure
 from ostiary.keys.live import LiveKeySet, RingReload
 from ostiary.own_verifier import OwnTokenVerifier
 from ostiary.resource import RevocationList
+from ostiary.server.access_log import AccessLog, AccessLogMiddleware
 from ostiary.server.cors import CORSMiddleware
 from ostiary.server.demo import (
     alice_password_line,
@@ -88,15 +89,20 @@ def create_app(
     clock: Clock = SYSTEM_CLOCK,
     freeze_gc: bool = False,
     seed_demo: bool = True,
+    access_log: AccessLog | None = None,
 ) -> FastAPI:
     """The auth server. ``storage`` given: used as it is (not migrated, not closed).
     ``freeze_gc`` (for a server process, not for tests that build many apps): once started,
     move everything allocated so far out of the cyclic collector's sight (``gc.freeze``), so
     that its full collections stop walking the modules and services, which live as long as
     the process anyway. ``seed_demo`` False: in demo mode, neither seed the demo users and
-    clients nor print the walkthrough (a worker process: :func:`start_once` did, once)."""
+    clients nor print the walkthrough (a worker process: :func:`start_once` did, once).
+    ``access_log``: where the access log goes; by default stdout when
+    ``settings.access_log``."""
     keys_view = LiveKeySet()
     metrics = Metrics() if settings.metrics_enabled else None
+    if access_log is None and settings.access_log:
+        access_log = AccessLog()  # stdout
     revoked = RevocationList()  # one list: the server's routes, the demo API and the feed
     verifier = server_verifier(settings, keys_view, clock=clock, revocations=revoked)
     # The demo API is a resource service of its own: its audience is OSTIARY_AUDIENCE's.
@@ -186,6 +192,8 @@ def create_app(
             await audit.drain()
             if storage is None:
                 await store.close()
+            if access_log is not None:
+                await asyncio.to_thread(access_log.close)
 
     dev = settings.dev_mode
     app = FastAPI(
@@ -200,8 +208,9 @@ def create_app(
     routers = (auth, oauth, authorize, sessions, revocation_stream, wellknown, health, admin)
     for router in (module.router for module in routers):
         app.include_router(router)
-    # First, so that routing finds it at once (see ostiary.server.routes.token).
+    # First, so that routing finds them at once (see ostiary.server.routes.token).
     app.router.routes.insert(0, token.token_route())
+    app.router.routes.insert(1, wellknown.jwks_route())
     _document_token_endpoint(app)
     if metrics is not None:
         token_ = settings.metrics_token
@@ -229,6 +238,8 @@ def create_app(
             allow_credentials=settings.cors_allow_credentials,
         )
     app.add_middleware(SecurityHeadersMiddleware, docs_paths=docs_paths(app))
+    if access_log is not None:  # outermost: it logs every answer as sent, whoever made it
+        app.add_middleware(AccessLogMiddleware, access_log=access_log)
     return app
 
 
@@ -240,6 +251,7 @@ def _document_token_endpoint(app: FastAPI) -> None:
         if app.openapi_schema is None:
             document = generate()
             document["paths"][token.PATH] = {"post": token.openapi_operation()}
+            document["paths"][wellknown.JWKS_PATH] = {"get": wellknown.jwks_openapi_operation()}
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -4,11 +4,8 @@ request data may break a line or forge one (CWE-117): its control characters are
 
 from __future__ import annotations
 
-import logging
 from typing import Final
 from urllib.parse import unquote_plus
-
-from ostiary.logtext import escape_controls
 
 #: Query parameters whose values are never logged: every OAuth 2.0 / OpenID Connect
 #: parameter that carries a credential, a token, or what proves possession of one (RFC 6749
@@ -53,16 +50,3 @@ def redact_query(path: str) -> str:
             part = f"{name.strip().lower()}=REDACTED"
         parts.append(part)
     return f"{base}?{'&'.join(parts)}"
-
-
-class RedactQuerySecrets(logging.Filter):
-    """For uvicorn's access logger, whose record args are
-    ``(client_addr, method, full_path, http_version, status_code)``: secrets redacted and
-    control characters escaped."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            target = escape_controls(redact_query(args[2]))
-            record.args = (args[0], args[1], target, args[3], args[4])
-        return True

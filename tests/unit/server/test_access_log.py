@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import threading
 from typing import Any
 
@@ -17,7 +18,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from ostiary.server.access_log import AccessLog, AccessLogMiddleware, access_line
+from ostiary.server.access_log import (
+    AccessLog,
+    AccessLogMiddleware,
+    access_line,
+    line_pieces,
+    write_lines_atomically,
+)
 
 
 class Collected(io.StringIO):
@@ -165,3 +172,37 @@ async def test_a_stalled_output_drops_lines_and_counts_them_but_never_blocks_a_r
     assert dropped >= 10 - 1 - 2
     assert len(requests) + dropped == 11
     assert access_log.dropped == 0  # every drop was told
+
+
+def test_pieces_are_whole_lines_within_the_pipe_limit() -> None:
+    lines = [b"a" * 1000, b"b" * 3000, b"c" * 5000, b"d" * 10, b"e" * 4095]
+    data = b"".join(line + b"\n" for line in lines)
+    pieces = [bytes(p) for p in line_pieces(data)]
+    assert b"".join(pieces) == data
+    for piece in pieces:
+        assert piece.endswith(b"\n")
+        # Over the limit only when the piece is one line that alone is longer.
+        assert len(piece) <= 4096 or piece.count(b"\n") == 1
+
+
+def test_written_to_a_real_pipe_every_line_arrives_whole() -> None:
+    read_end, write_end = os.pipe()
+    data = b"".join(
+        json.dumps({"n": n, "pad": "x" * (n * 37 % 900)}).encode() + b"\n" for n in range(300)
+    )
+    received = bytearray()
+
+    def drain() -> None:
+        while chunk := os.read(read_end, 65536):
+            received.extend(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    try:
+        write_lines_atomically(write_end, data)
+    finally:
+        os.close(write_end)
+        reader.join(10.0)
+        os.close(read_end)
+    assert bytes(received) == data
+    assert [json.loads(line)["n"] for line in received.splitlines()] == list(range(300))

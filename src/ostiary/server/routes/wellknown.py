@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.routing import Route
 
 from ostiary.jose import ALGORITHMS
 from ostiary.server.dependencies import AppServices, get_services
@@ -60,7 +61,30 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
     )
 
 
-@router.get("/.well-known/jwks.json")
+JWKS_PATH: Final = "/.well-known/jwks.json"
+
+
+def jwks_route() -> Route:
+    """A plain Starlette route, put first in the app's routes (as the token endpoint is):
+    every resource service and cache asks for it, and a match there costs no walk through
+    the included routers nor dependency resolution."""
+    return Route(JWKS_PATH, jwks, methods=["GET"], name="jwks")
+
+
+def jwks_openapi_operation() -> dict[str, Any]:
+    """``GET /.well-known/jwks.json`` for the OpenAPI document."""
+    return {
+        "tags": ["keys"],
+        "summary": "The public keys (RFC 7517 §5)",
+        "description": "Next, active and retired keys, public members only. Cacheable for "
+        "OSTIARY_JWKS_MAX_AGE seconds; a strong ETag, If-None-Match answered 304.",
+        "responses": {
+            "200": {"description": "The JWK Set", "content": {JWKS_MEDIA_TYPE: {}}},
+            "304": {"description": "Not modified: the If-None-Match tag is current"},
+        },
+    }
+
+
 async def jwks(request: Request) -> Response:
     """RFC 7517 §5. Cacheable for ``jwks_max_age`` seconds: a next key is announced here
     longer than that before it signs, so no cache misses it. Served from prepared bytes with
