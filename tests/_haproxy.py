@@ -68,12 +68,15 @@ defaults
     mode http
     timeout connect 1s
     timeout client 30s
-    timeout server 15s
+    # Above the revocation stream's 15 s heartbeat, so an idle stream is never cut.
+    timeout server 60s
     timeout check 1s
     timeout http-request 10s
     retries 3
     option redispatch 1
     retry-on conn-failure empty-response
+    # Each event of the revocation stream is forwarded at once, not held for more.
+    option http-no-delay
 
 frontend ostiary
     bind 127.0.0.1:{port}
