@@ -66,6 +66,17 @@ async def test_query_gives_later_events_in_order_up_to_the_limit(storage: Storag
     assert await storage.audit.query(limit=0) == []
 
 
+async def test_query_latest_gives_the_last_events_in_order(storage: Storage) -> None:
+    """What ``audit tail`` shows first, like ``tail -n``: the newest matching events."""
+    added = [await storage.audit.add(event(subject=f"u{i % 2}")) for i in range(6)]
+    assert await storage.audit.query(latest=True, limit=2) == added[4:]
+    assert await storage.audit.query(latest=True, limit=100) == added
+    assert await storage.audit.query(latest=True, subject="u0", limit=2) == [added[2], added[4]]
+    assert await storage.audit.query(latest=True, since_seq=added[3].seq, limit=5) == added[4:]
+    assert await storage.audit.query(latest=True, kind="nothing", limit=5) == []
+    assert await storage.audit.query(latest=True, limit=0) == []
+
+
 async def test_query_refuses_a_negative_limit(storage: Storage) -> None:
     with pytest.raises(ValueError, match="negative"):
         await storage.audit.query(limit=-1)

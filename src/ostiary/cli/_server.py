@@ -1,6 +1,7 @@
-"""What the server commands share: settings from the environment, storage opened (and
-migrated unless ``OSTIARY_AUTO_MIGRATE=false``) for the length of one command, and errors
-turned into one line on stderr.
+"""What the server commands share: settings from the environment (in dev mode in a dev/demo
+folder, see :mod:`ostiary.cli._dev_folder`), storage opened (and migrated unless
+``OSTIARY_AUTO_MIGRATE=false``) for the length of one command, and errors turned into one line
+on stderr.
 
 The server's modules (FastAPI, SQLAlchemy, pydantic) are imported only when a command needs
 them, so that ``ostiary token ...`` stays quick to start.
@@ -13,7 +14,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ostiary.cli._output import describe, fail
+from ostiary.cli._dev_folder import (
+    ADOPTED,
+    dev_key_file,
+    in_dev_mode,
+    is_dev_folder,
+    local_database,
+)
+from ostiary.cli._output import describe, fail, warn
 from ostiary.errors import OstiaryError
 from ostiary.storage import Storage, StorageError
 
@@ -40,6 +48,16 @@ def load_settings(**overrides: Any) -> Settings:
             for e in exc.errors(include_input=False)
         ]
         fail("invalid settings:\n  " + "\n  ".join(lines), code=2)
+
+
+def operator_settings() -> Settings:
+    """The settings of an operator command (any but ``serve``): :func:`load_settings`, in dev
+    mode when run in a dev/demo folder, which is said on stderr."""
+    settings = load_settings()
+    if not is_dev_folder(settings):
+        return settings
+    warn(ADOPTED.format(key=dev_key_file(settings), database=local_database(settings)))
+    return in_dev_mode(settings)
 
 
 def with_storage(settings: Settings, work: Callable[[Storage], Awaitable[T]]) -> T:

@@ -12,6 +12,9 @@ app = typer.Typer(
     help="Ostiary: a JWT authentication server and resource-server toolkit.",
     no_args_is_help=True,
     add_completion=False,
+    # Click's plain help and usage errors: Rich's tables cut long option names at 80 columns
+    # and label every flag <bool>.
+    rich_markup_mode=None,
     # Locals of a crashed command may hold a token or a private key: never print them.
     pretty_exceptions_show_locals=False,
 )

@@ -4,14 +4,17 @@ in it (their actor is ``operator``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Annotated, Final
 
 import typer
 
-from ostiary.cli._server import load_settings, with_storage
+from ostiary.cli._output import note, print_json_line
+from ostiary.cli._server import operator_settings, with_storage
 from ostiary.clock import SYSTEM_CLOCK
 from ostiary.storage import Storage
+from ostiary.storage.records import AuditEvent
 
 app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 
@@ -37,39 +40,106 @@ async def record(
 
 @app.command()
 def tail(
-    since: Annotated[int, typer.Option("--since", min=0, help="Events after this seq.")] = 0,
-    kind: Annotated[str | None, typer.Option("--kind", help="Only this kind.")] = None,
-    subject: Annotated[str | None, typer.Option("--subject", help="Only this subject.")] = None,
-    actor: Annotated[str | None, typer.Option("--actor", help="Only this actor.")] = None,
+    since: Annotated[
+        int | None,
+        typer.Option(
+            "--since",
+            min=0,
+            metavar="SEQ",
+            help="Start after this seq: the first --limit events after it (to resume where an "
+            "earlier run stopped), not the last.",
+            show_default=False,
+        ),
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", metavar="KIND", help="Only this kind.")
+    ] = None,
+    subject: Annotated[
+        str | None, typer.Option("--subject", metavar="ID", help="Only this subject.")
+    ] = None,
+    actor: Annotated[
+        str | None, typer.Option("--actor", metavar="ID", help="Only this actor.")
+    ] = None,
     limit: Annotated[
-        int, typer.Option("--limit", min=1, max=100_000, help="At most this many events.")
+        int,
+        typer.Option(
+            "--limit",
+            "-n",
+            min=0,
+            max=100_000,
+            metavar="N",
+            help="How many events to print first (0: none, with --follow only new ones).",
+        ),
     ] = 100,
     follow: Annotated[
-        bool, typer.Option("--follow", help="Keep printing new events (Ctrl-C to stop).")
+        bool,
+        typer.Option("--follow", "-f", help="Then keep printing new events (Ctrl-C to stop)."),
     ] = False,
 ) -> None:
-    """Print audit events as JSON lines, oldest first."""
-    from ostiary.audit import event_line
-
-    settings = load_settings()
+    """Print the last audit events as JSON lines, oldest of them first, like tail."""
+    settings = operator_settings()
+    filters = AuditFilters(kind=kind, subject=subject, actor=actor)
 
     async def work(storage: Storage) -> None:
-        cursor, left = since, limit
-        while True:
-            events = await storage.audit.query(
-                since_seq=cursor, kind=kind, subject=subject, actor=actor, limit=min(left, _PAGE)
-            )
-            for event in events:
-                typer.echo(event_line(event))
-            if events:
-                cursor = events[-1].seq
-            left = left - len(events) if not follow else limit
-            if not follow and (left <= 0 or len(events) < _PAGE):
-                return
-            if follow and not events:
-                await asyncio.sleep(FOLLOW_INTERVAL_SECONDS)
+        if since is None:
+            cursor = await _print_latest(storage, filters, limit=limit)
+        else:
+            cursor = await _print_after(storage, filters, since=since, limit=limit)
+        if follow:
+            note("following new events; Ctrl-C to stop")
+            await _follow(storage, filters, cursor=cursor)
 
     try:
         with_storage(settings, work)
     except KeyboardInterrupt:
         return
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilters:
+    kind: str | None
+    subject: str | None
+    actor: str | None
+
+
+async def _print_latest(storage: Storage, filters: AuditFilters, *, limit: int) -> int:
+    """Print the last ``limit`` events; the seq to follow from (the last one matching, even
+    when ``limit`` is 0)."""
+    events = await storage.audit.query(latest=True, limit=max(limit, 1), **asdict(filters))
+    shown = events[-limit:] if limit else []
+    _print(shown)
+    return events[-1].seq if events else 0
+
+
+async def _print_after(storage: Storage, filters: AuditFilters, *, since: int, limit: int) -> int:
+    """Print the first ``limit`` events after ``since``, a page at a time; the last seq."""
+    cursor, left = since, limit
+    while left > 0:
+        events = await storage.audit.query(
+            since_seq=cursor, limit=min(left, _PAGE), **asdict(filters)
+        )
+        _print(events)
+        if events:
+            cursor = events[-1].seq
+        left -= len(events)
+        if len(events) < _PAGE:
+            break
+    return cursor
+
+
+async def _follow(storage: Storage, filters: AuditFilters, *, cursor: int) -> None:
+    """Print every event after ``cursor`` as it comes, until interrupted."""
+    while True:
+        events = await storage.audit.query(since_seq=cursor, limit=_PAGE, **asdict(filters))
+        _print(events)
+        if events:
+            cursor = events[-1].seq
+        if len(events) < _PAGE:
+            await asyncio.sleep(FOLLOW_INTERVAL_SECONDS)
+
+
+def _print(events: Sequence[AuditEvent]) -> None:
+    from ostiary.audit import event_fields
+
+    for event in events:
+        print_json_line(event_fields(event))

@@ -18,8 +18,9 @@ from ostiary.authn.clients import (
     Registered,
 )
 from ostiary.cli import audit
+from ostiary.cli._options import Limit, Offset
 from ostiary.cli._output import fail, print_json
-from ostiary.cli._server import iso, load_settings, with_storage
+from ostiary.cli._server import iso, operator_settings, with_storage
 from ostiary.clock import SYSTEM_CLOCK
 from ostiary.errors import InvalidClientMetadata, NotFound
 from ostiary.storage import Conflict, Storage
@@ -36,22 +37,30 @@ SHOWN_ONCE: Final = (
 )
 
 app = typer.Typer(help="OAuth clients (applications and service accounts).", no_args_is_help=True)
-ClientId = Annotated[str, typer.Argument(help="The client id.", show_default=False)]
+ClientId = Annotated[
+    str, typer.Argument(metavar="CLIENT_ID", help="The client id.", show_default=False)
+]
 Repeatable = list[str] | None
 
 
 @app.command()
 def create(
-    name: Annotated[str, typer.Argument(help="A name people recognize.", show_default=False)],
+    name: Annotated[
+        str,
+        typer.Argument(metavar="NAME", help="A name people recognize.", show_default=False),
+    ],
     client_id: Annotated[
-        str | None, typer.Option("--id", help="The client id. Default: a random cl_... id.")
+        str | None,
+        typer.Option("--id", metavar="ID", help="The client id. Default: a random cl_... id."),
     ] = None,
     auth_method: Annotated[
         ClientAuthMethod | None,
         typer.Option(
             "--auth-method",
-            help="How the client authenticates at the token endpoint. Default: "
-            "private_key_jwt with --jwks-file, else client_secret_basic.",
+            metavar="METHOD",
+            help="How the client authenticates at the token endpoint: client_secret_basic, "
+            "client_secret_post, private_key_jwt or none. Default: private_key_jwt with "
+            "--jwks-file, else client_secret_basic.",
             show_default=False,
         ),
     ] = None,
@@ -59,6 +68,7 @@ def create(
         Repeatable,
         typer.Option(
             "--grant-type",
+            metavar="GRANT",
             help="authorization_code, refresh_token or client_credentials; repeatable. "
             "Default: authorization_code and refresh_token with --redirect-uri or for a "
             "public client, else client_credentials.",
@@ -66,18 +76,28 @@ def create(
         ),
     ] = None,
     redirect_uri: Annotated[
-        Repeatable, typer.Option("--redirect-uri", help="Exact redirect URI; repeatable.")
+        Repeatable,
+        typer.Option("--redirect-uri", metavar="URI", help="Exact redirect URI; repeatable."),
     ] = None,
     post_logout_redirect_uri: Annotated[
         Repeatable,
-        typer.Option("--post-logout-redirect-uri", help="Exact URI after logout; repeatable."),
+        typer.Option(
+            "--post-logout-redirect-uri",
+            metavar="URI",
+            help="Exact URI to send the user to after logout; repeatable.",
+        ),
     ] = None,
     scope: Annotated[
-        Repeatable, typer.Option("--scope", help="A scope the client may ask for; repeatable.")
+        Repeatable,
+        typer.Option(
+            "--scope", metavar="SCOPE", help="A scope the client may ask for; repeatable."
+        ),
     ] = None,
     audience: Annotated[
         Repeatable,
-        typer.Option("--audience", help="An audience it may ask tokens for; repeatable."),
+        typer.Option(
+            "--audience", metavar="AUDIENCE", help="An audience it may ask tokens for; repeatable."
+        ),
     ] = None,
     first_party: Annotated[
         bool, typer.Option("--first-party", help="Trusted: its users see no consent page.")
@@ -86,6 +106,7 @@ def create(
         Path | None,
         typer.Option(
             "--jwks-file",
+            metavar="FILE",
             help="The client's public JWK Set (or one public JWK), for private_key_jwt.",
             exists=True,
             dir_okay=False,
@@ -95,20 +116,33 @@ def create(
         str | None,
         typer.Option(
             "--backchannel-logout-uri",
+            metavar="URI",
             help="Where the server POSTs a Logout Token when a user's session with the client "
             "ends (OpenID Connect Back-Channel Logout).",
         ),
     ] = None,
+    no_backchannel_logout_session_required: Annotated[
+        bool,
+        typer.Option(
+            "--no-backchannel-logout-session-required",
+            help="The client does not need sid in each Logout Token (Ostiary sends it anyway).",
+        ),
+    ] = False,
     backchannel_logout_session_required: Annotated[
         bool,
         typer.Option(
-            "--backchannel-logout-session-required/--no-backchannel-logout-session-required",
-            help="The client needs sid in each Logout Token (Ostiary sends it anyway).",
+            "--backchannel-logout-session-required",
+            hidden=True,  # the default; kept for the scripts that say so
+            help="The client needs sid in each Logout Token (the default).",
         ),
-    ] = True,
+    ] = False,
 ) -> None:
     """Register a client; print it, with its secret (once) if it has one."""
-    settings = load_settings()
+    if backchannel_logout_session_required and no_backchannel_logout_session_required:
+        raise typer.BadParameter(
+            "give one of them", param_hint="'--[no-]backchannel-logout-session-required'"
+        )
+    settings = operator_settings()
     jwks = read_jwks(jwks_file) if jwks_file is not None else None
     redirects = tuple(redirect_uri or ())
     if auth_method is None:
@@ -134,7 +168,7 @@ def create(
         first_party=first_party,
         jwks=jwks,
         backchannel_logout_uri=backchannel_logout_uri,
-        backchannel_logout_session_required=backchannel_logout_session_required,
+        backchannel_logout_session_required=not no_backchannel_logout_session_required,
     )
 
     async def work(storage: Storage) -> Registered:
@@ -150,12 +184,9 @@ def create(
 
 
 @app.command("list")
-def list_clients(
-    offset: Annotated[int, typer.Option(min=0)] = 0,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
-) -> None:
+def list_clients(offset: Offset = 0, limit: Limit = 100) -> None:
     """List clients, oldest first."""
-    settings = load_settings()
+    settings = operator_settings()
 
     async def work(storage: Storage) -> list[dict[str, Any]]:
         clients = await _registry(settings, storage).list(offset=offset, limit=limit)
@@ -167,7 +198,7 @@ def list_clients(
 @app.command()
 def show(client_id: ClientId) -> None:
     """Show one client (never its secret: only a hash of it is kept)."""
-    settings = load_settings()
+    settings = operator_settings()
 
     async def work(storage: Storage) -> Client:
         return await _registry(settings, storage).require(client_id)
@@ -178,7 +209,7 @@ def show(client_id: ClientId) -> None:
 @app.command("rotate-secret")
 def rotate_secret(client_id: ClientId) -> None:
     """Give a client_secret_* client a new secret (printed once); the old one stops working."""
-    settings = load_settings()
+    settings = operator_settings()
 
     async def work(storage: Storage) -> Registered:
         registered = await _registry(settings, storage).rotate_secret(client_id)
@@ -191,7 +222,7 @@ def rotate_secret(client_id: ClientId) -> None:
 @app.command()
 def delete(client_id: ClientId) -> None:
     """Delete a client: it can no longer authenticate or get new tokens."""
-    settings = load_settings()
+    settings = operator_settings()
 
     async def work(storage: Storage) -> None:
         if not await _registry(settings, storage).delete(client_id):

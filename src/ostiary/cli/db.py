@@ -7,7 +7,7 @@ import asyncio
 import typer
 
 from ostiary.cli._output import describe, fail, print_json
-from ostiary.cli._server import load_settings
+from ostiary.cli._server import operator_settings
 from ostiary.errors import OstiaryError
 from ostiary.storage import MEMORY_URL, StorageError
 
@@ -19,7 +19,7 @@ def upgrade_command() -> None:
     """Apply the migrations to OSTIARY_DATABASE_URL (nothing to do if it is up to date)."""
     from ostiary.storage.sql import current_revision, upgrade
 
-    settings = load_settings()
+    settings = operator_settings()
     url = settings.database_url
     if url == MEMORY_URL:
         fail("memory:// storage has no schema to migrate")

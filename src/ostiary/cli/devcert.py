@@ -36,11 +36,16 @@ _DIGITAL_SIGNATURE: Final = x509.KeyUsage(
 
 def dev_cert(
     out: Annotated[
-        Path, typer.Option("--out", file_okay=False, help="The directory to write them to.")
+        Path,
+        typer.Option(
+            "--out", file_okay=False, metavar="DIR", help="The directory to write them to."
+        ),
     ] = Path(".ostiary"),
     host: Annotated[
         list[str] | None,
-        typer.Option("--host", help="Another name or address to cover (repeatable)."),
+        typer.Option(
+            "--host", metavar="NAME", help="Another name or address to cover (repeatable)."
+        ),
     ] = None,
 ) -> None:
     """Write a self-signed certificate (localhost, 127.0.0.1, ::1) and its key (mode 0600)."""
@@ -53,7 +58,8 @@ def dev_cert(
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     typer.echo(f"wrote {cert_path} and {key_path} (valid {VALID_DAYS} days for {', '.join(names)})")
     cert, key_file = shlex.quote(str(cert_path)), shlex.quote(str(key_path))
-    typer.echo(f"ostiary serve --tls-cert {cert} --tls-key {key_file}")
+    # --demo: the one serve that needs no settings; with OSTIARY_* set, drop it.
+    typer.echo(f"ostiary serve --demo --tls-cert {cert} --tls-key {key_file}")
     typer.echo(f"then: curl --cacert {cert} https://127.0.0.1:8000/healthz")
 
 

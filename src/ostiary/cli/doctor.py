@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ostiary.cli._output import print_json
-from ostiary.cli._server import load_settings
+from ostiary.cli._server import operator_settings
 
 
 def doctor(
@@ -22,7 +22,7 @@ def doctor(
     with the fix. Exits 1 if any check fails. Reads only; prints no secret."""
     from ostiary.doctor import exit_code, run_checks
 
-    checks = asyncio.run(run_checks(load_settings()))
+    checks = asyncio.run(run_checks(operator_settings()))
     if json_output:
         print_json({"ok": exit_code(checks) == 0, "checks": [asdict(c) for c in checks]})
     else:

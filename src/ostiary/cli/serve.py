@@ -38,8 +38,10 @@ if TYPE_CHECKING:
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="The port.")] = 8000,
+    host: Annotated[
+        str, typer.Option(metavar="ADDRESS", help="The address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, metavar="PORT", help="The port.")] = 8000,
     demo: Annotated[
         bool,
         typer.Option(
@@ -49,17 +51,28 @@ def serve(
     tls_cert: Annotated[
         Path | None,
         typer.Option(
-            "--tls-cert", exists=True, dir_okay=False, help="Serve HTTPS with this PEM certificate."
+            "--tls-cert",
+            exists=True,
+            dir_okay=False,
+            metavar="FILE",
+            help="Serve HTTPS with this PEM certificate.",
         ),
     ] = None,
     tls_key: Annotated[
         Path | None,
-        typer.Option("--tls-key", exists=True, dir_okay=False, help="The certificate's PEM key."),
+        typer.Option(
+            "--tls-key",
+            exists=True,
+            dir_okay=False,
+            metavar="FILE",
+            help="The certificate's PEM key.",
+        ),
     ] = None,
     forwarded_allow_ips: Annotated[
         str | None,
         typer.Option(
             "--forwarded-allow-ips",
+            metavar="ADDRESSES",
             help="Comma-separated proxy addresses whose X-Forwarded-For/-Proto are trusted "
             "(default: none, the headers are ignored).",
         ),

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import typer
 
 from ostiary.cli._keyfile import load_keys
-from ostiary.cli._output import describe, fail, print_json, token_failures
+from ostiary.cli._output import describe, fail, note, print_json, token_failures
 from ostiary.cli._times import describe_times
 from ostiary.errors import InvalidToken, OstiaryError
 from ostiary.jose import DEFAULT_LEEWAY
@@ -26,16 +26,29 @@ NOT_CHECKED = "decoded only; the signature, issuer, audience and times were NOT 
 _TOKEN_HELP = "The compact JWT, or - to read it from stdin (keeps it out of ps and shell history)."
 
 app = typer.Typer(help="Access tokens.", no_args_is_help=True)
-TokenArg = Annotated[str, typer.Argument(help=_TOKEN_HELP, show_default=False)]
+TokenArg = Annotated[str, typer.Argument(metavar="TOKEN", help=_TOKEN_HELP, show_default=False)]
 KeyFile = Annotated[
     Path | None,
-    typer.Option("--key", help="A JWK, JWKS or PEM public key file.", exists=True, dir_okay=False),
+    typer.Option(
+        "--key",
+        metavar="FILE",
+        help="A JWK, JWKS or PEM public key file.",
+        exists=True,
+        dir_okay=False,
+    ),
 ]
-PemAlg = Annotated[VerifyAlg | None, typer.Option("--alg", help="Algorithm of a PEM --key.")]
+PemAlg = Annotated[
+    VerifyAlg | None,
+    typer.Option("--alg", metavar="ALG", help="Algorithm of a PEM --key, e.g. ES256 or RS256."),
+]
 PemKid = Annotated[
-    str | None, typer.Option("--kid", help="kid of a PEM --key; default: thumbprint.")
+    str | None,
+    typer.Option("--kid", metavar="KID", help="kid of a PEM --key; default: thumbprint."),
 ]
-Leeway = Annotated[float, typer.Option(min=0, max=300, help="Clock skew allowed, in seconds.")]
+Leeway = Annotated[
+    float,
+    typer.Option(min=0, max=300, metavar="SECONDS", help="Clock skew allowed (0 to 300)."),
+]
 
 
 @app.command()
@@ -45,7 +58,7 @@ def decode(token: TokenArg) -> None:
         header, claims = inspect_compact(_read_token(token))
     except InvalidToken as exc:
         fail(f"cannot decode the token: {describe(exc)}")
-    typer.echo(f"UNVERIFIED: {NOT_CHECKED}", err=True)
+    note(f"UNVERIFIED: {NOT_CHECKED}")
     times = describe_times(claims, time.time())
     print_json({"UNVERIFIED": NOT_CHECKED, "header": header, "claims": claims, "times": times})
 
@@ -53,9 +66,15 @@ def decode(token: TokenArg) -> None:
 @app.command()
 def verify(
     token: TokenArg,
-    issuer: Annotated[str, typer.Option(help="The one issuer accepted (exact match).")],
-    audience: Annotated[list[str], typer.Option(help="An accepted audience; repeatable.")],
-    jwks_url: Annotated[str | None, typer.Option(help="Fetch the issuer's JWKS here.")] = None,
+    issuer: Annotated[
+        str, typer.Option(metavar="URL", help="The one issuer accepted (exact match).")
+    ],
+    audience: Annotated[
+        list[str], typer.Option(metavar="AUDIENCE", help="An accepted audience; repeatable.")
+    ],
+    jwks_url: Annotated[
+        str | None, typer.Option(metavar="URL", help="Fetch the issuer's JWKS here.")
+    ] = None,
     key: KeyFile = None,
     alg: PemAlg = None,
     kid: PemKid = None,
@@ -86,10 +105,7 @@ def _verified(verifier: TokenVerifier, token: str) -> AccessClaims:
     try:
         return verifier.verify_sync(token)
     except InvalidToken as exc:
-        typer.echo("error: the token is NOT valid:", err=True)
-        for line in token_failures(exc):
-            typer.echo(f"  {line}", err=True)
-        raise typer.Exit(1) from None
+        fail("the token is NOT valid:", lines=token_failures(exc))
     except OstiaryError as exc:  # no keys: the JWKS could not be fetched
         fail(describe(exc))
 

@@ -11,8 +11,9 @@ import typer
 
 from ostiary.authn import Accounts
 from ostiary.cli import audit
-from ostiary.cli._output import fail, print_json
-from ostiary.cli._server import iso, load_settings, with_storage
+from ostiary.cli._options import Limit, Offset
+from ostiary.cli._output import USAGE, fail, note, print_json
+from ostiary.cli._server import iso, operator_settings, with_storage
 from ostiary.clock import SYSTEM_CLOCK
 from ostiary.storage import Storage
 from ostiary.storage.records import User
@@ -24,8 +25,12 @@ if TYPE_CHECKING:
 MAX_STDIN_CHARS: Final = 4096
 
 app = typer.Typer(help="User accounts.", no_args_is_help=True)
-Username = Annotated[str, typer.Argument(help="The username (or email).", show_default=False)]
-Role = Annotated[str, typer.Argument(help="A role name, e.g. admin.", show_default=False)]
+Username = Annotated[
+    str, typer.Argument(metavar="USERNAME", help="The username (or email).", show_default=False)
+]
+Role = Annotated[
+    str, typer.Argument(metavar="ROLE", help="A role name, e.g. admin.", show_default=False)
+]
 PasswordStdin = Annotated[
     bool,
     typer.Option(
@@ -38,12 +43,13 @@ PasswordStdin = Annotated[
 def create(
     username: Username,
     role: Annotated[
-        list[str] | None, typer.Option("--role", help="A role; repeatable. Default: user.")
+        list[str] | None,
+        typer.Option("--role", metavar="ROLE", help="A role; repeatable. Default: user."),
     ] = None,
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Create a user (whether or not self-registration is open)."""
-    settings = load_settings()
+    settings = operator_settings()
     password = read_password(password_stdin)
     roles = role or ["user"]
 
@@ -59,12 +65,9 @@ def create(
 
 
 @app.command("list")
-def list_users(
-    offset: Annotated[int, typer.Option(min=0)] = 0,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
-) -> None:
+def list_users(offset: Offset = 0, limit: Limit = 100) -> None:
     """List users, oldest first."""
-    settings = load_settings()
+    settings = operator_settings()
 
     async def work(storage: Storage) -> list[dict[str, Any]]:
         users = await storage.users.list(offset=offset, limit=limit)
@@ -75,30 +78,35 @@ def list_users(
 
 @app.command("add-role")
 def add_role(username: Username, role: Role) -> None:
-    """Give a user a role (in tokens issued from the next login or refresh)."""
-    _change(
-        username,
-        lambda accounts, user: accounts.add_role(user.id, role),
-        kind="user.role_add",
-        data={"role": role},
-    )
+    """Give a user a role (in tokens issued from the next login or refresh). A role the user
+    has already is left as it is: nothing changes and nothing is recorded."""
+
+    def change(accounts: Accounts, user: User) -> Awaitable[User] | None:
+        if role in user.roles:
+            note(f"User {user.username} has the role {role} already; nothing changed")
+            return None
+        return accounts.add_role(user.id, role)
+
+    _change(username, change, kind="user.role_add", data={"role": role})
 
 
 @app.command("remove-role")
 def remove_role(username: Username, role: Role) -> None:
-    """Take a role away (its scopes leave the user's tokens at the next refresh)."""
-    _change(
-        username,
-        lambda accounts, user: accounts.remove_role(user.id, role),
-        kind="user.role_remove",
-        data={"role": role},
-    )
+    """Take a role away (its scopes leave the user's tokens at the next refresh). A role the
+    user does not have is an error (exit 1): nothing changes and nothing is recorded."""
+
+    def change(accounts: Accounts, user: User) -> Awaitable[User]:
+        if role not in user.roles:
+            fail(f"User {user.username} does not have the role {role}")
+        return accounts.remove_role(user.id, role)
+
+    _change(username, change, kind="user.role_remove", data={"role": role})
 
 
 @app.command()
 def disable(username: Username) -> None:
     """Refuse the user's logins, end every session, refuse every access token issued so far."""
-    settings = load_settings()
+    settings = operator_settings()
 
     async def work(storage: Storage) -> User:
         accounts = _accounts(settings, storage)
@@ -119,7 +127,7 @@ def enable(username: Username) -> None:
 @app.command("set-password")
 def set_password(username: Username, password_stdin: PasswordStdin = False) -> None:
     """Set a new password; every session of the user ends."""
-    settings = load_settings()
+    settings = operator_settings()
     password = read_password(password_stdin)
 
     async def work(storage: Storage) -> User:
@@ -143,6 +151,12 @@ def read_password(from_stdin: bool) -> str:
         password = line.removesuffix("\n").removesuffix("\r")
         if len(line) > MAX_STDIN_CHARS:
             fail(f"the password on stdin is longer than {MAX_STDIN_CHARS} characters")
+    elif not sys.stdin.isatty():
+        # getpass would read it all the same, echoed, with a GetPassWarning: say what works.
+        fail(
+            "standard input is not a terminal: add --password-stdin to read the password from it",
+            code=USAGE,
+        )
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
     if not password:
@@ -168,19 +182,22 @@ def _accounts(settings: Settings, storage: Storage) -> Accounts:
 
 def _change(
     username: str,
-    change: Callable[[Accounts, User], Awaitable[User]],
+    change: Callable[[Accounts, User], Awaitable[User] | None],
     *,
     kind: str,
     data: Mapping[str, str] | None = None,
 ) -> None:
-    """Look the user up, apply ``change(accounts, user)`` (a coroutine), record it in the
-    audit trail as ``kind``, print the result."""
-    settings = load_settings()
+    """Look the user up, apply ``change(accounts, user)`` (a coroutine, or None when there is
+    nothing to change), record it in the audit trail as ``kind``, print the user."""
+    settings = operator_settings()
 
     async def work(storage: Storage) -> User:
         accounts = _accounts(settings, storage)
         user = await accounts.get_by_username(username)
-        changed = await change(accounts, user)
+        changing = change(accounts, user)
+        if changing is None:
+            return user
+        changed = await changing
         await audit.record(storage, kind, subject=user.id, data=data)
         return changed
 

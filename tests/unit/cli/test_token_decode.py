@@ -127,7 +127,7 @@ def test_garbage_is_a_clear_error(runner: CliRunner, token: str) -> None:
 def test_empty_stdin_is_a_clear_error(runner: CliRunner) -> None:
     code, _, err = decode(runner, "-", stdin="")
     assert code == 1
-    assert err == "error: no token given\n"
+    assert err == "error: No token given.\n"
 
 
 def test_an_error_never_repeats_the_token(runner: CliRunner) -> None:

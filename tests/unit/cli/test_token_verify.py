@@ -42,7 +42,7 @@ def assert_rejected(result: Result, token: str, *reasons: str) -> list[str]:
     assert result.exit_code == 1, result.output
     assert result.stdout == ""
     lines = result.stderr.splitlines()
-    assert lines[0] == "error: the token is NOT valid:"
+    assert lines[0] == "error: The token is NOT valid:"
     assert [line.split(":")[0].strip() for line in lines[1:]] == list(reasons)
     for part in filter(None, token.split(".")):
         assert part not in result.output
@@ -80,8 +80,8 @@ def test_every_failed_check_is_printed(
         "wrong_audience",
         "expired",
     )
-    assert "The token has expired." in lines[2]
-    assert "The token is not intended for this audience." in lines[1]
+    assert "The token has expired (" in lines[2]
+    assert "The token is not intended for this audience (" in lines[1]
 
 
 def test_a_single_failure(runner: CliRunner, make_token: MakeToken, key_file: str) -> None:
