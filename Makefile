@@ -1,22 +1,32 @@
-# Every target creates .venv with the machine's python3 on first use, and again when
-# pyproject.toml changed (the stamp file is older than it).
+# Every target creates .venv with the machine's python3 on first use and installs what it
+# needs, again when pyproject.toml changed (a stamp file is older than it): `make run` the
+# server alone (the `server` extra), the other targets the whole dev toolchain (`dev`).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+SERVE_STAMP := $(VENV)/.installed-server
+DEV_STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test lint format bench clean
 
-$(STAMP): pyproject.toml
+# The dev install holds the server's: a .venv made by `make test` serves without installing.
+$(SERVE_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test $(DEV_STAMP) -nt pyproject.toml || $(BIN)/python -m pip install --quiet -e '.[server]'
+	touch $(SERVE_STAMP)
+
+$(DEV_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(DEV_STAMP)
 
-run: $(STAMP)
-	$(BIN)/ostiary serve --demo
+run: $(SERVE_STAMP)
+	$(BIN)/ostiary serve --demo --host $(HOST) --port $(PORT)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy --strict src tests benchmarks examples
@@ -24,11 +34,11 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks examples
 	$(BIN)/ruff format src tests benchmarks examples
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ..docs._markdown import blocks_of
 from ._live import (
+    BASH_TIMEOUT,
     LiveServer,
     claims_of,
+    clean_environment,
     header_of,
     live_server,
     login_audiences,
@@ -28,6 +32,7 @@ pytestmark = pytest.mark.slow
 
 ADMIN_ONLY = oauth("insufficient_scope", "The token does not carry a role this resource requires.")
 QUICKSTART = Path(__file__).parents[2] / "docs" / "quickstart.md"
+README = Path(__file__).parents[2] / "README.md"
 DEFAULT_URL = "http://127.0.0.1:8000"
 NEEDS_REPORTS = {
     **oauth("insufficient_scope", "The token does not grant the scope this resource requires."),
@@ -184,16 +189,41 @@ def test_the_printed_walkthrough_names_this_server(live: LiveServer) -> None:
 
 
 def test_the_quickstart_shows_the_walkthrough_the_server_prints(live: LiveServer) -> None:
-    """docs/quickstart.md holds the same block, for the default URL and with a placeholder
-    for the password."""
+    """docs/quickstart.md holds the same block, for the default URL, all of it shell: the line
+    that sets the password is the one the server printed, which the reader pastes first."""
     section = QUICKSTART.read_text(encoding="utf-8").split("## The walkthrough", 1)[1]
-    documented = printed_walkthrough(section.split("```sh\n", 1)[1].split("```", 1)[0])
+    documented = section.split("```sh\n", 1)[1].split("```", 1)[0]
     printed = printed_walkthrough(live.stdout()).replace(live.base_url, DEFAULT_URL)
-    doc_password, *doc_steps = documented.splitlines()
     printed_password, *printed_steps = printed.splitlines()
-    assert doc_steps == printed_steps
-    assert doc_password.startswith("export ALICE_PASSWORD=")
     assert printed_password.startswith("export ALICE_PASSWORD=")
+    assert documented.splitlines() == printed_steps
+
+
+def test_the_printed_service_secret_gets_the_readme_a_token(live: LiveServer) -> None:
+    """The README's client-credentials curl, pasted after the export line the server printed,
+    gets the demo service account a token."""
+    exports = [
+        line.strip()
+        for line in live.stdout().splitlines()
+        if line.strip().startswith("export SERVICE_SECRET=")
+    ]
+    assert len(exports) == 1, live.stdout()
+    (curl,) = [b.code for b in blocks_of(README) if "grant_type=client_credentials" in b.code]
+    script = exports[0] + "\n" + curl.replace(DEFAULT_URL, live.base_url)
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-euc", script],
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=BASH_TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    issued = json.loads(done.stdout)
+    assert (issued["token_type"], issued["scope"]) == ("Bearer", "reports:read")
+    claims = claims_of(issued["access_token"])
+    assert (claims["sub"], claims["client_id"]) == ("demo-service", "demo-service")
+    assert "refresh_token" not in issued
 
 
 def test_the_printed_walkthrough_runs_as_printed(live: LiveServer, tmp_path: Path) -> None:

@@ -175,5 +175,19 @@ def describe_clients(clients: DemoClients) -> str:
             "Demo OAuth clients:",
             f"  {SERVICE_CLIENT:<12} client credentials, scope reports:read   {how}",
             f"  {WEB_CLIENT:<12} public web app (authorization code + PKCE) for examples/sso",
+            "",
+            "For the README's service-account steps (client credentials):",
+            "",
+            f"  {service_secret_line(clients)}",
         ]
     )
+
+
+def service_secret_line(clients: DemoClients) -> str:
+    """The line that sets ``$SERVICE_SECRET``, which the README's client-credentials steps
+    read, as ``alice_password_line`` sets ``$ALICE_PASSWORD``."""
+    if clients.service_secret is not None:
+        return f"export SERVICE_SECRET='{clients.service_secret}'"
+    if clients.from_env:
+        return 'export SERVICE_SECRET="$OSTIARY_DEMO_SERVICE_SECRET"'
+    return "export SERVICE_SECRET='...'   # the one printed at the first start"
