@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -38,9 +37,9 @@ pytestmark = pytest.mark.browser
 
 T = TypeVar("T")
 
-#: Every wait of the browser; the whole module stays well under 30 s.
-STEP_TIMEOUT_MS: Final = 5_000
-MODULE_BUDGET: Final = 30.0
+#: Every wait of the browser: a step that has not happened by then fails (a bound on a wait,
+#: never a measure of speed, which belongs to ``make bench``).
+STEP_TIMEOUT_MS: Final = 15_000
 SSO_COOKIE: Final = "ostiary_sso"  # no __Host- prefix on a plain-HTTP loopback issuer
 SCOPES: Final = frozenset({"openid", "profile"})
 #: The query parameters an app's URL may carry: the authorization response on ``/callback``
@@ -110,7 +109,6 @@ def _client_settings(app: App) -> ClientSettings:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    started = time.monotonic()
     with contextlib.ExitStack() as stack:
         sockets = [loopback_socket() for _ in APPS]  # their ports go into the registrations
         for sock in sockets:
@@ -136,7 +134,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             )
             stack.enter_context(serve(create_app(settings), sock=sock))
         yield Deployment(server, {app.client_id: app for app in apps})
-    assert time.monotonic() - started < MODULE_BUDGET
 
 
 @dataclass

@@ -24,7 +24,7 @@ from tests.http._oauth import (
     refresh,
     web_client,
 )
-from tests.http._server import NEW_PASSWORD, PASSWORD, Server, bearer
+from tests.http._server import BAD_GRANT, NEW_PASSWORD, PASSWORD, Server, bearer
 
 
 @pytest.fixture
@@ -106,4 +106,4 @@ async def test_ending_a_browser_session_ends_the_app_sessions_it_opened(
     await server.client.delete(f"/auth/sessions/{browser['id']}", headers=headers)
 
     answer = await refresh(server, web, tokens["refresh_token"])
-    assert answer.status_code in (400, 401)
+    assert (answer.status_code, answer.json()) == (400, BAD_GRANT)

@@ -68,7 +68,9 @@ async def own_apis(server: Server, token: str) -> dict[str, int]:
 
 
 def refused(statuses: dict[str, int]) -> bool:
-    return all(status in (401, 403) for status in statuses.values())
+    """Every endpoint answered 401: the token is not for any of them (its audience is not
+    theirs), an ``invalid_token`` (RFC 6750 §3.1), before any scope or role is looked at."""
+    return set(statuses.values()) == {401}
 
 
 async def consented_token(server: Server, **client: Any) -> dict[str, Any]:

@@ -1,17 +1,19 @@
 """Properties of the form and Basic-credential parsers (RFC 6749 §2.3.1, Appendix B): any
-input either parses or is an ``invalid_request`` / ``invalid_client``, and what a client
-encodes correctly reads back as it was."""
+input either parses into what Python's own ``urllib.parse`` reads in it, or is an
+``invalid_request`` / ``invalid_client`` whose reason is true of it; and what a client encodes
+correctly reads back as it was."""
 
 from __future__ import annotations
 
 import base64
 from typing import Final
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import parse_qsl, quote_plus, unquote_plus, urlencode
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ostiary.errors import InvalidClient, InvalidRequest
+from ostiary.grants import TokenRequest
 from ostiary.server.forms import MAX_FIELDS, REPEATABLE, _basic, parse_form
 
 PROPS: Final = settings(max_examples=150, derandomize=True, database=None, deadline=None)
@@ -19,15 +21,74 @@ PROPS: Final = settings(max_examples=150, derandomize=True, database=None, deadl
 TEXT: Final = st.characters(exclude_characters="\x00", exclude_categories=["Cs"])
 NAMES: Final = st.text(TEXT, min_size=1, max_size=12).filter(lambda n: n not in REPEATABLE)
 VALUES: Final = st.text(TEXT, max_size=40)
+MALFORMED: Final = "The form body is malformed or has too many fields."
+HOLDS_NUL: Final = "The form body holds a NUL."
+#: Forms of a few fields, names that repeat, NULs, bytes that are no UTF-8, fields with no
+#: "=": the fuzzing meets every way of reading a form or refusing it.
+FORM_BYTES: Final = st.lists(
+    st.tuples(
+        st.sampled_from([b"a", b"b", b"resource"] * 4 + [b"a%00", b"", b"%ff"]),
+        st.sampled_from([b"="] * 8 + [b""]),
+        st.sampled_from([b"1", b"", b"%00", b"%41", b"%ff", b"+x", b"=", b"\xff"]),
+    ).map(b"".join),
+    max_size=6,
+).map(b"&".join)
+
+
+def python_pairs(body: bytes, *, errors: str = "replace") -> list[tuple[str, str]] | None:
+    """The name-value pairs Python's lenient parser reads in ``body``; None if it is no text
+    (or, with ``errors="strict"``, if a percent-encoded byte sequence is no UTF-8)."""
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors=errors)
+    except UnicodeDecodeError:
+        return None
+
+
+def is_true_of(body: bytes, refusal: str) -> bool:
+    """Whether the reason the parser gave for refusing ``body`` holds of it."""
+    pairs = python_pairs(body)
+    if refusal == MALFORMED:  # no UTF-8, too many fields, or a field (even empty) without "="
+        fields = body.split(b"&") if body else []
+        return (
+            python_pairs(body, errors="strict") is None
+            or len(fields) > MAX_FIELDS
+            or any(b"=" not in field for field in fields)
+        )
+    if pairs is None:
+        return False
+    if refusal == HOLDS_NUL:
+        return any("\x00" in name + value for name, value in pairs)
+    names = [name for name, _ in pairs if name not in REPEATABLE]
+    repeated = {name for name in names if names.count(name) > 1}
+    return any(refusal == f"The {name[:40]} parameter is repeated." for name in repeated)
+
+
+def assert_read_or_refused_for_a_true_reason(body: bytes) -> None:
+    try:
+        form = parse_form(body)
+    except InvalidRequest as refused:
+        assert is_true_of(body, refused.description), refused.description
+        return
+    pairs = python_pairs(body)
+    assert pairs is not None
+    assert form == TokenRequest(
+        {n: v for n, v in pairs if n not in REPEATABLE},
+        tuple(v for n, v in pairs if n in REPEATABLE),
+    )
+    assert len(form.params) == len([n for n, _ in pairs if n not in REPEATABLE])  # none lost
+    assert not any("\x00" in name + value for name, value in pairs)
 
 
 @PROPS
 @given(st.binary(max_size=300))
-def test_any_bytes_parse_or_are_invalid_request(body: bytes) -> None:
-    try:
-        parse_form(body)
-    except InvalidRequest:
-        pass
+def test_any_bytes_are_the_form_python_reads_or_refused_for_a_true_reason(body: bytes) -> None:
+    assert_read_or_refused_for_a_true_reason(body)
+
+
+@PROPS
+@given(FORM_BYTES)
+def test_form_soup_is_the_form_python_reads_or_refused_for_a_true_reason(body: bytes) -> None:
+    assert_read_or_refused_for_a_true_reason(body)
 
 
 @PROPS
@@ -57,7 +118,8 @@ def test_more_fields_than_the_cap_are_invalid_request(count: int) -> None:
     body = "&".join(f"f{i}=1" for i in range(count)).encode()
     try:
         parse_form(body)
-    except InvalidRequest:
+    except InvalidRequest as exc:
+        assert exc.description == MALFORMED
         return
     raise AssertionError("the field cap was not enforced")
 
@@ -67,19 +129,32 @@ def test_more_fields_than_the_cap_are_invalid_request(count: int) -> None:
 def test_any_authorization_header_is_basic_or_invalid_client(header: str) -> None:
     try:
         client_id, _ = _basic(header)
-    except InvalidClient:
+    except InvalidClient as exc:
+        assert exc.error == "invalid_client"
         return
+    assert header.strip().partition(" ")[0].lower() == "basic"
     assert client_id
 
 
 @PROPS
 @given(st.binary(max_size=120))
-def test_any_basic_payload_is_credentials_or_invalid_client(payload: bytes) -> None:
+def test_any_basic_payload_is_its_credentials_or_invalid_client(payload: bytes) -> None:
+    """Accepted, the id and secret are the payload's two halves, each form-decoded; refused,
+    the payload really is no UTF-8 ``id:secret`` with an id."""
     header = "Basic " + base64.b64encode(payload).decode()
     try:
-        _basic(header)
-    except InvalidClient:
-        pass
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    try:
+        credentials = _basic(header)
+    except InvalidClient as exc:
+        assert exc.error == "invalid_client"
+        assert text is None or not text.partition(":")[0] or ":" not in text
+        return
+    assert text is not None
+    raw_id, _, raw_secret = text.partition(":")
+    assert credentials == (unquote_plus(raw_id), unquote_plus(raw_secret))
 
 
 @PROPS
