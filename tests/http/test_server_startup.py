@@ -89,7 +89,9 @@ from ostiary.server import create_app
 from ostiary.settings import Settings
 
 async def main() -> None:
-    settings = Settings(database_url=sys.argv[1], dev=True, dev_key_dir=sys.argv[2])
+    settings = Settings(
+        database_url=sys.argv[1], dev=True, dev_key_dir=sys.argv[2], access_log=False
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
