@@ -70,8 +70,8 @@ SERVICE_CLIENT: Final = "demo-service"
 LOGIN_TARGET: Final = 0.8  # of the bare hash rate
 REFRESH_TARGET: Final = 1000.0  # per CPU-second, SQLite, on the reference machine
 SERVICE_TOKEN_TARGET: Final = 3500.0  # client_credentials grants per CPU-second, the same
-#: The absolute targets above were set where ``for i in range(10**7): pass`` took this long;
-#: on another machine they are scaled by its own time for the loop (issue 11 §2).
+#: The absolute targets above were set where ``s = 0; for i in range(10**7): s += i`` took
+#: this long; on another machine they are scaled by its own time for the loop (issue 11 §2).
 CALIBRATION_REFERENCE_SECONDS: Final = 0.69
 #: Refreshes with rotation per server CPU-second, PostgreSQL over SQLite, at least.
 POSTGRES_REFRESH_TARGET: Final = 0.9
@@ -472,8 +472,8 @@ def drop_database(name: str) -> None:
 
 
 def calibrate(cpu: int | None, repeats: int = 3) -> float:
-    """Seconds of ``for i in range(10**7): pass`` on ``cpu``, best of ``repeats``: how fast
-    this machine runs Python, to scale the absolute targets."""
+    """Seconds of ``s = 0; for i in range(10**7): s += i`` on ``cpu``, best of ``repeats``:
+    how fast this machine runs Python, to scale the absolute targets (docs/benchmarks.md)."""
     before = os.sched_getaffinity(0)
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
@@ -481,8 +481,9 @@ def calibrate(cpu: int | None, repeats: int = 3) -> float:
         best = float("inf")
         for _ in range(repeats):
             started = time.perf_counter()
-            for _i in range(10**7):
-                pass
+            total = 0
+            for i in range(10**7):
+                total += i
             best = min(best, time.perf_counter() - started)
         return best
     finally:
