@@ -196,6 +196,13 @@ def cpu_plan() -> tuple[int | None, int | None]:
     return (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
 
 
+def placement(server_cpu: int | None, client_cpu: int | None, servers: str) -> str:
+    """Where the processes of a bench run, for its header."""
+    if server_cpu is None:
+        return "no CPU pinning (one CPU)"
+    return f"{servers} on CPU {server_cpu}, load generator on CPU {client_cpu}"
+
+
 def _cpu_arg(cpu: int | None) -> list[str]:
     return [] if cpu is None else [f"--cpu={cpu}"]
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from benchmarks._common import ROOT, Target, median, ratio, render_table
-from benchmarks.http import Server, cpu_plan, load
+from benchmarks.http import Measurement, Server, cpu_plan, load, placement
 from benchmarks.server import (
     BENCH_RATE_LIMIT,
     JWKS_PATH,
@@ -162,29 +162,14 @@ def install_peer() -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Run:
-    server: str
-    load: str
-    round_: int
-    result: dict[str, Any]
+class Run(Measurement):
+    """One load on one server (``variant`` is the load)."""
+
+    server: str = ""
 
     @property
-    def rate(self) -> float:
-        return float(self.result["rate"])
-
-    @property
-    def cpu_rate(self) -> float | None:
-        cpu = self.result.get("server_cpu")
-        return self.rate / cpu if cpu else None
-
-    def problem(self) -> str:
-        r = self.result
-        bad = {s: n for s, n in r["statuses"].items() if s != "200"}
-        parts = [f"statuses {bad}"] if bad else []
-        parts += [f"{k} {r[k]}" for k in ("connection_errors", "protocol_errors") if r.get(k)]
-        if r.get("timed_out"):
-            parts.append("timed out")
-        return ", ".join(parts)
+    def load(self) -> str:
+        return self.variant
 
 
 @dataclass(slots=True)
@@ -321,12 +306,7 @@ def _load(
 
 def run(config: PeersConfig, log: Callable[[str], None] = print) -> PeersReport:
     server_cpu, client_cpu = cpu_plan()
-    placement = (
-        f"each server on CPU {server_cpu} in turn, load generator on CPU {client_cpu}"
-        if server_cpu is not None
-        else "no CPU pinning (one CPU)"
-    )
-    report = PeersReport(config, placement)
+    report = PeersReport(config, placement(server_cpu, client_cpu, "each server in turn"))
     report.peer_version = install_peer()
     with tempfile.TemporaryDirectory(prefix="ostiary-bench-peers-") as tmp:
         workdir = Path(tmp)
@@ -376,7 +356,7 @@ def run(config: PeersConfig, log: Callable[[str], None] = print) -> PeersReport:
             for round_ in range(config.rounds):
                 for loaded, load_, path, extra in plans if round_ % 2 == 0 else plans[::-1]:
                     result = _load(loaded, config, path, client_cpu, extra)
-                    run_ = Run(loaded.name, load_, round_, result)
+                    run_ = Run(load_, round_, result, server=loaded.name)
                     report.runs.append(run_)
                     lat = result.get("latency_ms") or {}
                     log(

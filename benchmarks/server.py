@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from benchmarks._common import Target, median, ratio, render_table
-from benchmarks.http import Measurement, Server, cpu_plan, http_status, load
+from benchmarks.http import Measurement, Server, cpu_plan, http_status, load, placement
 
 LOGIN: Final = "logins"
 REFRESH_SQLITE: Final = "refreshes, SQLite"
@@ -613,12 +613,7 @@ class Bench:
 
 def run(config: ServerConfig, log: Callable[[str], None] = print) -> ServerReport:
     server_cpu, client_cpu = cpu_plan()
-    placement = (
-        f"servers and bare hashes on CPU {server_cpu}, load generator on CPU {client_cpu}"
-        if server_cpu is not None
-        else "no CPU pinning (one CPU)"
-    )
-    report = ServerReport(config, placement)
+    report = ServerReport(config, placement(server_cpu, client_cpu, "servers and bare hashes"))
     report.calibration = calibrate(server_cpu)
     log(
         f"  calibration loop: {report.calibration:.3f} s (reference {CALIBRATION_REFERENCE_SECONDS}"
