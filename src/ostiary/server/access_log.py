@@ -98,7 +98,7 @@ class AccessLog:
             with self._lock:
                 self._dropped += count
 
-    def close(self, timeout: float = 2.0) -> None:
+    def close(self, timeout: float = 10.0) -> None:
         """Flush, then wait (at most ``timeout`` seconds) for the writer to write everything."""
         self.flush()
         writer = self._writer
