@@ -50,7 +50,7 @@ class Outcome(StrEnum):
     FAILURE = "failure"
 
 
-def origin_of(scope: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+def address_and_agent(scope: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
     """The client address and the user agent of an ASGI scope."""
     if scope is None:
         return None, None
@@ -132,7 +132,7 @@ class AuditTrail:
     ) -> AuditEvent:
         """The event, its address and user agent taken from the current request if not given."""
         if address is None and user_agent is None:
-            address, user_agent = origin_of(current_request.get())
+            address, user_agent = address_and_agent(current_request.get())
         return AuditEvent(
             kind=kind,
             time=self._clock.now(),

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import Final, Protocol
 
 
 class Clock(Protocol):
     """Anything that tells the current time as seconds since the Unix epoch."""
 
     def now(self) -> float: ...
+
+
+#: Seconds in a day: the unit of key rotation and refresh lifetimes.
+DAY: Final = 86_400
 
 
 class SystemClock:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ostiary.access_claims import AccessClaims
 from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.errors import UnknownKey
 from ostiary.jose import DEFAULT_LEEWAY
 from ostiary.keys.live import LiveKeySet
 from ostiary.resource import RevocationList, TokenVerifier
-from ostiary.resource.claims import AccessClaims
 
 
 class OwnTokenVerifier(TokenVerifier):

@@ -12,8 +12,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ostiary.authz.scopes import parse_scope
+from ostiary.clock import DAY
 
-DAY: Final = 86_400
 DEFAULT_DATABASE_URL: Final = "sqlite+aiosqlite:///./ostiary.db"
 DEFAULT_ISSUER: Final = "http://127.0.0.1:8000"
 
@@ -181,7 +181,7 @@ class Settings(BaseSettings):
     @classmethod
     def _exact_origins(cls, value: list[str]) -> list[str]:
         for origin in value:
-            check_origin(origin)
+            check_origin_setting(origin)
         return value
 
     @model_validator(mode="after")
@@ -203,7 +203,7 @@ class Settings(BaseSettings):
         return self
 
 
-def check_origin(origin: str) -> None:
+def check_origin_setting(origin: str) -> None:
     """ValueError unless ``origin`` is one exact ``scheme://host[:port]`` as browsers send it.
     ``*`` is refused outright: an auth server's answers are never for any origin at all."""
     if origin in ("*", "null"):

@@ -14,26 +14,31 @@ from typing import Any, Final
 
 from ostiary.audit import AuditTrail
 from ostiary.authn import Accounts, PasswordHasher, PasswordPolicy
-from ostiary.authn.browser import BrowserSessions
-from ostiary.authn.clients import ClientAuthenticator, ClientRegistry
+from ostiary.authn.browser_sessions import BrowserSessions
+from ostiary.authn.client_auth import ClientAuthenticator
+from ostiary.authn.client_registry import ClientRegistry
 from ostiary.authn.cookies import Cookies
 from ostiary.authn.first_party import FirstParty
-from ostiary.authn.throttle import CounterStorage, Throttle, ThrottlePolicy, rate_limit_storage
+from ostiary.authn.throttle import CounterStorage, Throttle, ThrottlePolicy
 from ostiary.authz.trust import EndpointRequirements, ServerAudiences
-from ostiary.clock import SYSTEM_CLOCK, Clock
+from ostiary.clock import DAY, SYSTEM_CLOCK, Clock
+from ostiary.encoding import sha256_hex
 from ostiary.grants import ClientCredentialsGrant, Grant, TokenEndpoint
-from ostiary.grants.authorization_code import AuthorizationCodeGrant, Authorizations
+from ostiary.grants.authorization_code import AuthorizationCodeGrant
+from ostiary.grants.authorization_endpoint import Authorizations
 from ostiary.grants.refresh_token import RefreshTokenGrant
 from ostiary.keys.encryption import MasterKey
 from ostiary.keys.live import LiveKeySet
 from ostiary.keys.master_file import MASTER_KEY_FILE, load_or_create_master_key
-from ostiary.keys.service import DAY, KeyEvents, KeyService
+from ostiary.keys.service import KeyEvents, KeyService
 from ostiary.own_verifier import OwnTokenVerifier
 from ostiary.resource import RevocationList, TokenVerifier
 from ostiary.settings import Settings
 from ostiary.storage import MEMORY_URL, Storage, open_storage
+from ostiary.storage.rate_limits import rate_limit_storage
 from ostiary.tokens import AccessTokenIssuer, RefreshTokens, Revocations
 from ostiary.tokens.backchannel import BackChannelLogout
+from ostiary.tokens.client_revocation import ClientTokenRevocation
 from ostiary.tokens.id_token import DEFAULT_ID_TOKEN_TTL, IdTokenIssuer
 from ostiary.tokens.introspection import TokenInspector
 from ostiary.tokens.lifecycle import SessionLifecycle
@@ -227,7 +232,7 @@ def revocation_relay(settings: Settings, storage: Storage) -> RevocationRelay | 
 
         # One channel per issuer: every instance of a deployment shares it, two deployments
         # on one Redis do not hear each other.
-        digest = hashlib.sha256(settings.issuer.encode()).hexdigest()[:16]
+        digest = sha256_hex(settings.issuer)[:16]
         notices = RedisRevocationNotices(
             settings.redis_url, channel=f"ostiary:revocations:{digest}"
         )
@@ -341,6 +346,7 @@ class OAuthServices:
     token_endpoint: TokenEndpoint
     authorizations: Authorizations
     inspector: TokenInspector
+    revocation: ClientTokenRevocation
     id_tokens: IdTokenIssuer
     browser_sessions: BrowserSessions
     cookies: Cookies
@@ -482,6 +488,7 @@ def oauth_services(
         TokenEndpoint(authenticator, grants),
         authorizations,
         inspector,
+        ClientTokenRevocation(inspector, lifecycle, revoked),
         id_tokens,
         browser_sessions,
         Cookies(settings.issuer, dev_mode=settings.dev_mode),

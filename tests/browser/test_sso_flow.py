@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from examples.sso.app import RelyingPartySettings, create_app
-from ostiary.authn.clients import AUTHORIZATION_CODE, REFRESH_TOKEN, ClientSettings
+from ostiary.authn.client_settings import AUTHORIZATION_CODE, REFRESH_TOKEN, ClientSettings
 from ostiary.storage.records import ClientAuthMethod
 from tests.http._live import LiveServer, live_server, register_client
 

@@ -25,7 +25,7 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from ostiary.authn.clients import ClientSettings
+from ostiary.authn.client_settings import ClientSettings
 
 from ..http._live import claims_of, clean_environment, register_client, sqlite_url
 from ..http._server import FAST_ARGON2

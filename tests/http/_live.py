@@ -30,7 +30,8 @@ from typing import Any, Final
 
 import httpx
 
-from ostiary.authn.clients import ClientSettings, Registered
+from ostiary.authn.client_registry import Registered
+from ostiary.authn.client_settings import ClientSettings
 from ostiary.clock import SYSTEM_CLOCK
 from ostiary.settings import DEFAULT_ISSUER, Settings
 from ostiary.storage.sql import SQLStorage, upgrade

@@ -17,13 +17,14 @@ from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 
-from ostiary.authn.clients import (
+from ostiary.authn.client_registry import Registered
+from ostiary.authn.client_settings import (
     AUTHORIZATION_CODE,
     CLIENT_CREDENTIALS,
     REFRESH_TOKEN,
     ClientSettings,
-    Registered,
 )
 from ostiary.jose import JWK
 from ostiary.jose.inspect import inspect_compact
@@ -59,6 +60,15 @@ async def oauth_server(tmp_path: Path) -> AsyncIterator[Server]:
     """A dev-mode server whose issuer is the test client's origin, with the user ``alice``."""
     async with running(oauth_settings(tmp_path)) as srv:
         await srv.add_user("alice")
+        yield srv
+
+
+@pytest.fixture(name="server")
+async def oauth_server_fixture(tmp_path: Path) -> AsyncIterator[Server]:
+    """The ``server`` of the OAuth tests: :func:`oauth_server`. A test module takes it by
+    importing it (``from tests.http._oauth import oauth_server_fixture``), in place of the
+    plain server of ``tests/http/conftest.py``."""
+    async with oauth_server(tmp_path) as srv:
         yield srv
 
 

@@ -12,7 +12,7 @@ from typing import Any, Final
 import httpx
 from fastapi import FastAPI
 
-from ostiary.authn.clients import CLIENT_CREDENTIALS, ClientSettings
+from ostiary.authn.client_settings import CLIENT_CREDENTIALS, ClientSettings
 from ostiary.authz.trust import REVOCATIONS_SCOPE
 from ostiary.clock import FrozenClock
 from ostiary.server import create_app

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from ostiary.authn.clients import ClientSettings
+from ostiary.authn.client_settings import ClientSettings
 from ostiary.authz.trust import REVOCATIONS_SCOPE
 from ostiary.resource import ClientCredentialsAuth, RevocationStream, TokenVerifier
 from ostiary.resource.fastapi import CurrentClaims, install

@@ -23,7 +23,7 @@ from typing import Final
 import httpx
 import pytest
 
-from ostiary.authn.clients import ClientSettings
+from ostiary.authn.client_settings import ClientSettings
 from ostiary.authz.trust import REVOCATIONS_SCOPE
 
 from ._live import (

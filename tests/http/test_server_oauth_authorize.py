@@ -4,7 +4,6 @@ with ``state`` and ``iss`` (RFC 9207) once its redirect URI is trusted."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from ._oauth import (
     form_fields,
     is_consent_page,
     is_login_page,
-    oauth_server,
+    oauth_server_fixture,  # noqa: F401 (the server fixture)
     redeem,
     redirect_query,
     sign_in,
@@ -34,12 +33,6 @@ from ._oauth import (
     web_client,
 )
 from ._server import NEW_PASSWORD, PASSWORD, Server, bearer, running, settings_for
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with oauth_server(tmp_path) as srv:
-        yield srv
 
 
 def error_redirect(error: str, description: str, state: str | None = "st-web") -> dict[str, str]:

@@ -5,13 +5,13 @@ with the keys of the server's JWKS."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from ostiary.authn.clients import ClientSettings, Registered
+from ostiary.authn.client_registry import Registered
+from ostiary.authn.client_settings import ClientSettings
 from ostiary.jose import JWKSet, JWTVerifier
 from ostiary.tokens.logout_token import BACKCHANNEL_LOGOUT_EVENT, logout_token_rules
 from tests._relying_party import LOGOUT_PATH, Received, RelyingParty, running_relying_party
@@ -24,16 +24,10 @@ from ._oauth import (
     REDIRECT,
     claims_of,
     code_flow_tokens,
-    oauth_server,
+    oauth_server_fixture,  # noqa: F401 (the server fixture)
     web_client,
 )
 from ._server import Server, bearer
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with oauth_server(tmp_path) as srv:
-        yield srv
 
 
 @pytest.fixture

@@ -4,23 +4,19 @@ is a real one of this server, advertising only what it does."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ._oauth import ISSUER, oauth_server
+from ._oauth import (
+    ISSUER,
+    oauth_server_fixture,  # noqa: F401 (the server fixture)
+)
 from ._server import Server, running, settings_for
 
 OPENID = "/.well-known/openid-configuration"
 RFC8414 = "/.well-known/oauth-authorization-server"
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with oauth_server(tmp_path) as srv:
-        yield srv
 
 
 @pytest.fixture

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ostiary.authn.clients import Registered
+from ostiary.authn.client_registry import Registered
 from ostiary.clock import FrozenClock
 from ostiary.storage import MemoryStorage
 from ostiary.storage.records import ClientAuthMethod
@@ -22,7 +21,7 @@ from ._oauth import (
     basic,
     claims_of,
     code_flow_tokens,
-    oauth_server,
+    oauth_server_fixture,  # noqa: F401 (the server fixture)
     oauth_settings,
     refresh,
     service_client,
@@ -36,12 +35,6 @@ BAD_GRANT = oauth("invalid_grant", "The grant is invalid, expired or revoked.")
 INACTIVE = {"active": False}
 CHALLENGE = 'Bearer realm="ostiary"'
 INVALID = oauth("invalid_token", "The access token is invalid.")
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with oauth_server(tmp_path) as srv:
-        yield srv
 
 
 async def web_tokens(server: Server) -> tuple[Registered, dict[str, Any]]:

@@ -6,14 +6,12 @@ browser's own session ends."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from ostiary.authn.clients import ClientSettings
+from ostiary.authn.client_settings import ClientSettings
 from ostiary.jose import JWK, sign_compact
 
 from ._oauth import (
@@ -29,7 +27,7 @@ from ._oauth import (
     form_action,
     form_fields,
     is_login_page,
-    oauth_server,
+    oauth_server_fixture,  # noqa: F401 (the server fixture)
     redeem,
     redirect_query,
     refresh,
@@ -41,12 +39,6 @@ from ._server import Server, oauth
 
 BAD_GRANT = oauth("invalid_grant", "The grant is invalid, expired or revoked.")
 SIGNED_OUT = "You have been signed out."
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with oauth_server(tmp_path) as srv:
-        yield srv
 
 
 async def signed_in_tokens(server: Server) -> dict[str, Any]:

@@ -3,13 +3,11 @@ form parsing, the three grants, and the exact RFC 6749 §5.2 error bodies."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ostiary.authn.clients import ClientSettings
+from ostiary.authn.client_settings import ClientSettings
 from ostiary.errors import InvalidClientMetadata
 from ostiary.storage.records import ClientAuthMethod
 from ostiary.tokens.id_token import token_hash
@@ -26,7 +24,7 @@ from ._oauth import (
     claims_of,
     code_flow_tokens,
     header_of,
-    oauth_server,
+    oauth_server_fixture,  # noqa: F401 (the server fixture)
     redeem,
     refresh,
     service_client,
@@ -42,12 +40,6 @@ BAD_GRANT = oauth("invalid_grant", "The grant is invalid, expired or revoked.")
 UNAUTHORIZED = oauth("unauthorized_client", "The client is not allowed to use this grant type.")
 NOT_A_FORM = oauth("invalid_request", "The request body must be application/x-www-form-urlencoded.")
 BASIC_CHALLENGE = 'Basic realm="ostiary"'
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with oauth_server(tmp_path) as srv:
-        yield srv
 
 
 def assert_no_store(headers: Any) -> None:

@@ -134,7 +134,8 @@ def test_memory_check_costs_microseconds(tmp_path: Path) -> None:
     """Reported, not asserted tightly: what the token endpoint's check adds (memory storage)."""
     import asyncio
 
-    from ostiary.authn.throttle import SweepingMemoryStorage, Throttle, ThrottlePolicy
+    from ostiary.authn.throttle import Throttle, ThrottlePolicy
+    from ostiary.storage.rate_limits import SweepingMemoryStorage
 
     async def measure() -> float:
         throttle = Throttle(

@@ -15,7 +15,8 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from ostiary.authn.clients import ClientSettings, Registered
+from ostiary.authn.client_registry import Registered
+from ostiary.authn.client_settings import ClientSettings
 from ostiary.authz.trust import REVOCATIONS_SCOPE
 from ostiary.clock import SYSTEM_CLOCK
 from ostiary.server import create_app

@@ -23,12 +23,12 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import pytest
 from joserfc.jwk import ECKey
 
-from ostiary.authn.clients import (
+from ostiary.authn.client_registry import Registered
+from ostiary.authn.client_settings import (
     AUTHORIZATION_CODE,
     CLIENT_CREDENTIALS,
     REFRESH_TOKEN,
     ClientSettings,
-    Registered,
 )
 from ostiary.storage.records import ClientAuthMethod
 from tests.http._live import LiveServer, claims_of, live_server, register_client, sqlite_url

@@ -7,14 +7,13 @@ checks refuse the ID token the relying party got at sign-in."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Final
 
 import jwt
 import pytest
 
-from ostiary.authn.clients import ClientSettings
+from ostiary.authn.client_settings import ClientSettings
 from tests._relying_party import LOGOUT_PATH, RelyingParty, running_relying_party
 from tests.http._oauth import (
     AFTER_LOGOUT,
@@ -23,7 +22,7 @@ from tests.http._oauth import (
     OIDC_SCOPES,
     REDIRECT,
     code_flow_tokens,
-    oauth_server,
+    oauth_server_fixture,  # noqa: F401 (the server fixture)
 )
 from tests.http._server import Server
 from tests.interop.support import JWKSServer
@@ -60,12 +59,6 @@ def validate_logout_token(token: str, jwks_url: str, algorithms: list[str]) -> d
     if "sid" not in claims and "sub" not in claims:
         raise LogoutTokenRefused("neither sid nor sub")
     return claims
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with oauth_server(tmp_path) as srv:
-        yield srv
 
 
 @pytest.fixture

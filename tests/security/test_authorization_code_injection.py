@@ -6,18 +6,13 @@ the victim's client redeems with its own verifier) is refused."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from ostiary.storage.records import ClientAuthMethod
 from tests.http._oauth import (
     Pkce,
     authorization_code,
     authorize_query,
     basic,
-    oauth_server,
+    oauth_server_fixture,  # noqa: F401 (the server fixture)
     redeem,
     web_client,
 )
@@ -25,12 +20,6 @@ from tests.http._server import Server, oauth
 
 BAD_GRANT = oauth("invalid_grant", "The grant is invalid, expired or revoked.")
 BAD_CLIENT = oauth("invalid_client", "Client authentication failed.")
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with oauth_server(tmp_path) as srv:
-        yield srv
 
 
 async def test_a_code_of_client_a_redeemed_by_client_b(server: Server) -> None:

@@ -5,9 +5,6 @@ server cannot tell the client from the thief."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from tests.http._oauth import (
@@ -15,7 +12,7 @@ from tests.http._oauth import (
     authorization_code,
     authorize_query,
     basic,
-    oauth_server,
+    oauth_server_fixture,  # noqa: F401 (the server fixture)
     redeem,
     refresh,
     userinfo,
@@ -25,12 +22,6 @@ from tests.http._server import Server, oauth
 
 BAD_GRANT = oauth("invalid_grant", "The grant is invalid, expired or revoked.")
 INVALID_TOKEN = oauth("invalid_token", "The access token is invalid.")
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with oauth_server(tmp_path) as srv:
-        yield srv
 
 
 @pytest.mark.parametrize("delay", [0, 30, 3600], ids=["at once", "within its life", "expired"])

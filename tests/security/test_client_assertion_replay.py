@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ostiary.authn.clients import JWT_BEARER_ASSERTION
+from ostiary.authn.client_auth import JWT_BEARER_ASSERTION
 from ostiary.jose import JWK, sign_compact
 from ostiary.jose.inspect import inspect_compact
 from tests.http._oauth import ISSUER, oauth_server, signed_service

@@ -9,20 +9,17 @@ database) gets no token the account API accepts."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from ostiary.errors import InvalidClientMetadata
-from tests.http._oauth import API, basic, oauth_server, service_client
+from tests.http._oauth import (
+    API,
+    basic,
+    oauth_server_fixture,  # noqa: F401 (the server fixture)
+    service_client,
+)
 from tests.http._server import Server, bearer
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with oauth_server(tmp_path) as srv:
-        yield srv
 
 
 async def alice(server: Server) -> str:

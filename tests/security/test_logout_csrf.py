@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ostiary.authn.clients import Registered
+from ostiary.authn.client_registry import Registered
 from tests.http._oauth import (
     AFTER_LOGOUT,
     ISSUER,

@@ -9,28 +9,19 @@ one."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
-from ostiary.authn.clients import Registered
+from ostiary.authn.client_registry import Registered
 from tests.http._oauth import (
     Pkce,
     authorize_query,
     code_flow_tokens,
-    oauth_server,
+    oauth_server_fixture,  # noqa: F401 (the server fixture)
     redirect_query,
     refresh,
     web_client,
 )
 from tests.http._server import BAD_GRANT, NEW_PASSWORD, PASSWORD, Server, bearer
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with oauth_server(tmp_path) as srv:
-        yield srv
 
 
 @pytest.fixture

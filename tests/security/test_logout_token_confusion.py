@@ -7,9 +7,6 @@ even with the access tokens' key and the right audience and subject: its ``typ``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from ostiary.errors import WrongTokenType
@@ -22,16 +19,10 @@ from tests.http._oauth import (
     claims_of,
     code_flow_tokens,
     form_action,
-    oauth_server,
+    oauth_server_fixture,  # noqa: F401 (the server fixture)
     web_client,
 )
 from tests.http._server import Server, bearer
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with oauth_server(tmp_path) as srv:
-        yield srv
 
 
 def forged(server: Server, *, audience: str, subject: str, sid: str | None, key: JWK) -> str:

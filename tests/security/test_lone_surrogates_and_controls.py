@@ -19,8 +19,9 @@ from typing import Any, Final
 import pytest
 
 from ostiary.authn.passwords import PasswordHasher, PasswordPolicy
-from ostiary.authn.throttle import Throttle, ThrottlePolicy, rate_limit_storage
+from ostiary.authn.throttle import Throttle, ThrottlePolicy
 from ostiary.errors import WeakPassword
+from ostiary.storage.rate_limits import rate_limit_storage
 from tests.http._server import FAST_ARGON2, PASSWORD, Server, bearer, running, settings_for
 
 SURROGATE: Final = "\\ud800"  # as JSON spells it: the body stays valid UTF-8

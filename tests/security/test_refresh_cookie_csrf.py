@@ -7,12 +7,11 @@ got for a session of their own, or a planted readable cookie, matches nothing.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
-from tests.http._browser_mode import (
+from tests.http._oauth import (
+    another_browser,
+    oauth_server_fixture,  # noqa: F401 (the server fixture)
+)
+from tests.http._refresh_cookie import (
     EVIL_ORIGIN,
     REFRESH_COOKIE,
     REFUSED,
@@ -21,14 +20,7 @@ from tests.http._browser_mode import (
     cookie_refresh,
     refresh_cookie,
 )
-from tests.http._oauth import another_browser, oauth_server
 from tests.http._server import Server, oauth
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with oauth_server(tmp_path) as srv:
-        yield srv
 
 
 async def test_a_cross_site_form_post_cannot_rotate_the_cookie(server: Server) -> None:

@@ -10,27 +10,16 @@ families and their access tokens."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from tests.http._oauth import (
     API,
     claims_of,
     code_flow_tokens,
-    oauth_server,
+    oauth_server_fixture,  # noqa: F401 (the server fixture)
     refresh,
     userinfo,
     web_client,
 )
 from tests.http._server import BAD_GRANT, Server, bearer
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with oauth_server(tmp_path) as srv:
-        yield srv
 
 
 async def test_an_oauth_clients_refresh_token_is_refused_by_the_first_party_endpoint(

@@ -6,15 +6,13 @@ token only that API accepts, not one every API of the grant (or of its registrat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Final
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 
-from ostiary.authn.clients import Registered
+from ostiary.authn.client_registry import Registered
 from tests.http._oauth import (
     API,
     OTHER_API,
@@ -24,7 +22,7 @@ from tests.http._oauth import (
     authorize_query,
     basic,
     claims_of,
-    oauth_server,
+    oauth_server_fixture,  # noqa: F401 (the server fixture)
     redirect_query,
     refresh,
     web_client,
@@ -32,12 +30,6 @@ from tests.http._oauth import (
 from tests.http._server import Server
 
 FORM: Final = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with oauth_server(tmp_path) as srv:
-        yield srv
 
 
 async def signed_in_web(server: Server) -> Registered:

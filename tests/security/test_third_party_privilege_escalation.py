@@ -19,7 +19,7 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from ostiary.authn.clients import CLIENT_CREDENTIALS, ClientSettings
+from ostiary.authn.client_settings import CLIENT_CREDENTIALS, ClientSettings
 from tests.http._oauth import (
     API,
     ISSUER,

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from ostiary.clock import FrozenClock
+from ostiary.clock import DAY, FrozenClock
 from ostiary.doctor import Check, Status, exit_code, run_checks, scrubbed, secrets_of
 from ostiary.doctor import config as c
 from ostiary.doctor import storage as s
 from ostiary.keys import MasterKey
 from ostiary.keys.service import KeyService
-from ostiary.settings import DAY, Settings
+from ostiary.settings import Settings
 from ostiary.storage import open_storage
 from ostiary.storage.sql import upgrade_async
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
+from ostiary.hosts import LOOPBACK_HOSTS
+
 
 class Response(Protocol):
     """What a cookie is set on: Starlette's ``Response`` has these two methods."""
@@ -33,9 +35,6 @@ class Response(Protocol):
     ) -> None: ...
 
 
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
 class Cookies:
     """The cookie names and flags: ``__Host-`` names with ``Secure`` unless, in dev mode, the
     issuer is plain HTTP on a loopback host (a developer's machine), where browsers would not
@@ -45,7 +44,7 @@ class Cookies:
 
     def __init__(self, issuer: str, *, dev_mode: bool = False) -> None:
         parts = urlsplit(issuer)
-        local_dev = dev_mode and parts.hostname in _LOOPBACK_HOSTS
+        local_dev = dev_mode and parts.hostname in LOOPBACK_HOSTS
         self.secure = parts.scheme == "https" or not local_dev
         prefix = "__Host-" if self.secure else ""
         self.sso = f"{prefix}ostiary_sso"

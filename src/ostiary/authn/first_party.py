@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ostiary.access_claims import AccessClaims
 from ostiary.audit import SYSTEM, AuditTrail, Outcome
 from ostiary.authn import Accounts
 from ostiary.authz.scopes import format_scope, parse_scope
@@ -23,7 +24,6 @@ from ostiary.errors import (
     NotFound,
     RefreshTokenReused,
 )
-from ostiary.resource.claims import AccessClaims
 from ostiary.settings import Settings
 from ostiary.storage.records import BrowserSession, Revocation, Session, User
 from ostiary.tokens import AccessTokenIssuer, IssuedToken, Revocations

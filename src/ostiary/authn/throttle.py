@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import Storage as LimitsStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError as CounterStoreError
-from limits.storage import storage_from_string
 
 from ostiary.authn.accounts import normalize_username
 from ostiary.clock import SYSTEM_CLOCK, Clock
@@ -39,24 +38,22 @@ from ostiary.errors import (
     InvalidUsername,
     RateLimited,
 )
+from ostiary.storage.rate_limits import SweepingMemoryStorage, close_counter_storage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 #: What the throttle counts in: any ``limits`` async storage with the sliding window counter
 #: (memory, Redis, or ``ostiary.storage.sql.counters`` for worker processes sharing a database).
-CounterStorage = Storage
+CounterStorage = LimitsStorage
 
 #: ``limits`` keeps its windows on its own time (``time.time``); it cannot take a clock. The
 #: back-off, which is ours, runs on the injected clock.
 LIBRARY_CLOCK: Final = SYSTEM_CLOCK
 #: Consecutive login failures are forgotten this long after the first (or at a success).
 FAILURE_MEMORY_SECONDS: Final = 86_400
-DEFAULT_KEY_PREFIX: Final = "ostiary"
 _UNKNOWN_ADDRESS: Final = "unknown"
 #: How long one throttle check may wait for the shared storage before counting locally.
 STORE_TIMEOUT_SECONDS: Final = 1.0
-#: The Redis client's socket timeouts (connect, and each reply): within the above.
-REDIS_SOCKET_TIMEOUT_SECONDS: Final = 0.5
 #: After the shared storage failed, count locally this long before trying it again.
 STORE_RETRY_SECONDS: Final = 5.0
 # What a failing storage raises: limits' wrapper of the client's errors, our own timeout, and
@@ -97,52 +94,13 @@ class ThrottlePolicy:
         return float(min(self.backoff_base_seconds * 2.0**doublings, self.backoff_max_seconds))
 
 
-def rate_limit_storage(redis_url: str | None, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> Storage:
-    """Redis at ``redis_url`` (``redis://`` or ``rediss://``; needs the ``redis`` extra), else
-    this process's memory. Redis errors are raised wrapped (``limits.errors.StorageError``),
-    and no call waits longer than the socket timeouts (redis-py's default is 5 s each)."""
-    if redis_url is None:
-        return SweepingMemoryStorage()
-    uri = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
-    storage = storage_from_string(
-        uri,
-        key_prefix=key_prefix,
-        implementation="redispy",
-        wrap_exceptions=True,
-        socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
-        socket_connect_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
-    )
-    assert isinstance(storage, Storage)
-    return storage
-
-
-class SweepingMemoryStorage(MemoryStorage):
-    """``limits``' memory storage, sweeping out expired entries at most once per ``interval``
-    seconds. Upstream starts a sweep after every hit, and a sweep walks every key (with a
-    thread hop per moving-window key): under many addresses each request would pay O(keys).
-    Expired entries never count either way; sweeping only frees memory."""
-
-    def __init__(self, *, interval: float = 10.0) -> None:
-        super().__init__()
-        self._interval = interval
-        self._next_sweep = float("-inf")
-
-    # The upstream hook, by its mangled name (limits 5.x); tests/unit pin that it exists.
-    async def _MemoryStorage__schedule_expiry(self) -> None:
-        now = asyncio.get_running_loop().time()
-        if now < self._next_sweep:
-            return
-        self._next_sweep = now + self._interval
-        await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
-
-
 @dataclass(frozen=True, slots=True)
 class _Counters:
-    storage: Storage
+    storage: LimitsStorage
     limiter: SlidingWindowCounterRateLimiter
 
     @classmethod
-    def over(cls, storage: Storage) -> _Counters:
+    def over(cls, storage: LimitsStorage) -> _Counters:
         # Two counters per key whatever the limit (a moving window keeps one timestamp per
         # request: memory and time that grow with the limit); weighted, so no burst of twice
         # the limit at a window edge, as a fixed window allows.
@@ -161,7 +119,7 @@ class Throttle:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: LimitsStorage,
         policy: ThrottlePolicy,
         *,
         secret: bytes,
@@ -306,15 +264,8 @@ class Throttle:
     async def close(self) -> None:
         """Stop the memory storages' sweepers and close the Redis connections."""
         for storage in (self._storage, self._local.storage if self._local else None):
-            if isinstance(storage, MemoryStorage):
-                timer = storage.timer
-                if timer is not None and not timer.done():
-                    timer.cancel()
-                    await asyncio.gather(timer, return_exceptions=True)
-            elif isinstance(storage, RedisStorage):
-                client = getattr(storage.bridge, "storage", None)  # the redis-py client
-                if client is not None:
-                    await client.aclose()
+            if storage is not None:
+                await close_counter_storage(storage)
 
     # --- the shared storage, or this process's counters while it fails -------------------
 

@@ -10,8 +10,8 @@ from typing import Annotated, Final
 
 import typer
 
+from ostiary.cli._command_setup import operator_settings, with_storage
 from ostiary.cli._output import note, print_json_line
-from ostiary.cli._server import operator_settings, with_storage
 from ostiary.clock import SYSTEM_CLOCK
 from ostiary.storage import Storage
 from ostiary.storage.records import AuditEvent

@@ -9,18 +9,17 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
-from ostiary.authn.clients import (
+from ostiary.authn.client_registry import ClientRegistry, Registered
+from ostiary.authn.client_settings import (
     AUTHORIZATION_CODE,
     CLIENT_CREDENTIALS,
     REFRESH_TOKEN,
-    ClientRegistry,
     ClientSettings,
-    Registered,
 )
 from ostiary.cli import audit
+from ostiary.cli._command_setup import iso, operator_settings, with_storage
 from ostiary.cli._options import Limit, Offset
 from ostiary.cli._output import fail, print_json
-from ostiary.cli._server import iso, operator_settings, with_storage
 from ostiary.clock import SYSTEM_CLOCK
 from ostiary.errors import InvalidClientMetadata, NotFound
 from ostiary.storage import Conflict, Storage

@@ -6,8 +6,8 @@ import asyncio
 
 import typer
 
+from ostiary.cli._command_setup import operator_settings
 from ostiary.cli._output import describe, fail, print_json
-from ostiary.cli._server import operator_settings
 from ostiary.errors import OstiaryError
 from ostiary.storage import MEMORY_URL, StorageError
 

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
+from ostiary.cli._command_setup import operator_settings
 from ostiary.cli._output import print_json
-from ostiary.cli._server import operator_settings
 
 
 def doctor(

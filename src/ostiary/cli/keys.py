@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 import typer
 
+from ostiary.cli._command_setup import iso, operator_settings, with_storage
 from ostiary.cli._dev_folder import NOT_THIS_DATABASE, dev_key_file, has_stray_dev_key
 from ostiary.cli._output import USAGE, describe, fail, print_json, warn
-from ostiary.cli._server import iso, operator_settings, with_storage
 from ostiary.clock import SYSTEM_CLOCK
 from ostiary.errors import OstiaryError
 from ostiary.keys import DEFAULT_RSA_BITS, MIN_RSA_BITS, MasterKey, generate_key

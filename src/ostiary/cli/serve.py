@@ -11,15 +11,17 @@ from __future__ import annotations
 import contextlib
 import copy
 import ctypes
+import errno
 import ipaddress
 import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
+from ostiary.cli._command_setup import load_settings
 from ostiary.cli._output import describe, fail, warn
-from ostiary.cli._server import load_settings
 from ostiary.errors import OstiaryError
 
 _M_ARENA_MAX = -8  # glibc's malloc.h
@@ -98,6 +100,7 @@ def serve(
     if count > 1:
         check_shared_database(settings.database_url)
         settings = settings.model_copy(update={"workers": count})
+    check_port_free(host, port)
     preflight(settings)
     if not tls and not is_loopback(host):
         warn(PLAIN_HTTP_WARNING.format(host=host, port=port))
@@ -267,6 +270,27 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Exit 1 with one line if ``host:port`` cannot be bound, before any start-up work: the
+    demo's walkthrough printed for a server that then fails to listen would be a lie. Bound
+    as uvicorn binds (``SO_REUSEADDR``, IPv6 for an address with a colon), then let go: the
+    server (or the workers' supervisor) binds it again a moment later."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+        if exc.errno == errno.EADDRINUSE:
+            fail(
+                f"cannot listen on {where}: address already in use (another program, or "
+                "another `ostiary serve`, listens there). Stop it, or choose another port "
+                "with --port (make run PORT=...)."
+            )
+        fail(f"cannot listen on {where}: {exc.strerror or exc}")
 
 
 def preflight(settings: Settings) -> None:

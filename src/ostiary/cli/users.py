@@ -11,9 +11,9 @@ import typer
 
 from ostiary.authn import Accounts
 from ostiary.cli import audit
+from ostiary.cli._command_setup import iso, operator_settings, with_storage
 from ostiary.cli._options import Limit, Offset
 from ostiary.cli._output import USAGE, fail, note, print_json
-from ostiary.cli._server import iso, operator_settings, with_storage
 from ostiary.clock import SYSTEM_CLOCK
 from ostiary.storage import Storage
 from ostiary.storage.records import User

@@ -7,11 +7,13 @@ from collections.abc import Callable
 from typing import Final
 from urllib.parse import urlsplit
 
+from ostiary.clock import DAY
 from ostiary.doctor._check import Check, failed, is_loopback, passed, warned
 from ostiary.errors import ConfigurationError
+from ostiary.jose.algorithms import MIN_RSA_BITS
 from ostiary.keys.encryption import MasterKey
 from ostiary.keys.master_file import MASTER_KEY_FILE
-from ostiary.settings import DAY, Settings
+from ostiary.settings import Settings
 
 MINUTE: Final = 60
 HOUR: Final = 3600
@@ -21,7 +23,6 @@ MIN_DISTINCT_MASTER_KEY_BYTES: Final = 20
 MAX_REFRESH_ABSOLUTE_WARN: Final = 90 * DAY
 MAX_REFRESH_ABSOLUTE_FAIL: Final = 365 * DAY
 MAX_LEEWAY: Final = 60
-MIN_RSA_BITS: Final = 2048
 NEW_MASTER_KEY: Final = "make one with `ostiary keys master-key` and set OSTIARY_MASTER_KEY"
 
 

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from ostiary.grants.base import Grant, TokenRequest, TokenResponse
+from ostiary.grants.base import Grant, IssuedTokens, OAuthParams
 from ostiary.grants.client_credentials import ClientCredentialsGrant
 from ostiary.grants.endpoint import TokenEndpoint
 
 __all__ = [
     "ClientCredentialsGrant",
     "Grant",
+    "IssuedTokens",
+    "OAuthParams",
     "TokenEndpoint",
-    "TokenRequest",
-    "TokenResponse",
 ]

@@ -14,9 +14,10 @@ from ostiary.tokens.access import IssuedToken
 
 
 @dataclass(frozen=True, slots=True)
-class TokenRequest:
-    """The parameters of a token request, each given at most once (RFC 6749 §3.2), except
-    ``resource``, which RFC 8707 §2 lets a client repeat."""
+class OAuthParams:
+    """The parameters of an OAuth request (a token request, an authorization request, an
+    RP-initiated logout), each given at most once (RFC 6749 §3.1, §3.2), except ``resource``,
+    which RFC 8707 §2 lets a client repeat."""
 
     params: Mapping[str, str]
     resources: tuple[str, ...] = ()
@@ -31,12 +32,13 @@ class TokenRequest:
         return value
 
     def __repr__(self) -> str:  # parameters include codes, verifiers and secrets
-        return f"TokenRequest(grant_type={self.params.get('grant_type')!r})"
+        return f"OAuthParams(grant_type={self.params.get('grant_type')!r})"
 
 
 @dataclass(frozen=True, slots=True)
-class TokenResponse:
-    """RFC 6749 §5.1 (and OpenID Connect Core §3.1.3.3 for ``id_token``)."""
+class IssuedTokens:
+    """What a grant issued: the token endpoint's answer, RFC 6749 §5.1 (and OpenID Connect
+    Core §3.1.3.3 for ``id_token``); the server renders it as its ``TokenResponse`` schema."""
 
     access: IssuedToken
     scope: str
@@ -60,7 +62,7 @@ class TokenResponse:
         return body
 
     def __repr__(self) -> str:
-        return f"TokenResponse(jti={self.access.jti!r}, scope={self.scope!r})"
+        return f"IssuedTokens(jti={self.access.jti!r}, scope={self.scope!r})"
 
 
 class Grant(Protocol):
@@ -69,7 +71,7 @@ class Grant(Protocol):
     @property
     def grant_type(self) -> str: ...
 
-    async def exchange(self, request: TokenRequest, client: Client) -> TokenResponse: ...
+    async def exchange(self, request: OAuthParams, client: Client) -> IssuedTokens: ...
 
 
 def requested_scope(value: str | None, allowed: Iterable[str], *, default: Iterable[str]) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from ostiary.authn.clients import CLIENT_CREDENTIALS
+from ostiary.authn.client_settings import CLIENT_CREDENTIALS
 from ostiary.errors import UnauthorizedClient
-from ostiary.grants.base import TokenRequest, TokenResponse, requested_audiences, requested_scope
+from ostiary.grants.base import IssuedTokens, OAuthParams, requested_audiences, requested_scope
 from ostiary.storage.records import Client
 from ostiary.tokens.access import AccessTokenIssuer
 
@@ -23,7 +23,7 @@ class ClientCredentialsGrant:
     def __init__(self, issuer: AccessTokenIssuer) -> None:
         self._issuer = issuer
 
-    async def exchange(self, request: TokenRequest, client: Client) -> TokenResponse:
+    async def exchange(self, request: OAuthParams, client: Client) -> IssuedTokens:
         if client.public:  # RFC 6749 §4.4: confidential clients only
             raise UnauthorizedClient(detail=f"public client {client.id} asked client_credentials")
         scope = requested_scope(request.get("scope"), client.scopes, default=client.scopes)
@@ -31,4 +31,4 @@ class ClientCredentialsGrant:
         access = self._issuer.issue(
             subject=client.id, client_id=client.id, scope=scope, audience=audiences
         )
-        return TokenResponse(access=access, scope=scope)
+        return IssuedTokens(access=access, scope=scope)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from ostiary.authn.clients import ClientAuthenticator, ClientCredentials
+from ostiary.authn.client_auth import ClientAuthenticator, ClientCredentials
 from ostiary.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
-from ostiary.grants.base import Grant, TokenRequest, TokenResponse
+from ostiary.grants.base import Grant, IssuedTokens, OAuthParams
 
 #: Grants RFC 9700 forbids (§2.4 password) or that are not token-endpoint grants.
 REFUSED: Final = {
@@ -26,9 +26,7 @@ class TokenEndpoint:
     def grant_types(self) -> list[str]:
         return sorted(self._grants)
 
-    async def exchange(
-        self, credentials: ClientCredentials, request: TokenRequest
-    ) -> TokenResponse:
+    async def exchange(self, credentials: ClientCredentials, request: OAuthParams) -> IssuedTokens:
         grant_type = request.get("grant_type")
         if not grant_type:
             raise InvalidRequest("The grant_type parameter is missing.")

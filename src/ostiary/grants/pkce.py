@@ -3,11 +3,12 @@ is bound to through the browser, and RFC 9700 §2.1.1 asks for S256."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
 from typing import Final
+
+from ostiary.encoding import b64url
 
 #: RFC 7636 §4.1: 43 to 128 unreserved characters. The S256 challenge is always 43.
 _VERIFIER: Final = re.compile(r"[A-Za-z0-9._~-]{43,128}")
@@ -21,7 +22,7 @@ def is_challenge(value: str) -> bool:
 
 def s256(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return b64url(digest)
 
 
 def verifies(verifier: str, challenge: str) -> bool:

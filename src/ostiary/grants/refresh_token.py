@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from ostiary.authn.clients import REFRESH_TOKEN
+from ostiary.authn.client_settings import REFRESH_TOKEN
 from ostiary.authz.scopes import format_scope, parse_scope
 from ostiary.authz.trust import third_party_roles
 from ostiary.errors import InvalidScope
-from ostiary.grants.base import TokenRequest, TokenResponse, requested_audiences, within_grant
+from ostiary.grants.base import IssuedTokens, OAuthParams, requested_audiences, within_grant
 from ostiary.storage.records import Client, Session
 from ostiary.tokens.access import AccessTokenIssuer
 from ostiary.tokens.lifecycle import SessionLifecycle
@@ -23,7 +23,7 @@ class RefreshTokenGrant:
         self._lifecycle = lifecycle
         self._issuer = issuer
 
-    async def exchange(self, request: TokenRequest, client: Client) -> TokenResponse:
+    async def exchange(self, request: OAuthParams, client: Client) -> IssuedTokens:
         token = request.require("refresh_token")
         narrowed = _narrowed(request.get("scope"))
 
@@ -50,7 +50,7 @@ class RefreshTokenGrant:
             session_id=session.id,
             audience=audiences,
         )
-        return TokenResponse(
+        return IssuedTokens(
             access=access,
             scope=scope,
             refresh_token=refreshed.issued.token,

@@ -32,10 +32,3 @@ def decode_checked(segment: bytes) -> bytes:
     if pad and segment[-1] not in _CANONICAL_LAST[pad]:
         raise ValueError("non-canonical base64url")
     return binascii.a2b_base64(segment.translate(_TO_STANDARD) + b"=" * pad, strict_mode=True)
-
-
-def b64url_encode(data: bytes) -> bytes:
-    return binascii.b2a_base64(data, newline=False).translate(_FROM_STANDARD).rstrip(b"=")
-
-
-_FROM_STANDARD: Final = bytes.maketrans(b"+/", b"-_")

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from ostiary.encoding import b64url_bytes
 from ostiary.errors import (
     AlgorithmMismatch,
     BadSignature,
@@ -24,7 +25,7 @@ from ostiary.errors import (
     UnknownKey,
     UnsupportedCritical,
 )
-from ostiary.jose._b64 import COMPACT_ALPHABET, b64url_encode, decode_checked
+from ostiary.jose._b64 import COMPACT_ALPHABET, decode_checked
 from ostiary.jose._json import strict_loads
 from ostiary.jose.algorithms import ALGORITHMS
 from ostiary.jose.jwk import JWK
@@ -144,12 +145,12 @@ def sign_compact(
             raise ValueError("alg, jku, x5u, x5c, jwk, crit and b64 are never set by the caller")
         protected.update(headers)
     signing_input = (
-        b64url_encode(json.dumps(protected, separators=(",", ":")).encode())
+        b64url_bytes(json.dumps(protected, separators=(",", ":")).encode())
         + b"."
-        + b64url_encode(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
+        + b64url_bytes(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
     )
     signature = key.sign(signing_input)
-    return (signing_input + b"." + b64url_encode(signature)).decode("ascii")
+    return (signing_input + b"." + b64url_bytes(signature)).decode("ascii")
 
 
 def _as_bytes(token: str | bytes, max_size: int) -> bytes:

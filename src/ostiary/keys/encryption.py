@@ -16,6 +16,7 @@ from typing import Any, Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ostiary.encoding import b64url
 from ostiary.errors import ConfigurationError, InvalidKey
 from ostiary.jose import JWK
 
@@ -55,7 +56,7 @@ class MasterKey:
     @staticmethod
     def new_text() -> str:
         """A fresh master key in its text form, for ``OSTIARY_MASTER_KEY``."""
-        return base64.urlsafe_b64encode(os.urandom(MASTER_KEY_BYTES)).rstrip(b"=").decode()
+        return b64url(os.urandom(MASTER_KEY_BYTES))
 
     @property
     def key_id(self) -> str:
@@ -115,7 +116,7 @@ def _aad(context: str) -> bytes:
 
 
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    return b64url(data)
 
 
 def _unb64(text: str) -> bytes:

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
-from ostiary.clock import SYSTEM_CLOCK, Clock
+from ostiary.clock import DAY, SYSTEM_CLOCK, Clock
 from ostiary.errors import ConfigurationError, InvalidKey, TemporarilyUnavailable
 from ostiary.jose import DEFAULT_ALGORITHM, JWK
 from ostiary.jose.algorithms import DEFAULT_RSA_BITS
@@ -32,7 +32,6 @@ from ostiary.storage.records import KeyStatus, StoredKey
 
 __all__ = ["KeyService", "load_or_create_master_key"]
 
-DAY: Final = 86_400.0
 LEASE_NAME: Final = "ostiary.keys"
 #: Told of each change of the key set: the kind (``key.generated``, ``key.rotated``,
 #: ``key.retired``, ``key.removed``), the kid, and a few facts. The audit trail listens here.

@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from typing import Final
 
-from ostiary.resource.claims import AccessClaims
+from ostiary.access_claims import AccessClaims
 
 DEFAULT_CACHE_SIZE: Final = 10_000
 

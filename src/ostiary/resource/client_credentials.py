@@ -25,6 +25,7 @@ import httpx
 
 from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.errors import ConfigurationError, OstiaryError
+from ostiary.hosts import LOOPBACK_HOSTS
 from ostiary.resource._loops import LoopLocks
 
 log = logging.getLogger("ostiary.resource.client_credentials")
@@ -36,7 +37,6 @@ DEFAULT_EXPIRES_IN: Final = 60.0
 #: A token is never used past this fraction of its lifetime when ``renew_before`` would leave
 #: (almost) nothing of a short lifetime.
 _USABLE_FRACTION: Final = 0.9
-_LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 _B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 §2.1
 # One element of a WWW-Authenticate value (RFC 9110 §11.6.1): a lone token starts a challenge,
 # ``name=value`` is a parameter of the current one.
@@ -109,7 +109,7 @@ class ClientCredentialsAuth(httpx.Auth):
         allow_insecure_http: bool = False,
     ) -> None:
         parts = urlsplit(token_url)
-        insecure_ok = allow_insecure_http or parts.hostname in _LOOPBACK
+        insecure_ok = allow_insecure_http or parts.hostname in LOOPBACK_HOSTS
         if parts.scheme != "https" and not (parts.scheme == "http" and insecure_ok):
             raise ConfigurationError("the token URL must use https (plain http only on loopback)")
         if not client_id or not client_secret:

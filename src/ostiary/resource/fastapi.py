@@ -22,9 +22,9 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from ostiary.access_claims import AccessClaims
 from ostiary.errors import InvalidRequest, InvalidToken, OstiaryError, TemporarilyUnavailable
 from ostiary.resource.bearer import bearer_error, extract_bearer, missing_credentials
-from ostiary.resource.claims import AccessClaims
 from ostiary.resource.csrf import CrossSiteRequest, TokenCookie
 from ostiary.resource.guards import check_roles, check_scopes
 from ostiary.resource.lifespan import follow_revocations

@@ -20,9 +20,9 @@ from typing import Any, ParamSpec, TypeVar
 
 from flask import Flask, Response, g, jsonify, request
 
+from ostiary.access_claims import AccessClaims
 from ostiary.errors import InvalidRequest, InvalidToken, OstiaryError, TemporarilyUnavailable
 from ostiary.resource.bearer import BearerError, bearer_error, extract_bearer, missing_credentials
-from ostiary.resource.claims import AccessClaims
 from ostiary.resource.guards import check_roles, check_scopes
 from ostiary.resource.stream import BackgroundStream, RevocationStream
 from ostiary.resource.verifier import TokenVerifier

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ostiary.access_claims import AccessClaims
 from ostiary.authz.scopes import missing
 from ostiary.errors import InsufficientScope
-from ostiary.resource.claims import AccessClaims
 
 
 def check_scopes(claims: AccessClaims, required: Sequence[str]) -> None:

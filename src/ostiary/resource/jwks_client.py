@@ -24,6 +24,7 @@ import httpx
 
 from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.errors import ConfigurationError, InvalidKey, KeySetUnavailable
+from ostiary.hosts import LOOPBACK_HOSTS
 from ostiary.jose import JWK, JWKSet
 from ostiary.resource._loops import LoopLocks
 
@@ -31,7 +32,6 @@ log = logging.getLogger("ostiary.resource.jwks")
 
 _MAX_AGE: Final = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.I)
 _NO_CACHE: Final = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)", re.I)
-_LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 _ACCEPT: Final = "application/jwk-set+json, application/json;q=0.9"
 
 
@@ -68,7 +68,7 @@ class JWKSClient:
         sync_transport: httpx.BaseTransport | None = None,
     ) -> None:
         parts = urlsplit(url)
-        insecure_ok = allow_insecure_http or parts.hostname in _LOOPBACK
+        insecure_ok = allow_insecure_http or parts.hostname in LOOPBACK_HOSTS
         if parts.scheme != "https" and not (parts.scheme == "http" and insecure_ok):
             raise ConfigurationError("the JWKS URL must use https (plain http only on loopback)")
         self.url = url

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from hashlib import sha256
 from typing import Any
 
+from ostiary.access_claims import AccessClaims
 from ostiary.clock import SYSTEM_CLOCK, Clock, SystemClock
 from ostiary.errors import ConfigurationError, MalformedToken, Revoked
 from ostiary.jose import (
@@ -24,9 +25,8 @@ from ostiary.jose import (
     ParsedJWS,
 )
 from ostiary.resource.cache import DEFAULT_CACHE_SIZE, VerifiedTokenCache
-from ostiary.resource.claims import AccessClaims
 from ostiary.resource.jwks_client import JWKSClient, JWKSPolicy
-from ostiary.resource.revocation import RevocationList
+from ostiary.revocation_list import RevocationList
 
 KeysArgument = Mapping[str, Any] | Iterable[JWK | Mapping[str, Any]] | JWKSet
 

@@ -52,7 +52,9 @@ from ostiary.server.routes import (
     authorize,
     demo,
     health,
+    logout,
     oauth,
+    revocation_feed,
     revocation_stream,
     sessions,
     spa,
@@ -193,6 +195,7 @@ def create_app(
             if storage is None:
                 await store.close()
             if access_log is not None:
+                access_log.flush()  # on the loop, which owns its timer
                 await asyncio.to_thread(access_log.close)
 
     dev = settings.dev_mode
@@ -205,7 +208,10 @@ def create_app(
     )
     app.state.metrics = metrics
     install_error_handlers(app)
-    routers = (auth, oauth, authorize, sessions, revocation_stream, wellknown, health, admin)
+    routers = (
+        *(auth, oauth, authorize, logout, sessions, revocation_feed, revocation_stream),
+        *(wellknown, health, admin),
+    )
     for router in (module.router for module in routers):
         app.include_router(router)
     # First, so that routing finds them at once (see ostiary.server.routes.token).

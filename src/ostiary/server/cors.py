@@ -14,7 +14,7 @@ from ostiary.server.middleware import ASGIApp, Message, Receive, Scope, Send
 #: What the routes answer; OPTIONS is the preflight itself.
 ALLOWED_METHODS: Final = ("GET", "POST", "DELETE")
 #: ``Authorization`` for bearer tokens, ``Content-Type`` for JSON bodies, ``X-CSRF-Token`` for
-#: browser mode's cookie refresh (ostiary.server.browser_mode); the rest are the
+#: browser mode's cookie refresh (ostiary.server.refresh_cookie); the rest are the
 #: CORS-safelisted request headers, which some clients name anyway.
 ALLOWED_HEADERS: Final = frozenset(
     {

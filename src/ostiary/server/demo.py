@@ -17,13 +17,12 @@ from typing import Final
 from pydantic import SecretStr
 
 from ostiary.authn import Accounts
-from ostiary.authn.clients import (
+from ostiary.authn.client_registry import ClientRegistry, hash_secret
+from ostiary.authn.client_settings import (
     AUTHORIZATION_CODE,
     CLIENT_CREDENTIALS,
     REFRESH_TOKEN,
-    ClientRegistry,
     ClientSettings,
-    hash_secret,
 )
 from ostiary.errors import NotFound
 from ostiary.settings import Settings
@@ -85,7 +84,10 @@ def describe_users(users: list[DemoUser]) -> str:
         elif user.created:
             how = f"password from {user.env}"
         else:
-            how = "exists already; its password was printed at the first start"
+            how = (
+                "exists already; its password was printed at the first start "
+                f"(a new one: {reset_password_command(user.username)})"
+            )
         lines.append(f"  {user.username:<6} role {user.role:<6} {how}")
     return "\n".join(lines)
 
@@ -96,7 +98,16 @@ def alice_password_line(users: list[DemoUser]) -> str:
         return f"export ALICE_PASSWORD='{alice.password}'"
     if alice.from_env:
         return f'export ALICE_PASSWORD="${alice.env}"'
-    return "export ALICE_PASSWORD='...'   # the one printed at the first start"
+    return (
+        "export ALICE_PASSWORD='...'   # the one printed at the first start, "
+        f"or a new one: {reset_password_command('alice')}"
+    )
+
+
+def reset_password_command(username: str) -> str:
+    """How to give a demo user a new password once the printed one is lost (from the folder
+    where ``make run`` ran, the command uses the demo's database)."""
+    return f"ostiary users set-password {username}"
 
 
 SERVICE_CLIENT: Final = "demo-service"
@@ -169,7 +180,11 @@ def describe_clients(clients: DemoClients) -> str:
     elif clients.from_env:
         how = "secret from OSTIARY_DEMO_SERVICE_SECRET"
     else:
-        how = "exists already; its secret was printed at the first start"
+        how = (
+            "exists already; its secret was printed at the first start (a new one: "
+            f"ostiary clients rotate-secret {SERVICE_CLIENT}, or restart with "
+            "OSTIARY_DEMO_SERVICE_SECRET set)"
+        )
     return "\n".join(
         [
             "Demo OAuth clients:",

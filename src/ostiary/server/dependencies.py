@@ -16,10 +16,10 @@ from typing import Annotated, Final
 
 from fastapi import Depends, Request
 
+from ostiary.access_claims import AccessClaims
 from ostiary.authz.trust import EndpointRequirements, Requirement
 from ostiary.errors import InsufficientScope, InvalidRequest, InvalidToken, TemporarilyUnavailable
 from ostiary.resource.bearer import extract_bearer
-from ostiary.resource.claims import AccessClaims
 from ostiary.server.errors import BearerRejected
 from ostiary.server.metrics import Metrics
 from ostiary.wiring import Services

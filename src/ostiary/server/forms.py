@@ -13,9 +13,9 @@ from urllib.parse import parse_qsl, unquote_plus
 
 from fastapi import Request
 
-from ostiary.authn.clients import ClientCredentials
+from ostiary.authn.client_auth import ClientCredentials
 from ostiary.errors import InvalidClient, InvalidRequest
-from ostiary.grants import TokenRequest
+from ostiary.grants import OAuthParams
 
 FORM: Final = "application/x-www-form-urlencoded"
 #: Parameters that may appear several times.
@@ -23,15 +23,15 @@ REPEATABLE: Final = frozenset({"resource"})
 MAX_FIELDS: Final = 50
 
 
-async def read_form(request: Request) -> TokenRequest:
-    """The form body of ``request`` as a :class:`TokenRequest`."""
+async def read_form(request: Request) -> OAuthParams:
+    """The form body of ``request`` as a :class:`OAuthParams`."""
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media != FORM:
         raise InvalidRequest(f"The request body must be {FORM}.")
     return parse_form(await request.body())
 
 
-def parse_form(body: bytes) -> TokenRequest:
+def parse_form(body: bytes) -> OAuthParams:
     try:
         text = body.decode("utf-8")
         pairs = parse_qsl(
@@ -48,7 +48,7 @@ def parse_form(body: bytes) -> TokenRequest:
     return _single_valued(pairs)
 
 
-def _single_valued(pairs: Iterable[tuple[str, str]]) -> TokenRequest:
+def _single_valued(pairs: Iterable[tuple[str, str]]) -> OAuthParams:
     params: dict[str, str] = {}
     resources: list[str] = []
     for name, value in pairs:
@@ -58,10 +58,10 @@ def _single_valued(pairs: Iterable[tuple[str, str]]) -> TokenRequest:
             raise InvalidRequest(f"The {name[:40]} parameter is repeated.")
         else:
             params[name] = value
-    return TokenRequest(params, tuple(resources))
+    return OAuthParams(params, tuple(resources))
 
 
-def client_credentials(request: Request, form: TokenRequest) -> ClientCredentials:
+def client_credentials(request: Request, form: OAuthParams) -> ClientCredentials:
     """What the request carries to authenticate its client: ``Authorization: Basic`` and the
     ``client_id``, ``client_secret``, ``client_assertion_type`` and ``client_assertion``
     parameters (the authenticator refuses more than one method)."""

@@ -94,7 +94,9 @@ class RevocationEntry(BaseModel):
     seq: int
 
 
-class RevocationFeed(BaseModel):
+class RevocationFeedPage(BaseModel):
+    """One page of ``GET /auth/revocations`` (read by :class:`ostiary.resource.RevocationFeed`)."""
+
     revocations: list[RevocationEntry]
     #: The ``since`` to ask with next time.
     next: int

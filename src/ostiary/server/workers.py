@@ -60,7 +60,7 @@ def run_worker(options: dict[str, Any], sockets: list[socket.socket]) -> None:
     """A worker process: the app built from the ``OSTIARY_*`` environment (the parent put
     every setting there), without the demo's seed and printout (done once, by the parent),
     served on the parent's ``sockets``."""
-    from ostiary.cli._server import load_settings
+    from ostiary.cli._command_setup import load_settings
     from ostiary.cli.serve import share_one_malloc_arena
     from ostiary.server.app import create_app
 

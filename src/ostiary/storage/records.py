@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final, NamedTuple
 
-from ostiary.keys.ring import KeyState
-
 #: Every user id starts so, and no client id may (RFC 9068 §5: a client-credentials token's
 #: ``sub``, its client id, must never name a user).
 USER_ID_PREFIX: Final = "usr_"
@@ -96,8 +94,13 @@ class Revocation:
     seq: int = 0
 
 
-#: A stored key's place in the lifecycle: the same states as the domain's key ring.
-KeyStatus = KeyState
+class KeyStatus(StrEnum):
+    """A stored key's place in the lifecycle, as stored: the values of
+    :class:`ostiary.keys.KeyState` (the storage layer does not import the key ring)."""
+
+    NEXT = "next"
+    ACTIVE = "active"
+    RETIRED = "retired"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,13 @@ token issued beside it. An ID token comes back as the ``id_token_hint`` of a log
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from ostiary.clock import SYSTEM_CLOCK, Clock
+from ostiary.encoding import b64url
 from ostiary.errors import InvalidToken
 from ostiary.jose import JWK, AudienceMatch, ClaimRules, JWTVerifier, KeyLookup, sign_compact
 
@@ -28,7 +28,7 @@ _HASHES: Final = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.s
 def token_hash(value: str, alg: str) -> str:
     """``at_hash``/``c_hash``: the left half of the hash of the ASCII token, base64url."""
     digest = (hashlib.sha512 if alg == "EdDSA" else _HASHES[alg[-3:]])(value.encode()).digest()
-    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
+    return b64url(digest[: len(digest) // 2])
 
 
 class IdTokenIssuer:

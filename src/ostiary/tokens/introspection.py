@@ -1,28 +1,30 @@
-"""Token revocation (RFC 7009) and introspection (RFC 7662) for OAuth clients.
+"""Token introspection (RFC 7662) for OAuth clients; revocation (RFC 7009) is
+:mod:`ostiary.tokens.client_revocation`.
 
 Access tokens are recognized by their JWS form and verified as any resource server would;
-anything else is looked up as a refresh token. A client may act only on its own tokens (and
-introspect access tokens meant for its audiences); for anything else it learns nothing:
-revocation answers 200 regardless (RFC 7009 §2.2), introspection ``{"active": false}``.
+anything else is looked up as a refresh token. A client may introspect its own tokens and
+access tokens meant for its audiences; for anything else it learns ``{"active": false}``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ostiary.access_claims import AccessClaims
 from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.errors import InvalidToken
 from ostiary.jose import AudienceMatch, ClaimRules, JWTVerifier, KeyLookup
-from ostiary.resource.claims import AccessClaims
 from ostiary.storage.records import Client
 from ostiary.tokens.lifecycle import SessionLifecycle
 from ostiary.tokens.revocation import Revocations
 
 INACTIVE: dict[str, Any] = {"active": False}
-_MAX_TOKEN = 8192
+#: The longest token looked at: anything longer is no token of this server.
+MAX_TOKEN = 8192
 
 
-def _looks_like_jwt(token: str) -> bool:
+def looks_like_jwt(token: str) -> bool:
+    """Whether ``token`` has the JWS compact form: an access token, not a refresh token."""
     return token.count(".") == 2
 
 
@@ -53,32 +55,16 @@ class TokenInspector:
                 audience_match=AudienceMatch.SHAPE_ONLY,
                 leeway=leeway,
             ),
-            max_size=_MAX_TOKEN,
+            max_size=MAX_TOKEN,
         )
         self._clock = clock
-
-    async def revoke(self, token: str, client: Client) -> None:
-        """RFC 7009 §2.1: a refresh token takes its whole family and the family's access
-        tokens with it; an access token is refused from now on. Unknown, invalid or foreign
-        tokens change nothing."""
-        if not token or len(token) > _MAX_TOKEN:
-            return
-        if _looks_like_jwt(token):
-            claims = await self.access_claims(token)
-            if claims is not None and claims.client_id == client.id:
-                await self._revocations.revoke_token(claims.jti, claims.exp)
-            return
-        found = await self._refresh.find(token)
-        if found is None or found[1].client_id != client.id:
-            return
-        await self._lifecycle.end_session(found[1].id)
 
     async def introspect(self, token: str, client: Client) -> dict[str, Any]:
         """RFC 7662 §2.2: the token's metadata if it is active and the client may see it,
         else ``{"active": false}`` and nothing more."""
-        if not token or len(token) > _MAX_TOKEN:
+        if not token or len(token) > MAX_TOKEN:
             return dict(INACTIVE)
-        if _looks_like_jwt(token):
+        if looks_like_jwt(token):
             claims = await self.access_claims(token)
             if claims is None or not _may_see(claims, client):
                 return dict(INACTIVE)

@@ -7,7 +7,6 @@ family (the session) is revoked, because the server cannot tell the thief from t
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -15,12 +14,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Final, NamedTuple
 
-from ostiary.clock import SYSTEM_CLOCK, Clock
+from ostiary.clock import DAY, SYSTEM_CLOCK, Clock
+from ostiary.encoding import b64url, sha256_hex
 from ostiary.errors import ConfigurationError, InvalidGrant, RefreshTokenReused
 from ostiary.storage.protocols import Conflict, SessionStore
 from ostiary.storage.records import RefreshToken, Session
 
-DAY: Final = 86_400.0
 DEFAULT_ABSOLUTE_TTL: Final = 30 * DAY
 DEFAULT_IDLE_TTL: Final = 7 * DAY
 #: Far above the 43 characters of a real token; longer input is refused before hashing.
@@ -36,7 +35,7 @@ class IssuedRefresh(NamedTuple):
 
 
 def hash_refresh_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return sha256_hex(token)
 
 
 def new_session_id() -> str:
@@ -219,7 +218,7 @@ class RefreshTokens:
         if self._secret is None or self.grace_seconds <= 0:
             return secrets.token_urlsafe(32)
         digest = hmac.new(self._secret, token.encode("utf-8"), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        return b64url(digest)
 
     async def _answer_used(
         self, token: str, used_at: float, session: Session, now: float

@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from ostiary.access_claims import AccessClaims
 from ostiary.clock import SYSTEM_CLOCK, Clock
-from ostiary.resource.claims import AccessClaims
-from ostiary.resource.revocation import RevocationList
+from ostiary.jose import DEFAULT_LEEWAY
+from ostiary.revocation_list import RevocationList
 from ostiary.storage.protocols import RevocationStore
 from ostiary.storage.records import Revocation, RevocationKind
 from ostiary.tokens.revocation_broadcast import RevocationBroadcast
 
-DEFAULT_LEEWAY: Final = 30.0
 MAX_FEED_PAGE: Final = 1000
 
 

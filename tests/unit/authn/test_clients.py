@@ -12,27 +12,25 @@ from typing import Any
 
 import pytest
 
-from ostiary.authn import clients as clients_module
-from ostiary.authn.clients import (
+from ostiary.authn import client_auth as client_auth_module
+from ostiary.authn.client_auth import JWT_BEARER_ASSERTION, ClientAuthenticator, ClientCredentials
+from ostiary.authn.client_registry import ClientRegistry, Registered, hash_secret
+from ostiary.authn.client_settings import (
     AUTHORIZATION_CODE,
     CLIENT_CREDENTIALS,
-    JWT_BEARER_ASSERTION,
     REFRESH_TOKEN,
-    ClientAuthenticator,
-    ClientCredentials,
-    ClientRegistry,
     ClientSettings,
-    Registered,
     check_settings,
     redirect_uri_problem,
 )
 from ostiary.clock import FrozenClock
+from ostiary.encoding import b64url
 from ostiary.errors import InvalidClient, InvalidClientMetadata, InvalidRequest, NotFound
 from ostiary.jose import JWK
 from ostiary.storage.memory import MemoryClientStore, MemoryOnceStore
 from ostiary.storage.records import ClientAuthMethod
 from tests.unit.authn.conftest import T0
-from tests.unit.grants._server import ISSUER, REDIRECT, SERVER_AUDIENCES, b64url, sign_raw
+from tests.unit.grants._server import ISSUER, REDIRECT, SERVER_AUDIENCES, sign_raw
 
 CODE_GRANTS = frozenset({AUTHORIZATION_CODE, REFRESH_TOKEN})
 TOKEN_URL = f"{ISSUER}/oauth/token"
@@ -566,13 +564,13 @@ async def test_an_unknown_client_costs_a_hash_as_a_known_one_does(
     authenticator: ClientAuthenticator, basic_client: Registered, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hashed: list[str] = []
-    real = clients_module.hash_secret
+    real = hash_secret
 
     def counting(secret: str) -> str:
         hashed.append(secret)
         return real(secret)
 
-    monkeypatch.setattr(clients_module, "hash_secret", counting)
+    monkeypatch.setattr(client_auth_module, "hash_secret", counting)
     with pytest.raises(InvalidClient):
         await authenticator.authenticate(ClientCredentials(basic=("svc", "wrong")))
     assert len(hashed) == 1

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ostiary.authn.clients import redirect_uri_problem
+from ostiary.authn.client_settings import redirect_uri_problem
 
 PROPS: Final = settings(max_examples=200, derandomize=True, database=None, deadline=None)
 URI_PARTS: Final = st.text(alphabet="abc:/?#[]@!*%.-_~19 \t\x00é", max_size=60)

@@ -13,16 +13,14 @@ from typing import Any
 import pytest
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 
-from ostiary.authn.throttle import (
-    REDIS_SOCKET_TIMEOUT_SECONDS,
-    STORE_RETRY_SECONDS,
-    SweepingMemoryStorage,
-    Throttle,
-    ThrottlePolicy,
-    rate_limit_storage,
-)
+from ostiary.authn.throttle import STORE_RETRY_SECONDS, Throttle, ThrottlePolicy
 from ostiary.clock import FrozenClock
 from ostiary.errors import InvalidCredentials, RateLimited
+from ostiary.storage.rate_limits import (
+    REDIS_SOCKET_TIMEOUT_SECONDS,
+    SweepingMemoryStorage,
+    rate_limit_storage,
+)
 
 SECRET = b"k" * 32
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import pytest
 
-from ostiary.cli._server import load_settings
+from ostiary.cli._command_setup import load_settings
 from ostiary.keys import MasterKey
 
 #: A bound on each command, never a speed assertion.

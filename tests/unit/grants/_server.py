@@ -3,45 +3,49 @@ it, for the grant, introspection and ID token tests. Nothing here sleeps or does
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from typing import Any, Final
 
+from pydantic import SecretStr
+
 from ostiary.authn.accounts import Accounts
-from ostiary.authn.clients import (
+from ostiary.authn.client_auth import ClientCredentials
+from ostiary.authn.client_registry import ClientRegistry, Registered
+from ostiary.authn.client_settings import (
     AUTHORIZATION_CODE,
     CLIENT_CREDENTIALS,
     REFRESH_TOKEN,
-    ClientAuthenticator,
-    ClientCredentials,
-    ClientRegistry,
     ClientSettings,
-    Registered,
 )
 from ostiary.authn.passwords import PasswordHasher
 from ostiary.authz.trust import ServerAudiences
 from ostiary.clock import FrozenClock
-from ostiary.grants.authorization_code import (
-    AuthorizationCodeGrant,
-    AuthorizationRequest,
-    Authorizations,
-)
-from ostiary.grants.base import TokenRequest, TokenResponse
-from ostiary.grants.client_credentials import ClientCredentialsGrant
+from ostiary.encoding import b64url
+from ostiary.grants.authorization_endpoint import AuthorizationRequest, Authorizations
+from ostiary.grants.base import IssuedTokens, OAuthParams
 from ostiary.grants.endpoint import TokenEndpoint
 from ostiary.grants.pkce import s256
-from ostiary.grants.refresh_token import RefreshTokenGrant
-from ostiary.jose import JWK, JWKSet
+from ostiary.jose import JWK
+from ostiary.keys.encryption import MasterKey
 from ostiary.resource import TokenVerifier
+from ostiary.settings import Settings
+from ostiary.storage import MEMORY_URL
 from ostiary.storage.memory import MemoryStorage
-from ostiary.storage.records import BrowserSession, ClientAuthMethod, User
+from ostiary.storage.records import BrowserSession, ClientAuthMethod, KeyStatus, StoredKey, User
 from ostiary.tokens.access import AccessTokenIssuer
-from ostiary.tokens.id_token import IdTokenIssuer
+from ostiary.tokens.client_revocation import ClientTokenRevocation
 from ostiary.tokens.introspection import TokenInspector
-from ostiary.tokens.lifecycle import SessionLifecycle
 from ostiary.tokens.refresh import RefreshTokens
 from ostiary.tokens.revocation import Revocations
+from ostiary.wiring import (
+    OAuthServices,
+    accounts,
+    key_service,
+    oauth_services,
+    revocations,
+    session_lifecycle,
+)
 
 T0: Final = 1_700_000_000.0
 ISSUER: Final = "https://auth.example.test"
@@ -58,10 +62,8 @@ ACCESS_TTL: Final = 900
 
 #: Generated once: keys are immutable and EC generation is the slowest step of a setup.
 SIGNING_KEY: Final = JWK.generate("ES256")
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+_MASTER_TEXT: Final = MasterKey.new_text()
+MASTER_KEY: Final = MasterKey.from_text(_MASTER_TEXT)
 
 
 def sign_raw(header: dict[str, Any], claims: dict[str, Any], key: JWK) -> str:
@@ -70,87 +72,85 @@ def sign_raw(header: dict[str, Any], claims: dict[str, Any], key: JWK) -> str:
     return f"{signing_input}.{b64url(key.sign(signing_input.encode('ascii')))}"
 
 
+#: The settings the domain is wired from: one signing algorithm for access and ID tokens (so
+#: that :data:`SIGNING_KEY` signs both), and no refresh retry grace (a reused refresh token is
+#: reuse at once).
+SETTINGS: Final = Settings(
+    issuer=ISSUER,
+    audience=AUDIENCE,
+    database_url=MEMORY_URL,
+    master_key=SecretStr(_MASTER_TEXT),
+    access_token_ttl=ACCESS_TTL,
+    leeway=30,
+    signing_alg="ES256",
+    id_token_signing_alg="ES256",
+    refresh_grace_seconds=0,
+)
+
+
 @dataclass
 class OAuthServer:
+    """The OAuth services as :func:`ostiary.wiring.oauth_services` wires them for the server,
+    over memory storage whose one signing key is :data:`SIGNING_KEY`."""
+
     clock: FrozenClock
     storage: MemoryStorage
-    clients: ClientRegistry
-    authenticator: ClientAuthenticator
     accounts: Accounts
     refresh: RefreshTokens
     revocations: Revocations
+    #: The access-token issuer the grants were wired with.
     access: AccessTokenIssuer
-    id_tokens: IdTokenIssuer
-    authorizations: Authorizations
-    code_grant: AuthorizationCodeGrant
-    refresh_grant: RefreshTokenGrant
-    client_credentials: ClientCredentialsGrant
-    endpoint: TokenEndpoint
-    inspector: TokenInspector
+    oauth: OAuthServices
 
     @classmethod
-    def build(cls, clock: FrozenClock, hasher: PasswordHasher) -> OAuthServer:
+    async def build(cls, clock: FrozenClock, hasher: PasswordHasher) -> OAuthServer:
         storage = MemoryStorage()
-        refresh = RefreshTokens(storage.sessions, clock=clock)
-        revocations = Revocations(storage.revocations, clock=clock, max_access_ttl=ACCESS_TTL)
-        lifecycle = SessionLifecycle(
-            refresh, revocations, storage.browser_sessions, storage.users, clock=clock
+        await storage.keys.add(
+            StoredKey(
+                kid=SIGNING_KEY.kid,
+                alg=SIGNING_KEY.alg,
+                status=KeyStatus.ACTIVE,
+                sealed=MASTER_KEY.seal_key(SIGNING_KEY),
+                created_at=clock.now(),
+                activated_at=clock.now(),
+            )
         )
-        clients = ClientRegistry(
-            storage.clients,
-            audiences=SERVER_AUDIENCES,
-            end_sessions=lifecycle.end_client_sessions,
-            clock=clock,
-        )
-        authenticator = ClientAuthenticator(clients, storage.once, issuer=ISSUER, clock=clock)
-        accounts = Accounts(storage.users, hasher, clock=clock)
+        keys = key_service(SETTINGS, storage, MASTER_KEY, clock=clock)
+        await keys.load()
+        revoked = revocations(SETTINGS, storage, clock=clock)
+        lifecycle = session_lifecycle(SETTINGS, storage, revoked, clock=clock)
         access = AccessTokenIssuer(
-            lambda: SIGNING_KEY, issuer=ISSUER, audience=AUDIENCE, ttl=ACCESS_TTL, clock=clock
-        )
-        id_tokens = IdTokenIssuer(lambda: SIGNING_KEY, issuer=ISSUER, clock=clock)
-        authorizations = Authorizations(
-            clients,
-            storage.codes,
-            storage.consents,
-            userinfo_audience=SERVER_AUDIENCES.userinfo,
-            clock=clock,
-        )
-        code_grant = AuthorizationCodeGrant(
-            storage.codes,
-            lifecycle,
-            access,
-            id_tokens,
-            storage.browser_sessions,
-            clock=clock,
-        )
-        refresh_grant = RefreshTokenGrant(lifecycle, access)
-        client_credentials = ClientCredentialsGrant(access)
-        endpoint = TokenEndpoint(authenticator, [client_credentials, code_grant, refresh_grant])
-        inspector = TokenInspector(
-            JWKSet([SIGNING_KEY.public()]),
-            lifecycle,
-            revocations,
+            keys.signing_key,
             issuer=ISSUER,
-            leeway=30,
+            audience=AUDIENCE,
+            ttl=SETTINGS.access_token_ttl,
             clock=clock,
         )
-        return cls(
-            clock,
-            storage,
-            clients,
-            authenticator,
-            accounts,
-            refresh,
-            revocations,
-            access,
-            id_tokens,
-            authorizations,
-            code_grant,
-            refresh_grant,
-            client_credentials,
-            endpoint,
-            inspector,
+        oauth = oauth_services(
+            SETTINGS, storage, keys, keys, access, revoked, lifecycle, clock=clock
         )
+        users = accounts(SETTINGS, storage, clock=clock, hasher=hasher)
+        return cls(clock, storage, users, lifecycle.families, revoked, access, oauth)
+
+    @property
+    def clients(self) -> ClientRegistry:
+        return self.oauth.clients
+
+    @property
+    def authorizations(self) -> Authorizations:
+        return self.oauth.authorizations
+
+    @property
+    def endpoint(self) -> TokenEndpoint:
+        return self.oauth.token_endpoint
+
+    @property
+    def inspector(self) -> TokenInspector:
+        return self.oauth.inspector
+
+    @property
+    def revocation(self) -> ClientTokenRevocation:
+        return self.oauth.revocation
 
     # --- fixtures of the world -------------------------------------------------------------
 
@@ -274,13 +274,13 @@ class OAuthServer:
         *,
         verifier: str | None = VERIFIER,
         redirect_uri: str | None = REDIRECT,
-    ) -> TokenResponse:
+    ) -> IssuedTokens:
         params = {"grant_type": AUTHORIZATION_CODE, "code": code}
         if verifier is not None:
             params["code_verifier"] = verifier
         if redirect_uri is not None:
             params["redirect_uri"] = redirect_uri
-        return await self.endpoint.exchange(basic(client), TokenRequest(params))
+        return await self.endpoint.exchange(basic(client), OAuthParams(params))
 
     async def refresh_with(
         self,
@@ -289,11 +289,11 @@ class OAuthServer:
         *,
         scope: str | None = None,
         resources: tuple[str, ...] = (),
-    ) -> TokenResponse:
+    ) -> IssuedTokens:
         params = {"grant_type": REFRESH_TOKEN, "refresh_token": token}
         if scope is not None:
             params["scope"] = scope
-        return await self.endpoint.exchange(basic(client), TokenRequest(params, resources))
+        return await self.endpoint.exchange(basic(client), OAuthParams(params, resources))
 
     def verifier(self, audience: str = AUDIENCE) -> TokenVerifier:
         """A resource server's verifier that shares the issuer's revocation list."""

@@ -24,5 +24,5 @@ def hasher() -> Iterator[PasswordHasher]:
 
 
 @pytest.fixture
-def server(clock: FrozenClock, hasher: PasswordHasher) -> OAuthServer:
-    return OAuthServer.build(clock, hasher)
+async def server(clock: FrozenClock, hasher: PasswordHasher) -> OAuthServer:
+    return await OAuthServer.build(clock, hasher)

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from ostiary.authn.clients import AUTHORIZATION_CODE, ClientCredentials, Registered
+from ostiary.authn.client_auth import ClientCredentials
+from ostiary.authn.client_registry import Registered
+from ostiary.authn.client_settings import AUTHORIZATION_CODE
 from ostiary.errors import (
     InvalidClient,
     InvalidGrant,
@@ -20,8 +22,9 @@ from ostiary.errors import (
     UnauthorizedClient,
     UnsupportedResponseType,
 )
-from ostiary.grants.authorization_code import NoRedirectError, hash_code
-from ostiary.grants.base import TokenRequest
+from ostiary.grants.authorization_code import hash_code
+from ostiary.grants.authorization_endpoint import NoRedirectError
+from ostiary.grants.base import OAuthParams
 from ostiary.jose import parse_compact
 from ostiary.storage.records import User
 from tests.unit.grants._server import (
@@ -509,7 +512,7 @@ async def test_unknown_or_missing_codes(server: OAuthServer, web: Registered) ->
     with pytest.raises(InvalidGrant):
         await server.redeem(web, "no-such-code")
     with pytest.raises(InvalidRequest, match="code"):
-        await server.endpoint.exchange(basic(web), TokenRequest({"grant_type": AUTHORIZATION_CODE}))
+        await server.endpoint.exchange(basic(web), OAuthParams({"grant_type": AUTHORIZATION_CODE}))
 
 
 async def test_a_disabled_user_gets_nothing_for_a_code(
@@ -547,7 +550,7 @@ async def test_a_code_of_a_public_client_needs_no_secret_but_its_id(
 ) -> None:
     spa = await server.add_web_app("spa", public=True)
     code = await server.code_for(spa, alice)
-    request = TokenRequest(
+    request = OAuthParams(
         {
             "grant_type": AUTHORIZATION_CODE,
             "code": code,

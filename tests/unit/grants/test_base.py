@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ostiary.errors import InvalidRequest, InvalidScope, InvalidTarget
-from ostiary.grants.base import TokenRequest, TokenResponse, requested_audiences, requested_scope
+from ostiary.grants.base import IssuedTokens, OAuthParams, requested_audiences, requested_scope
 from ostiary.storage.records import Client, ClientAuthMethod
 from ostiary.tokens.access import IssuedToken
 from tests.unit.grants._server import AUDIENCE, BILLING, ORDERS, SERVER_AUDIENCES, T0
@@ -32,11 +32,11 @@ def client_for(audiences: frozenset[str]) -> Client:
     )
 
 
-# --- TokenRequest ------------------------------------------------------------------------------
+# --- OAuthParams ------------------------------------------------------------------------------
 
 
 def test_require_refuses_a_missing_or_empty_parameter() -> None:
-    request = TokenRequest({"code": "abc", "empty": ""})
+    request = OAuthParams({"code": "abc", "empty": ""})
     assert request.require("code") == "abc"
     assert request.get("missing") is None
     for name in ("missing", "empty"):
@@ -45,19 +45,19 @@ def test_require_refuses_a_missing_or_empty_parameter() -> None:
 
 
 def test_the_repr_of_a_request_shows_no_secret() -> None:
-    request = TokenRequest(
+    request = OAuthParams(
         {"grant_type": "authorization_code", "code": "c0de-s3cret", "code_verifier": "v3rifier"}
     )
-    assert repr(request) == "TokenRequest(grant_type='authorization_code')"
+    assert repr(request) == "OAuthParams(grant_type='authorization_code')"
 
 
-# --- TokenResponse -----------------------------------------------------------------------------
+# --- IssuedTokens -----------------------------------------------------------------------------
 
 ISSUED = IssuedToken(token="eyJ.access.token", jti="j1", expires_at=int(T0) + 900, expires_in=900)
 
 
 def test_a_minimal_body_has_exactly_the_rfc_6749_members() -> None:
-    body = TokenResponse(access=ISSUED, scope="orders:read").body()
+    body = IssuedTokens(access=ISSUED, scope="orders:read").body()
     assert body == {
         "access_token": "eyJ.access.token",
         "token_type": "Bearer",
@@ -67,7 +67,7 @@ def test_a_minimal_body_has_exactly_the_rfc_6749_members() -> None:
 
 
 def test_a_full_body_carries_the_refresh_and_id_tokens() -> None:
-    response = TokenResponse(
+    response = IssuedTokens(
         access=ISSUED,
         scope="openid",
         refresh_token="r3fresh",

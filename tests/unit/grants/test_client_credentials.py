@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from ostiary.authn.clients import CLIENT_CREDENTIALS, ClientCredentials
+from ostiary.authn.client_auth import ClientCredentials
+from ostiary.authn.client_settings import CLIENT_CREDENTIALS
 from ostiary.errors import (
     InvalidClient,
     InvalidScope,
@@ -14,7 +15,8 @@ from ostiary.errors import (
     UnauthorizedClient,
     WrongAudience,
 )
-from ostiary.grants.base import TokenRequest
+from ostiary.grants.base import OAuthParams
+from ostiary.grants.client_credentials import ClientCredentialsGrant
 from ostiary.jose import parse_compact
 from ostiary.storage.records import ClientAuthMethod
 from tests.unit.grants._server import (
@@ -29,8 +31,8 @@ from tests.unit.grants._server import (
 GRANT = {"grant_type": CLIENT_CREDENTIALS}
 
 
-def request(**params: str) -> TokenRequest:
-    return TokenRequest({**GRANT, **params})
+def request(**params: str) -> OAuthParams:
+    return OAuthParams({**GRANT, **params})
 
 
 async def test_a_service_gets_a_token_of_its_own_for_its_registered_audiences(
@@ -65,7 +67,7 @@ async def test_a_scope_beyond_the_registered_ones_is_invalid_scope(server: OAuth
 
 async def test_one_resource_gives_a_single_string_audience(server: OAuthServer) -> None:
     svc = await server.add_service()
-    response = await server.endpoint.exchange(basic(svc), TokenRequest(GRANT, (BILLING,)))
+    response = await server.endpoint.exchange(basic(svc), OAuthParams(GRANT, (BILLING,)))
     claims = await server.verifier(BILLING).verify(response.access.token)
     assert claims.raw["aud"] == BILLING
     with pytest.raises(WrongAudience):
@@ -78,7 +80,7 @@ async def test_a_resource_the_client_is_not_registered_for_is_invalid_target(
     svc = await server.add_service(audiences=frozenset({ORDERS}))
     for resources in ((BILLING,), (ORDERS, BILLING), (AUDIENCE,)):
         with pytest.raises(InvalidTarget):
-            await server.endpoint.exchange(basic(svc), TokenRequest(GRANT, resources))
+            await server.endpoint.exchange(basic(svc), OAuthParams(GRANT, resources))
 
 
 async def test_a_client_registered_for_no_audience_gets_no_token(server: OAuthServer) -> None:
@@ -100,7 +102,7 @@ async def test_a_public_client_never_gets_a_client_credentials_token(
     )
     assert listed.auth_method is ClientAuthMethod.NONE
     with pytest.raises(UnauthorizedClient):
-        await server.client_credentials.exchange(request(), listed)
+        await ClientCredentialsGrant(server.access).exchange(request(), listed)
 
 
 async def test_a_client_not_registered_for_the_grant_is_unauthorized(server: OAuthServer) -> None:

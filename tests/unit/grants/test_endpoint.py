@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from ostiary.authn.clients import (
+from ostiary.authn.client_auth import JWT_BEARER_ASSERTION, ClientCredentials
+from ostiary.authn.client_settings import (
     AUTHORIZATION_CODE,
     CLIENT_CREDENTIALS,
-    JWT_BEARER_ASSERTION,
     REFRESH_TOKEN,
-    ClientCredentials,
     ClientSettings,
 )
 from ostiary.errors import (
@@ -19,16 +18,16 @@ from ostiary.errors import (
     UnauthorizedClient,
     UnsupportedGrantType,
 )
-from ostiary.grants.base import TokenRequest
+from ostiary.grants.base import OAuthParams
 from ostiary.jose import JWK
 from ostiary.storage.records import ClientAuthMethod
 from tests.unit.grants._server import AUDIENCE, ISSUER, T0, OAuthServer, basic, sign_raw
 
 
-def request(grant_type: str | None, **params: str) -> TokenRequest:
+def request(grant_type: str | None, **params: str) -> OAuthParams:
     if grant_type is not None:
         params["grant_type"] = grant_type
-    return TokenRequest(params)
+    return OAuthParams(params)
 
 
 def test_the_endpoint_lists_its_grant_types(server: OAuthServer) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from ostiary.authn.clients import REFRESH_TOKEN, ClientCredentials, Registered
+from ostiary.authn.client_auth import ClientCredentials
+from ostiary.authn.client_registry import Registered
+from ostiary.authn.client_settings import REFRESH_TOKEN
 from ostiary.errors import (
     InvalidGrant,
     InvalidRequest,
@@ -15,7 +17,7 @@ from ostiary.errors import (
     Revoked,
     UnauthorizedClient,
 )
-from ostiary.grants.base import TokenRequest, TokenResponse
+from ostiary.grants.base import IssuedTokens, OAuthParams
 from ostiary.storage.records import User
 from tests.unit.grants._server import AUDIENCE, ORDERS, SERVER_AUDIENCES, T0, OAuthServer, basic
 
@@ -33,18 +35,18 @@ async def alice(server: OAuthServer) -> User:
 
 
 @pytest.fixture
-async def issued(server: OAuthServer, web: Registered, alice: User) -> TokenResponse:
+async def issued(server: OAuthServer, web: Registered, alice: User) -> IssuedTokens:
     scope = "openid profile orders:read"
     return await server.redeem(web, await server.code_for(web, alice, scope=scope))
 
 
-def refresh_token_of(response: TokenResponse) -> str:
+def refresh_token_of(response: IssuedTokens) -> str:
     assert response.refresh_token is not None
     return response.refresh_token
 
 
 async def test_a_refresh_rotates_the_token_and_issues_a_new_access_token(
-    server: OAuthServer, web: Registered, issued: TokenResponse, alice: User
+    server: OAuthServer, web: Registered, issued: IssuedTokens, alice: User
 ) -> None:
     old = refresh_token_of(issued)
     server.clock.advance(60)
@@ -63,7 +65,7 @@ async def test_a_refresh_rotates_the_token_and_issues_a_new_access_token(
 
 
 async def test_reusing_a_rotated_token_revokes_the_family_and_its_access_tokens(
-    server: OAuthServer, web: Registered, issued: TokenResponse
+    server: OAuthServer, web: Registered, issued: IssuedTokens
 ) -> None:
     old = refresh_token_of(issued)
     rotated = await server.refresh_with(web, old)
@@ -77,7 +79,7 @@ async def test_reusing_a_rotated_token_revokes_the_family_and_its_access_tokens(
 
 
 async def test_another_clients_token_is_refused_without_being_rotated(
-    server: OAuthServer, web: Registered, issued: TokenResponse
+    server: OAuthServer, web: Registered, issued: IssuedTokens
 ) -> None:
     thief = await server.add_web_app("thief")
     token = refresh_token_of(issued)
@@ -97,7 +99,7 @@ async def test_another_clients_token_is_refused_without_being_rotated(
 
 
 async def test_the_scope_can_be_narrowed_for_one_access_token(
-    server: OAuthServer, web: Registered, issued: TokenResponse
+    server: OAuthServer, web: Registered, issued: IssuedTokens
 ) -> None:
     narrowed = await server.refresh_with(web, refresh_token_of(issued), scope="orders:read")
     assert narrowed.scope == "orders:read"
@@ -110,7 +112,7 @@ async def test_the_scope_can_be_narrowed_for_one_access_token(
 
 @pytest.mark.parametrize("scope", ["orders:read orders:write", "admin", 'bad"scope'])
 async def test_a_wider_or_malformed_scope_is_refused_and_the_token_still_works(
-    server: OAuthServer, web: Registered, issued: TokenResponse, scope: str
+    server: OAuthServer, web: Registered, issued: IssuedTokens, scope: str
 ) -> None:
     token = refresh_token_of(issued)
     with pytest.raises(InvalidScope):
@@ -122,7 +124,7 @@ async def test_a_wider_or_malformed_scope_is_refused_and_the_token_still_works(
 
 
 async def test_resources_may_be_asked_again_within_the_registered_ones(
-    server: OAuthServer, web: Registered, issued: TokenResponse
+    server: OAuthServer, web: Registered, issued: IssuedTokens
 ) -> None:
     token = refresh_token_of(issued)
     with pytest.raises(InvalidTarget):
@@ -133,7 +135,7 @@ async def test_resources_may_be_asked_again_within_the_registered_ones(
 
 
 async def test_a_disabled_user_ends_the_family_and_its_access_tokens(
-    server: OAuthServer, web: Registered, issued: TokenResponse, alice: User
+    server: OAuthServer, web: Registered, issued: IssuedTokens, alice: User
 ) -> None:
     await server.accounts.disable(alice.id)
     token = refresh_token_of(issued)
@@ -149,7 +151,7 @@ async def test_a_disabled_user_ends_the_family_and_its_access_tokens(
 
 
 async def test_an_idle_token_expires(
-    server: OAuthServer, web: Registered, issued: TokenResponse
+    server: OAuthServer, web: Registered, issued: IssuedTokens
 ) -> None:
     server.clock.advance(7 * DAY + 1)
     with pytest.raises(InvalidGrant):
@@ -158,7 +160,7 @@ async def test_an_idle_token_expires(
 
 async def test_a_missing_or_unknown_refresh_token(server: OAuthServer, web: Registered) -> None:
     with pytest.raises(InvalidRequest, match="refresh_token"):
-        await server.endpoint.exchange(basic(web), TokenRequest({"grant_type": REFRESH_TOKEN}))
+        await server.endpoint.exchange(basic(web), OAuthParams({"grant_type": REFRESH_TOKEN}))
     for token in ("unknown", "x" * 257):
         with pytest.raises(InvalidGrant):
             await server.refresh_with(web, token)
@@ -176,6 +178,6 @@ async def test_a_client_without_the_refresh_grant_cannot_refresh(
 async def test_a_public_client_refreshes_with_its_id(server: OAuthServer, alice: User) -> None:
     spa = await server.add_web_app("spa", public=True)
     issued = await server.redeem(spa, await server.code_for(spa, alice))
-    request = TokenRequest({"grant_type": REFRESH_TOKEN, "refresh_token": refresh_token_of(issued)})
+    request = OAuthParams({"grant_type": REFRESH_TOKEN, "refresh_token": refresh_token_of(issued)})
     response = await server.endpoint.exchange(ClientCredentials(client_id="spa"), request)
     assert response.refresh_token is not None

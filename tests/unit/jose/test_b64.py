@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ostiary.jose._b64 import b64url_decode, b64url_encode
+from ostiary.encoding import b64url_bytes as b64url_encode
+from ostiary.jose._b64 import b64url_decode
 
 ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 

@@ -7,7 +7,14 @@ from __future__ import annotations
 import os
 import subprocess
 
-from ostiary.server.demo import DemoClients, describe_clients
+from ostiary.server.demo import (
+    SERVICE_CLIENT,
+    DemoClients,
+    DemoUser,
+    alice_password_line,
+    describe_clients,
+    describe_users,
+)
 
 MADE_UP = "Zq3-made_up_secret_of_43_characters_xxxxxxx"
 
@@ -47,3 +54,30 @@ def test_a_later_start_says_which_secret_to_export() -> None:
     (line,) = export_lines(printed)
     assert line.startswith("export SERVICE_SECRET='...'")
     assert "printed at the first start" in line
+
+
+def test_a_later_start_says_how_to_reset_the_service_secret() -> None:
+    printed = describe_clients(DemoClients(None, from_env=False))
+    assert f"ostiary clients rotate-secret {SERVICE_CLIENT}" in printed
+    assert "OSTIARY_DEMO_SERVICE_SECRET" in printed
+
+
+def existing(username: str, role: str) -> DemoUser:
+    env = f"OSTIARY_DEMO_{username.upper()}_PASSWORD"
+    return DemoUser(username, role, env, None, created=False)
+
+
+def test_a_later_start_says_how_to_set_a_new_demo_password() -> None:
+    users = [existing("alice", "user"), existing("admin", "admin")]
+    printed = describe_users(users)
+    assert "ostiary users set-password alice" in printed
+    assert "ostiary users set-password admin" in printed
+    line = alice_password_line(users)
+    assert "printed at the first start" in line
+    assert "ostiary users set-password alice" in line
+
+
+def test_the_first_start_prints_no_reset_hint() -> None:
+    made_up = DemoUser("alice", "user", "OSTIARY_DEMO_ALICE_PASSWORD", "pw", created=True)
+    assert "set-password" not in describe_users([made_up])
+    assert "rotate-secret" not in describe_clients(DemoClients(MADE_UP, from_env=False))

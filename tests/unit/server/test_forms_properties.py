@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ostiary.errors import InvalidClient, InvalidRequest
-from ostiary.grants import TokenRequest
+from ostiary.grants import OAuthParams
 from ostiary.server.forms import MAX_FIELDS, REPEATABLE, _basic, parse_form
 
 PROPS: Final = settings(max_examples=150, derandomize=True, database=None, deadline=None)
@@ -71,7 +71,7 @@ def assert_read_or_refused_for_a_true_reason(body: bytes) -> None:
         return
     pairs = python_pairs(body)
     assert pairs is not None
-    assert form == TokenRequest(
+    assert form == OAuthParams(
         {n: v for n, v in pairs if n not in REPEATABLE},
         tuple(v for n, v in pairs if n in REPEATABLE),
     )

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
+from ostiary.access_claims import AccessClaims
 from ostiary.clock import FrozenClock
 from ostiary.errors import Expired
 from ostiary.jose import ClaimRules, parse_compact, verify_access_token
 from ostiary.keys import KeyRing, KeyState, generate_key
-from ostiary.resource.claims import AccessClaims
 from ostiary.tokens import AccessTokenIssuer
 from tests.unit.tokens.conftest import T0
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from ostiary.authn.clients import Registered
+from ostiary.authn.client_registry import Registered
 from ostiary.authn.passwords import PasswordHasher
 from ostiary.clock import FrozenClock
 from ostiary.errors import InvalidGrant, Revoked
-from ostiary.grants.base import TokenRequest, TokenResponse
+from ostiary.grants.base import IssuedTokens, OAuthParams
 from ostiary.jose import JWK, sign_compact
 from ostiary.storage.records import RevocationKind, User
 from ostiary.tokens.access import ACCESS_TOKEN_TYP
@@ -39,8 +39,8 @@ def hasher() -> Iterator[PasswordHasher]:
 
 
 @pytest.fixture
-def server(clock: FrozenClock, hasher: PasswordHasher) -> OAuthServer:
-    return OAuthServer.build(clock, hasher)
+async def server(clock: FrozenClock, hasher: PasswordHasher) -> OAuthServer:
+    return await OAuthServer.build(clock, hasher)
 
 
 @pytest.fixture
@@ -59,11 +59,11 @@ async def alice(server: OAuthServer) -> User:
 
 
 @pytest.fixture
-async def issued(server: OAuthServer, web: Registered, alice: User) -> TokenResponse:
+async def issued(server: OAuthServer, web: Registered, alice: User) -> IssuedTokens:
     return await server.redeem(web, await server.code_for(web, alice, scope="openid profile"))
 
 
-def refresh_token_of(response: TokenResponse) -> str:
+def refresh_token_of(response: IssuedTokens) -> str:
     assert response.refresh_token is not None
     return response.refresh_token
 
@@ -86,7 +86,7 @@ def forged(claims: dict[str, Any], key: JWK = SIGNING_KEY, typ: str = ACCESS_TOK
 
 
 async def test_an_own_access_token_is_active_with_its_metadata(
-    server: OAuthServer, web: Registered, issued: TokenResponse, alice: User
+    server: OAuthServer, web: Registered, issued: IssuedTokens, alice: User
 ) -> None:
     answer = await server.inspector.introspect(issued.access.token, web.client)
     claims = await server.verifier().verify(issued.access.token)
@@ -108,7 +108,7 @@ async def test_an_own_access_token_is_active_with_its_metadata(
 async def test_a_client_credentials_token_has_no_sid(server: OAuthServer) -> None:
     svc = await server.add_service()
     response = await server.endpoint.exchange(
-        basic(svc), TokenRequest({"grant_type": "client_credentials"})
+        basic(svc), OAuthParams({"grant_type": "client_credentials"})
     )
     answer = await server.inspector.introspect(response.access.token, svc.client)
     assert answer["active"] is True and "sid" not in answer
@@ -116,13 +116,13 @@ async def test_a_client_credentials_token_has_no_sid(server: OAuthServer) -> Non
 
 
 async def test_another_clients_access_token_is_inactive(
-    server: OAuthServer, other: Registered, issued: TokenResponse
+    server: OAuthServer, other: Registered, issued: IssuedTokens
 ) -> None:
     assert await server.inspector.introspect(issued.access.token, other.client) == INACTIVE
 
 
 async def test_a_resource_server_sees_tokens_meant_for_its_audience(
-    server: OAuthServer, issued: TokenResponse
+    server: OAuthServer, issued: IssuedTokens
 ) -> None:
     api = await server.add_service("api", audiences=frozenset({AUDIENCE}))
     orders = await server.add_service("orders", audiences=frozenset({ORDERS}))
@@ -131,7 +131,7 @@ async def test_a_resource_server_sees_tokens_meant_for_its_audience(
 
 
 async def test_an_expired_or_revoked_access_token_is_inactive(
-    server: OAuthServer, web: Registered, issued: TokenResponse, alice: User
+    server: OAuthServer, web: Registered, issued: IssuedTokens, alice: User
 ) -> None:
     second = await server.redeem(web, await server.code_for(web, alice))
     await server.revocations.revoke_token(second.access.jti, second.access.expires_at)
@@ -143,7 +143,7 @@ async def test_an_expired_or_revoked_access_token_is_inactive(
 
 
 async def test_an_id_token_is_never_an_active_access_token(
-    server: OAuthServer, web: Registered, issued: TokenResponse
+    server: OAuthServer, web: Registered, issued: IssuedTokens
 ) -> None:
     assert issued.id_token is not None
     assert await server.inspector.introspect(issued.id_token, web.client) == INACTIVE
@@ -196,7 +196,7 @@ async def test_garbage_is_exactly_inactive(
 
 
 async def test_an_own_refresh_token_is_active_with_its_metadata(
-    server: OAuthServer, web: Registered, issued: TokenResponse, alice: User
+    server: OAuthServer, web: Registered, issued: IssuedTokens, alice: User
 ) -> None:
     token = refresh_token_of(issued)
     server.clock.advance(100)
@@ -216,13 +216,13 @@ async def test_an_own_refresh_token_is_active_with_its_metadata(
 
 
 async def test_another_clients_refresh_token_is_inactive(
-    server: OAuthServer, other: Registered, issued: TokenResponse
+    server: OAuthServer, other: Registered, issued: IssuedTokens
 ) -> None:
     assert await server.inspector.introspect(refresh_token_of(issued), other.client) == INACTIVE
 
 
 async def test_a_used_refresh_token_is_inactive_and_its_successor_active(
-    server: OAuthServer, web: Registered, issued: TokenResponse
+    server: OAuthServer, web: Registered, issued: IssuedTokens
 ) -> None:
     old = refresh_token_of(issued)
     rotated = await server.refresh_with(web, old)
@@ -232,7 +232,7 @@ async def test_a_used_refresh_token_is_inactive_and_its_successor_active(
 
 
 async def test_a_refresh_token_of_a_revoked_family_is_inactive(
-    server: OAuthServer, web: Registered, issued: TokenResponse
+    server: OAuthServer, web: Registered, issued: IssuedTokens
 ) -> None:
     token = refresh_token_of(issued)
     found = await server.refresh.find(token)
@@ -242,7 +242,7 @@ async def test_a_refresh_token_of_a_revoked_family_is_inactive(
 
 
 async def test_an_idle_refresh_token_is_inactive(
-    server: OAuthServer, web: Registered, issued: TokenResponse
+    server: OAuthServer, web: Registered, issued: IssuedTokens
 ) -> None:
     token = refresh_token_of(issued)
     server.clock.advance(7 * DAY)
@@ -252,7 +252,7 @@ async def test_an_idle_refresh_token_is_inactive(
 
 
 async def test_a_refresh_token_past_the_absolute_end_is_inactive(
-    server: OAuthServer, web: Registered, issued: TokenResponse
+    server: OAuthServer, web: Registered, issued: IssuedTokens
 ) -> None:
     token = refresh_token_of(issued)
     for _ in range(4):  # kept in use, never idle: 24 days
@@ -270,11 +270,11 @@ async def test_a_refresh_token_past_the_absolute_end_is_inactive(
 
 
 async def test_revoking_a_refresh_token_ends_its_family_and_its_access_tokens(
-    server: OAuthServer, web: Registered, issued: TokenResponse, alice: User
+    server: OAuthServer, web: Registered, issued: IssuedTokens, alice: User
 ) -> None:
     unrelated = await server.redeem(web, await server.code_for(web, alice))
     token = refresh_token_of(issued)
-    await server.inspector.revoke(token, web.client)
+    await server.revocation.revoke(token, web.client)
     with pytest.raises(Revoked):
         await server.verifier().verify(issued.access.token)
     with pytest.raises(InvalidGrant):
@@ -290,10 +290,10 @@ async def test_revoking_a_refresh_token_ends_its_family_and_its_access_tokens(
 
 
 async def test_revoking_an_access_token_refuses_that_token_alone(
-    server: OAuthServer, web: Registered, issued: TokenResponse
+    server: OAuthServer, web: Registered, issued: IssuedTokens
 ) -> None:
     rotated = await server.refresh_with(web, refresh_token_of(issued))  # same family
-    await server.inspector.revoke(issued.access.token, web.client)
+    await server.revocation.revoke(issued.access.token, web.client)
     with pytest.raises(Revoked):
         await server.verifier().verify(issued.access.token)
     await server.verifier().verify(rotated.access.token)
@@ -305,12 +305,12 @@ async def test_revoking_an_access_token_refuses_that_token_alone(
 
 
 async def test_revoking_a_foreign_token_changes_nothing(
-    server: OAuthServer, web: Registered, other: Registered, issued: TokenResponse
+    server: OAuthServer, web: Registered, other: Registered, issued: IssuedTokens
 ) -> None:
     token = refresh_token_of(issued)
     before = await server.refresh.find(token)
-    await server.inspector.revoke(token, other.client)
-    await server.inspector.revoke(issued.access.token, other.client)
+    await server.revocation.revoke(token, other.client)
+    await server.revocation.revoke(issued.access.token, other.client)
     assert await server.storage.revocations.since(0) == []
     assert not server.revocations.local
     assert await server.refresh.find(token) == before
@@ -322,13 +322,13 @@ async def test_revoking_a_foreign_token_changes_nothing(
 async def test_revoking_garbage_changes_nothing_and_raises_nothing(
     server: OAuthServer, web: Registered, token: str
 ) -> None:
-    await server.inspector.revoke(token, web.client)
+    await server.revocation.revoke(token, web.client)
     assert await server.storage.revocations.since(0) == []
 
 
 async def test_revoking_an_expired_access_token_changes_nothing(
-    server: OAuthServer, web: Registered, issued: TokenResponse
+    server: OAuthServer, web: Registered, issued: IssuedTokens
 ) -> None:
     server.clock.advance(900 + 30)
-    await server.inspector.revoke(issued.access.token, web.client)
+    await server.revocation.revoke(issued.access.token, web.client)
     assert await server.storage.revocations.since(0) == []

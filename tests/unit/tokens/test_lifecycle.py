@@ -8,9 +8,9 @@ import dataclasses
 
 import pytest
 
+from ostiary.access_claims import AccessClaims
 from ostiary.clock import FrozenClock
 from ostiary.errors import InvalidGrant, RefreshTokenReused
-from ostiary.resource.claims import AccessClaims
 from ostiary.storage.memory import MemoryStorage
 from ostiary.storage.records import BrowserSession, User
 from ostiary.tokens.lifecycle import SessionLifecycle

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from ostiary.access_claims import AccessClaims
 from ostiary.clock import FrozenClock
-from ostiary.resource.claims import AccessClaims
 from ostiary.storage.memory import MemoryRevocationStore
 from ostiary.storage.records import RevocationKind
 from ostiary.tokens import Revocations

@@ -17,7 +17,6 @@ from pydantic import BaseModel
 
 from ostiary.errors import InvalidGrant, InvalidRequest
 from ostiary.server.body import read_json
-from ostiary.server.browser_mode import Browser
 from ostiary.server.dependencies import (
     AccountClaims,
     AppServices,
@@ -26,6 +25,7 @@ from ostiary.server.dependencies import (
     user_agent,
 )
 from ostiary.server.errors import NO_STORE, render
+from ostiary.server.refresh_cookie import Browser
 from ostiary.server.routes._render import account, no_store, token_response
 from ostiary.server.schemas import (
     Account,

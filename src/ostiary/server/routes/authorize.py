@@ -1,6 +1,6 @@
 """The browser side of the authorization server: ``/oauth/authorize`` with its login and
-consent pages (RFC 6749 §4.1.1-§4.1.2, OpenID Connect Core §3.1.2) and ``/oauth/logout``
-(OpenID Connect RP-Initiated Logout 1.0).
+consent pages (RFC 6749 §4.1.1-§4.1.2, OpenID Connect Core §3.1.2). (``/oauth/logout`` is
+:mod:`ostiary.server.routes.logout`.)
 
 Every form carries a CSRF token bound to a cookie (double submit, HMAC-bound), and a POST
 must come from this server's own origin when the browser says where it comes from. The
@@ -11,12 +11,9 @@ about a pending request is kept on the server.
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import Final
-from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
 
 from ostiary.errors import (
     AccessDenied,
@@ -28,30 +25,33 @@ from ostiary.errors import (
     OstiaryError,
     RateLimited,
 )
-from ostiary.grants import TokenRequest
-from ostiary.grants.authorization_code import AuthorizationRequest, NoRedirectError
+from ostiary.grants import OAuthParams
+from ostiary.grants.authorization_endpoint import AuthorizationRequest, NoRedirectError
 from ostiary.logtext import escape_controls
 from ostiary.server.dependencies import AppServices, client_address
 from ostiary.server.forms import parse_form, read_form
 from ostiary.server.pages import (
     consent_page,
     error_page,
-    logged_out_page,
     login_page,
-    page_headers,
+)
+from ostiary.server.routes._browser_forms import (
+    csrf_binding,
+    csrf_ok,
+    form_action_origins,
+    keep_csrf,
+    redirect_to,
+    same_origin,
 )
 from ostiary.storage.records import BrowserSession, User
-from ostiary.tokens.id_token import IdTokenHint, read_id_token_hint
 from ostiary.wiring import Services
 
 log = logging.getLogger("ostiary.server")
 router = APIRouter(prefix="/oauth", tags=["oauth"], include_in_schema=False)
 
 AUTHORIZE_PATH: Final = "/oauth/authorize"
-LOGOUT_PATH: Final = "/oauth/logout"
 #: Fields of our own forms, never passed on as authorization parameters.
 _FORM_FIELDS: Final = frozenset({"csrf_token", "username", "password", "decision", "step"})
-_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 SCOPE_DESCRIPTIONS: Final = {
     "openid": "Confirm who you are",
     "profile": "See your username",
@@ -80,7 +80,7 @@ async def authorize_form(request: Request, services: AppServices) -> Response:
         form = await read_form(request)
     except InvalidRequest as exc:
         return error_page(title="Invalid request", message=exc.description, status_code=400)
-    if not _same_origin(request, services) or not _csrf_ok(request, services, form):
+    if not same_origin(request, services) or not csrf_ok(request, services, form):
         return error_page(
             title="Please try again",
             message="This form expired or did not come from this page. Go back and retry.",
@@ -90,7 +90,7 @@ async def authorize_form(request: Request, services: AppServices) -> Response:
 
 
 async def _authorize(
-    request: Request, services: AppServices, form: TokenRequest, *, step: str | None
+    request: Request, services: AppServices, form: OAuthParams, *, step: str | None
 ) -> Response:
     oauth = services.oauth
     params = {k: v for k, v in form.params.items() if k not in _FORM_FIELDS}
@@ -144,7 +144,7 @@ async def _login(
     services: AppServices,
     checked: AuthorizationRequest,
     pass_on: dict[str, str],
-    form: TokenRequest,
+    form: OAuthParams,
 ) -> Response:
     username = form.get("username") or ""
     password = form.get("password") or ""
@@ -179,7 +179,7 @@ async def _consent(
     services: AppServices,
     checked: AuthorizationRequest,
     browser: BrowserSession,
-    form: TokenRequest,
+    form: OAuthParams,
 ) -> Response:
     user = await _live_user(services, browser)
     if user is None:
@@ -215,7 +215,7 @@ async def _issue(
     if checked.state is not None:
         answer["state"] = checked.state
     answer["iss"] = services.settings.issuer  # RFC 9207: the client can tell who answered
-    return _redirect(checked.redirect_uri, answer)
+    return redirect_to(checked.redirect_uri, answer)
 
 
 # --- forms ----------------------------------------------------------------------------------
@@ -231,7 +231,7 @@ def _login_form(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    binding, token = _csrf(request, services)
+    binding, token = csrf_binding(request, services)
     response = login_page(
         action=AUTHORIZE_PATH,
         csrf_token=token,
@@ -239,10 +239,10 @@ def _login_form(
         client_name=checked.client.name,
         username=username,
         error=error,
-        form_action_sources=_origins(checked.redirect_uri),
+        form_action_sources=form_action_origins(checked.redirect_uri),
         status_code=status_code,
     )
-    _keep_csrf(response, services, request, binding)
+    keep_csrf(response, services, request, binding)
     return response
 
 
@@ -295,7 +295,7 @@ def _consent_form(
     user: User,
     pass_on: dict[str, str],
 ) -> Response:
-    binding, token = _csrf(request, services)
+    binding, token = csrf_binding(request, services)
     scopes = [
         (s, SCOPE_DESCRIPTIONS.get(s, f"Use the {s} permission")) for s in checked.scope.split()
     ]
@@ -306,9 +306,9 @@ def _consent_form(
         client_name=checked.client.name,
         username=user.username,
         scopes=scopes,
-        form_action_sources=_origins(checked.redirect_uri),
+        form_action_sources=form_action_origins(checked.redirect_uri),
     )
-    _keep_csrf(response, services, request, binding)
+    keep_csrf(response, services, request, binding)
     return response
 
 
@@ -317,68 +317,7 @@ def _hidden(params: dict[str, str], resources: tuple[str, ...]) -> dict[str, str
     return {**params, "resource": " ".join(resources)} if resources else dict(params)
 
 
-def _csrf(request: Request, services: AppServices) -> tuple[str, str]:
-    binding = request.cookies.get(services.oauth.cookies.csrf) or secrets.token_urlsafe(24)
-    return binding, services.oauth.browser_sessions.csrf_token(binding)
-
-
-def _keep_csrf(response: Response, services: AppServices, request: Request, binding: str) -> None:
-    if request.cookies.get(services.oauth.cookies.csrf) != binding:
-        services.oauth.cookies.set(response, services.oauth.cookies.csrf, binding, max_age=None)
-
-
-def _csrf_ok(request: Request, services: AppServices, form: TokenRequest) -> bool:
-    return services.oauth.browser_sessions.csrf_matches(
-        request.cookies.get(services.oauth.cookies.csrf), form.get("csrf_token")
-    )
-
-
-def _same_origin(request: Request, services: AppServices) -> bool:
-    """A browser's ``Origin`` (or ``Sec-Fetch-Site``) on a form POST must be this server."""
-    origin = request.headers.get("origin")
-    if origin is not None and origin != "null":
-        return origin == _origin_of(services.settings.issuer)
-    site = request.headers.get("sec-fetch-site")
-    return site in (None, "same-origin", "none")
-
-
-def _origin_of(url: str) -> str:
-    """The origin of ``url`` as a browser serializes it (RFC 6454 §6.2): lower-case scheme
-    and host, no default port."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    port = parts.port
-    if port is None or port == _DEFAULT_PORTS.get(parts.scheme):
-        return f"{parts.scheme}://{host}"
-    return f"{parts.scheme}://{host}:{port}"
-
-
-def _origins(redirect_uri: str | None) -> list[str]:
-    """The client's redirect origin, for the pages' ``form-action`` (Chromium applies it to
-    the redirect that answers the form); none if a CSP source cannot name it (the page must
-    still render)."""
-    if redirect_uri is None or urlsplit(redirect_uri).scheme not in _DEFAULT_PORTS:
-        return []
-    origin = _origin_of(redirect_uri)
-    try:
-        page_headers([origin])
-    except ValueError:
-        log.info("no form-action source for the redirect origin %r", origin[:100])
-        return []
-    return [origin]
-
-
 # --- answers to the client ------------------------------------------------------------------
-
-
-def _redirect(uri: str, params: dict[str, str]) -> RedirectResponse:
-    separator = "&" if urlsplit(uri).query else "?"
-    target = uri + separator + urlencode(params) if params else uri
-    response = RedirectResponse(target, status_code=303)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 def _redirect_error(
@@ -395,134 +334,10 @@ def _redirect_error(
     if state is not None:
         answer["state"] = state
     answer["iss"] = services.settings.issuer
-    return _redirect(redirect_uri, answer)
+    return redirect_to(redirect_uri, answer)
 
 
 async def _live_user(services: AppServices, browser: BrowserSession) -> User | None:
     """The browser's user, unless gone, disabled, or their password changed since this
     browser signed in (a stolen SSO cookie dies with the old password)."""
     return await services.lifecycle.live_user(browser.user_id, since=browser.auth_time)
-
-
-# --- /oauth/logout --------------------------------------------------------------------------
-
-
-@router.get("/logout")
-@router.post("/logout")  # one route each: one operation id each in the OpenAPI document
-async def logout(request: Request, services: AppServices) -> Response:
-    """RP-Initiated Logout §2-§3: end this browser's session and what was issued under it,
-    then return to the client's registered ``post_logout_redirect_uri`` (with ``state``) or
-    show that the user is signed out.
-
-    The user confirms by a POST of the form shown (so that no other site can sign them out,
-    §6), unless ``id_token_hint`` is a live ID token of this very browser session: its
-    ``sid`` names the session of the SSO cookie and its ``sub`` that session's user. An
-    attacker's own ID token, an expired one, or one of another browser's session only
-    identifies the client; it never ends a session unasked, and no request ends a session
-    other than the browser's own."""
-    try:
-        if request.method == "POST":
-            params = await read_form(request)
-        else:
-            params = parse_form(request.scope.get("query_string", b""))
-    except InvalidRequest as exc:
-        return error_page(title="Invalid request", message=exc.description, status_code=400)
-    hint = _id_token_hint(services, params.get("id_token_hint"))
-    browser = await services.oauth.browser_sessions.resume(
-        request.cookies.get(services.oauth.cookies.sso)
-    )
-    if request.method == "POST" and params.get("decision") == "deny":
-        return logged_out_page(message="You are still signed in.")
-    # Nothing to end (no live session in this browser, e.g. another app's logout ended it):
-    # nothing a forged request could do, so no question to ask.
-    confirmed = (
-        browser is None
-        or _hint_of_this_session(hint, browser)
-        or (
-            request.method == "POST"
-            and _same_origin(request, services)
-            and _csrf_ok(request, services, params)
-        )
-    )
-    target = await _post_logout_target(services, params, hint)
-    if not confirmed:
-        return _logout_form(request, services, params, form_action_sources=_origins(target))
-    if browser is not None:
-        await services.lifecycle.end_browser_session(browser.id)
-    log.info("logout ended %d browser session(s)", int(browser is not None))
-    state = params.get("state")
-    response: Response = (
-        _redirect(target, {"state": state} if state else {})
-        if target is not None
-        else logged_out_page()
-    )
-    services.oauth.cookies.clear(response, services.oauth.cookies.sso)
-    return response
-
-
-def _id_token_hint(services: AppServices, hint: str | None) -> IdTokenHint | None:
-    """The ID token this server signed that ``hint`` is, expired or not; else None."""
-    if not hint:
-        return None
-    settings = services.settings
-    return read_id_token_hint(
-        hint,
-        services.id_keys.ring,
-        issuer=settings.issuer,
-        leeway=settings.leeway,
-        clock=services.oauth.clock,
-    )
-
-
-def _hint_of_this_session(hint: IdTokenHint | None, browser: BrowserSession | None) -> bool:
-    """A live ID token issued in this browser's session to its user: the RP asks to end the
-    session the user is in, so no confirmation is needed (and none can be forged: another
-    user's or another session's token does not match the cookie)."""
-    return (
-        hint is not None
-        and browser is not None
-        and not hint.expired
-        and hint.session_id == browser.id
-        and hint.subject == browser.user_id
-    )
-
-
-async def _post_logout_target(
-    services: AppServices, params: TokenRequest, hint: IdTokenHint | None
-) -> str | None:
-    uri = params.get("post_logout_redirect_uri")
-    if uri is None:
-        return None
-    client_id = hint.client_id if hint is not None else params.get("client_id")
-    if client_id is None:
-        return None
-    client = await services.oauth.clients.get(client_id)
-    if client is None or uri not in client.post_logout_redirect_uris:
-        return None
-    return uri
-
-
-def _logout_form(
-    request: Request,
-    services: AppServices,
-    params: TokenRequest,
-    *,
-    form_action_sources: list[str],
-) -> Response:
-    binding, token = _csrf(request, services)
-    keep = {
-        k: v
-        for k, v in params.params.items()
-        if k in ("post_logout_redirect_uri", "state", "client_id", "id_token_hint")
-    }
-    response = consent_page(
-        action=LOGOUT_PATH,
-        csrf_token=token,
-        hidden=keep,
-        client_name="Ostiary",
-        username="you",
-        scopes=[("logout", "Sign out of every application you signed in to here")],
-        form_action_sources=form_action_sources,
-    )
-    _keep_csrf(response, services, request, binding)
-    return response

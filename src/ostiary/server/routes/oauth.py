@@ -26,7 +26,7 @@ async def revoke(request: Request, services: AppServices) -> Response:
     """RFC 7009: 200 whether or not the token was known, valid or the client's."""
     form = await read_form(request)
     client = await services.oauth.authenticator.authenticate(client_credentials(request, form))
-    await services.oauth.inspector.revoke(form.require("token"), client)
+    await services.oauth.revocation.revoke(form.require("token"), client)
     return Response(status_code=200, headers=NO_STORE)
 
 

@@ -1,17 +1,14 @@
-"""``/auth/sessions`` (the user's logins) and ``/auth/revocations`` (the feed)."""
+"""``/auth/sessions``: the user's sessions, listed and ended one by one."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from ostiary.server.dependencies import AccountClaims, AppServices, FeedClaims
+from ostiary.server.dependencies import AccountClaims, AppServices
 from ostiary.server.errors import NO_STORE
 from ostiary.server.routes._render import no_store
-from ostiary.server.schemas import RevocationEntry, RevocationFeed, SessionInfo
-from ostiary.tokens.revocation import MAX_FEED_PAGE
+from ostiary.server.schemas import SessionInfo
 
 router = APIRouter(prefix="/auth", tags=["sessions"])
 
@@ -60,30 +57,3 @@ async def end_session(session_id: str, claims: AccountClaims, services: AppServi
     one)."""
     await services.auth.end_session(claims, session_id)
     return Response(status_code=204, headers=NO_STORE)
-
-
-@router.get("/revocations", response_model=RevocationFeed)
-async def revocation_feed(
-    _claims: FeedClaims,
-    services: AppServices,
-    since: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=MAX_FEED_PAGE)] = MAX_FEED_PAGE,
-) -> JSONResponse:
-    """Access-token revocations after the cursor ``since``, for resource servers to feed to
-    their ``TokenVerifier``; ask again with ``next``. For client-credentials tokens of the
-    feed's audience (``{issuer}/auth/revocations``) with the ``revocations:read`` scope."""
-    entries, cursor = await services.auth.revocation_feed(since, limit)
-    feed = RevocationFeed(
-        revocations=[
-            RevocationEntry(
-                kind=e.kind.value,
-                value=e.value,
-                not_before=e.not_before,
-                expires_at=e.expires_at,
-                seq=e.seq,
-            )
-            for e in entries
-        ],
-        next=cursor,
-    )
-    return no_store(feed)

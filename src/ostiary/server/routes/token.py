@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ostiary.server.audited_token_exchange import audited_exchange
 from ostiary.server.errors import NO_STORE
 from ostiary.server.forms import client_credentials, read_form
-from ostiary.server.token_audit import audited_exchange
 from ostiary.wiring import Services
 
 PATH = "/oauth/token"

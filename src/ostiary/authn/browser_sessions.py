@@ -10,13 +10,13 @@ everywhere at once; its refresh families and their access tokens end with it
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
 from typing import Final
 
 from ostiary.clock import SYSTEM_CLOCK, Clock
+from ostiary.encoding import b64url
 from ostiary.storage.protocols import BrowserSessionStore
 from ostiary.storage.records import BrowserSession, User
 
@@ -26,7 +26,7 @@ MIN_SECRET_BYTES: Final = 32
 
 def _mac(secret: bytes, label: bytes, value: str) -> str:
     digest = hmac.new(secret, label + b"\x00" + value.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return b64url(digest)
 
 
 class BrowserSessions:

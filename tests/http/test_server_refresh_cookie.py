@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from ostiary.server.browser_mode import RefreshCookie
+from ostiary.server.refresh_cookie import RefreshCookie
 from ostiary.settings import Settings
 from ostiary.storage.records import ClientAuthMethod
 
-from ._browser_mode import (
+from ._oauth import ISSUER, oauth_settings, web_client
+from ._refresh_cookie import (
     EVIL_ORIGIN,
     REFRESH_COOKIE,
     REFUSED,
@@ -25,7 +26,6 @@ from ._browser_mode import (
     refresh_cookie,
     set_cookie_of,
 )
-from ._oauth import ISSUER, oauth_settings, web_client
 from ._server import (
     BAD_GRANT,
     NO_CREDENTIALS,

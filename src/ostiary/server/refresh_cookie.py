@@ -1,5 +1,5 @@
-"""Browser mode of ``/auth``: the refresh token in an ``HttpOnly`` cookie, the access token
-in the response body only, for a single-page app to hold in memory.
+"""The refresh cookie of ``/auth``'s browser mode: the refresh token in an ``HttpOnly``
+cookie, the access token in the response body only, for a single-page app to hold in memory.
 
 The cookie is ``__Host-ostiary_refresh`` (``Secure``, ``SameSite=Strict``, ``Path=/``), or
 ``ostiary_refresh`` without ``Secure`` in dev mode on a plain-HTTP loopback issuer. Since a
@@ -12,7 +12,6 @@ login and refresh responses for the app to keep in memory: no readable cookie, s
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from typing import Annotated, Final
@@ -22,6 +21,7 @@ from fastapi.responses import JSONResponse
 
 from ostiary.authn.cookies import Cookies
 from ostiary.authn.first_party import TokenPair
+from ostiary.encoding import b64url
 from ostiary.resource.csrf import CSRF_HEADER, check_double_submit, check_origin, origin_of
 from ostiary.server.dependencies import AppServices
 from ostiary.server.errors import NO_STORE
@@ -49,7 +49,7 @@ class RefreshCookie:
 
     def csrf_token(self, refresh_token: str) -> str:
         mac = hmac.new(self._secret, refresh_token.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        return b64url(mac)
 
     def check_origin(self, request: Request) -> None:
         """:class:`~ostiary.resource.csrf.CrossSiteRequest` unless from an allowed origin."""

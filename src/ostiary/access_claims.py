@@ -1,4 +1,5 @@
-"""What a verified access token says, as a typed read-only object."""
+"""What a verified access token says, as a typed read-only object: shared by the issuing side
+(``ostiary.tokens``) and the verifying side (``ostiary.resource``, which exports it), below both."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the server commands share: settings from the environment (in dev mode in a dev/demo
+"""What every operator command sets up: settings from the environment (in dev mode in a dev/demo
 folder, see :mod:`ostiary.cli._dev_folder`), storage opened (and migrated unless
 ``OSTIARY_AUTO_MIGRATE=false``) for the length of one command, and errors turned into one line
 on stderr.

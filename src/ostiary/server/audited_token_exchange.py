@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Final
 
 from ostiary.audit import SYSTEM, Outcome
-from ostiary.authn.clients import ClientCredentials
+from ostiary.authn.client_auth import ClientCredentials
 from ostiary.errors import InvalidClient, OstiaryError, RefreshTokenReused
-from ostiary.grants.base import TokenRequest, TokenResponse
+from ostiary.grants.base import IssuedTokens, OAuthParams
 from ostiary.jose.inspect import inspect_compact
 from ostiary.wiring import Services
 
@@ -25,8 +25,8 @@ _AUDITED_FAILURES: Final = frozenset({"authorization_code", "refresh_token"})
 
 
 async def audited_exchange(
-    services: Services, credentials: ClientCredentials, form: TokenRequest
-) -> TokenResponse:
+    services: Services, credentials: ClientCredentials, form: OAuthParams
+) -> IssuedTokens:
     """The token endpoint's exchange, audited."""
     grant = form.get("grant_type") or "-"
     client_id = _claimed_client(credentials)
@@ -81,7 +81,7 @@ def _claimed_client(credentials: ClientCredentials) -> str:
     return (claimed or "unknown")[:200]
 
 
-def _kinds(answer: TokenResponse) -> str:
+def _kinds(answer: IssuedTokens) -> str:
     kinds = ["access"]
     if answer.refresh_token is not None:
         kinds.append("refresh")

@@ -9,7 +9,7 @@ import hmac
 
 import pytest
 
-from ostiary.authn.browser import BrowserSessions
+from ostiary.authn.browser_sessions import BrowserSessions
 from ostiary.clock import FrozenClock
 from ostiary.storage.memory import MemoryBrowserSessionStore
 from tests.unit._users import ALICE

@@ -1,11 +1,13 @@
 """Revocations a resource server knows of: by token (``jti``), by session (``sid``), and by
-user with a "not before" time. Each entry expires when the tokens it covers would have."""
+user with a "not before" time. Each entry expires when the tokens it covers would have. Shared
+by the server's revocations (``ostiary.tokens.revocation``) and the resource toolkit
+(``ostiary.resource``, which exports it), below both."""
 
 from __future__ import annotations
 
 import threading
 
-from ostiary.resource.claims import AccessClaims
+from ostiary.access_claims import AccessClaims
 
 
 class RevocationList:
