@@ -185,11 +185,7 @@ def create_app(
                         with contextlib.suppress(asyncio.CancelledError):
                             await task
             finally:
-                if services.revocation_relay is not None:
-                    await services.revocation_relay.close()
-                await services.backchannel.aclose()
-                services.hasher.close()
-                await services.throttle.close()
+                await close_services(services)
         finally:
             await audit.drain()
             if storage is None:
@@ -289,14 +285,20 @@ async def start_once(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> None
             try:
                 await _start_demo(services)
             finally:
-                if services.revocation_relay is not None:
-                    await services.revocation_relay.close()
-                await services.backchannel.aclose()
-                services.hasher.close()
-                await services.throttle.close()
+                await close_services(services)
     finally:
         await audit.drain()
         await store.close()
+
+
+async def close_services(services: Services) -> None:
+    """Release what the services hold: the notice channel, the back-channel client, the
+    hashing thread and the rate-limit storage (the storage itself is its owner's to close)."""
+    if services.revocation_relay is not None:
+        await services.revocation_relay.close()
+    await services.backchannel.aclose()
+    services.hasher.close()
+    await services.throttle.close()
 
 
 async def _start_demo(services: Services) -> None:
