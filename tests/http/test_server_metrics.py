@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
 
-from ostiary.server.metrics import Metrics, ObservabilityMiddleware
+from ostiary.server.metrics import Metrics
 
 from ._oauth import basic, oauth_server, service_client
 from ._server import PASSWORD, Server, bearer, running, settings_for
@@ -36,7 +35,7 @@ async def test_metrics_count_tokens_failures_and_latency(tmp_path: Path) -> None
         assert (await srv.client.post("/auth/login", json=bad)).status_code == 401
         assert (await srv.client.get("/auth/me", headers=bearer("x.y.z"))).status_code == 401
         assert (await srv.client.get("/auth/me")).status_code == 401
-        assert (await srv.client.get(f"/auth/sessions/{'s' * 5}")).status_code in (401, 405)
+        assert (await srv.client.get(f"/auth/sessions/{'s' * 5}")).status_code == 405
         response = await srv.client.get("/metrics", headers=bearer(TOKEN))
         assert response.status_code == 200
         text = response.text
@@ -82,31 +81,3 @@ async def test_without_a_token_metrics_are_for_loopback_clients_only(tmp_path: P
         transport = httpx.ASGITransport(app=srv.app, client=("127.0.0.1", 5555))
         async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as local:
             assert (await local.get("/metrics")).status_code == 200
-
-
-async def test_the_middleware_costs_little_per_request() -> None:
-    """The per-request cost of timing and labelling, measured in-process against a bare app."""
-
-    async def app(scope: object, receive: object, send: object) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[operator]
-
-    async def send(message: object) -> None:
-        return None
-
-    async def receive() -> dict[str, object]:
-        return {"type": "http.request"}
-
-    scope = {"type": "http", "method": "GET", "path": "/x", "headers": []}
-    timed = ObservabilityMiddleware(app, metrics=Metrics())
-    bare = ObservabilityMiddleware(app, metrics=None)
-    rounds = 20_000
-
-    async def cost(mw: ObservabilityMiddleware) -> float:
-        started = time.perf_counter()
-        for _ in range(rounds):
-            await mw(scope, receive, send)
-        return (time.perf_counter() - started) / rounds
-
-    await cost(timed)
-    extra = min([await cost(timed) for _ in range(3)]) - min([await cost(bare) for _ in range(3)])
-    assert extra < 50e-6, f"{extra * 1e6:.1f} µs per request"
