@@ -8,11 +8,19 @@ service or tool skips and says why.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Generator
 
 import pytest
 
 IN_CI = bool(os.environ.get("CI"))
+
+# A shell without job control starts a background command with SIGINT ignored, and every
+# process the tests start would inherit that: the tests that stop a server or an example with
+# Ctrl-C (SIGINT) would wait for nothing. Python's own handler here makes children start with
+# the default again.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(hookwrapper=True)

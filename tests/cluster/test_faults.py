@@ -30,7 +30,7 @@ from .._redis import OwnRedis, RedisUnavailable, own_redis
 from ..http._live import REQUEST_TIMEOUT
 from ._accounts import login, logout, profile, refresh, register
 from ._cluster import Cluster, poll, running_cluster
-from ._load import Ledger, Load, register_accounts
+from ._load import WORKERS, Ledger, Load, register_accounts
 from .test_cluster import record
 
 pytestmark = pytest.mark.slow
@@ -141,11 +141,15 @@ async def poll_answer(make: Callable[[], Awaitable[T]]) -> T:
             await asyncio.sleep(0.1)
 
 
-async def check_afterwards(cluster: Cluster, ledger: Ledger, marks: LogMark) -> dict[str, int]:
-    """Everything the load recorded, checked once the fault is over and service is back."""
+async def check_afterwards(
+    cluster: Cluster, ledger: Ledger, marks: LogMark, *, cut_off: int = 0
+) -> dict[str, int]:
+    """Everything the load recorded, checked once the fault is over and service is back.
+    ``cut_off``: how many requests through the proxy may end without an answer (a SIGKILL
+    ends the answers an instance was sending; nothing else may)."""
     assert not ledger.defects, "\n".join(ledger.defects[:20])
     assert ledger.timeouts == 0, f"{ledger.timeouts} requests got no answer in time"
-    assert ledger.transport_errors["proxy"] == 0, ledger.transport_errors
+    assert ledger.transport_errors["proxy"] <= cut_off, ledger.transport_errors
     assert not ledger.two_successors(), "a refresh token yielded two distinct successors"
     lost = 0
     async with contextlib.AsyncExitStack() as stack:
@@ -184,6 +188,8 @@ async def run_fault(
     backends: Backends,
     name: str,
     fault: Callable[[Load], Awaitable[None]],
+    *,
+    cut_off: int = 0,
 ) -> None:
     cluster = backends.cluster
     marks = LogMark(cluster)
@@ -194,7 +200,7 @@ async def run_fault(
         ledger.fault_on = False
         recovery = await recovered(cluster)
         await asyncio.sleep(WARM_SECONDS)
-    counts = await check_afterwards(cluster, ledger, marks)
+    counts = await check_afterwards(cluster, ledger, marks, cut_off=cut_off)
     tracebacks = tracebacks_in(marks.new())
     record(
         name,
@@ -314,6 +320,9 @@ async def test_an_instance_killed_with_sigkill(backends: Backends) -> None:
         await asyncio.sleep(2.0)  # the load goes on, on the two others
 
     killed = backends.cluster.instance(index)
-    await run_fault(backends, "instance_sigkill", fault)
+    # A request whose answer the killed instance had begun is cut off (the proxy cannot
+    # replay it): at most one per load worker. Every one of them is covered by the checks
+    # after the fault (no token accepted twice, no session lost).
+    await run_fault(backends, "instance_sigkill", fault, cut_off=WORKERS)
     assert killed.process.returncode == -signal.SIGKILL
     cluster.forget(index)  # the last test: the module's teardown needs no third instance

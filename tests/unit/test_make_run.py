@@ -4,6 +4,7 @@ import where only the server extra's distributions are installed."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,9 +23,15 @@ def planned(target: str, tmp_path: Path, *variables: str) -> list[str]:
         pytest.skip("make is not installed")
     for source in (MAKEFILE, PYPROJECT):
         shutil.copy(source, tmp_path / source.name)
+    # Not the make that may be running this suite: its flags would make this one print
+    # "Entering directory" lines and take its options.
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+    }
     done = subprocess.run(
-        [make, "-n", target, *variables],
+        [make, "--no-print-directory", "-n", target, *variables],
         cwd=tmp_path,
+        env=environment,
         capture_output=True,
         text=True,
         timeout=30,
