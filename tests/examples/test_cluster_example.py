@@ -39,7 +39,7 @@ from ostiary.storage.sql import normalize_url
 
 from .._postgres import POSTGRES_ADMIN_URL, in_thread, run_admin
 from .._redis import OwnRedis, RedisUnavailable, own_redis
-from ..http._live import clean_environment, printed_walkthrough
+from ..http._live import clean_environment, printed_walkthrough, run_bash
 from ..http._server import FAST_ARGON2
 
 pytestmark = pytest.mark.slow
@@ -262,20 +262,11 @@ def run_walkthrough(run: Run, workdir: Path) -> subprocess.CompletedProcess[str]
     assert marker, script
     path = workdir / "walkthrough.sh"
     path.write_text(before + wait_for_refusals(run) + marker + after, encoding="utf-8")
-    with subprocess.Popen(
-        ["bash", "--noprofile", "--norc", "-e", str(path)],
-        cwd=workdir,
-        env=clean_environment(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its curls too are ended on a timeout
-    ) as bash:
-        try:
-            stdout, stderr = bash.communicate(timeout=BASH_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(bash.pid, signal.SIGKILL)
-            bash.communicate()
-            raise AssertionError(f"the walkthrough ran longer than {BASH_TIMEOUT} s") from None
-    return subprocess.CompletedProcess(bash.args, bash.returncode, stdout, stderr)
+    return run_bash(
+        path,
+        workdir,
+        clean_environment(),
+        flags=["-e"],
+        timeout=BASH_TIMEOUT,
+        what="the walkthrough",
+    )

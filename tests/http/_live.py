@@ -510,10 +510,27 @@ def run_printed_walkthrough(server: LiveServer, workdir: Path) -> BashRun:
     script = workdir / "walkthrough.sh"
     script.write_text(printed_walkthrough(server.stdout()), encoding="utf-8")
     environment = {**clean_environment(), "OSTIARY_DEMO_ALICE_PASSWORD": server.alice_password}
+    done = run_bash(script, workdir, environment, what="the printed walkthrough")
+    stdout, stderr = done.stdout, done.stderr
+    files = {p.name: p.read_text(encoding="utf-8") for p in workdir.glob("*.json")}
+    return BashRun(done.returncode, stdout, stderr, files)
+
+
+def run_bash(
+    script: Path,
+    workdir: Path,
+    environment: Mapping[str, str],
+    *,
+    flags: Sequence[str] = (),
+    timeout: float = BASH_TIMEOUT,
+    what: str = "the script",
+) -> subprocess.CompletedProcess[str]:
+    """``bash [flags] script`` in ``workdir`` as a user who pasted it; killed with everything it
+    started (its curls) past ``timeout``, which fails the test."""
     with subprocess.Popen(
-        ["bash", "--noprofile", "--norc", str(script)],
+        ["bash", "--noprofile", "--norc", *flags, str(script)],
         cwd=workdir,
-        env=environment,
+        env=dict(environment),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -521,15 +538,12 @@ def run_printed_walkthrough(server: LiveServer, workdir: Path) -> BashRun:
         start_new_session=True,  # its curls too are ended on a timeout
     ) as bash:
         try:
-            stdout, stderr = bash.communicate(timeout=BASH_TIMEOUT)
+            stdout, stderr = bash.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(bash.pid, signal.SIGKILL)
             bash.communicate()
-            raise AssertionError(
-                f"the printed walkthrough ran longer than {BASH_TIMEOUT} s"
-            ) from None
-    files = {p.name: p.read_text(encoding="utf-8") for p in workdir.glob("*.json")}
-    return BashRun(bash.returncode, stdout, stderr, files)
+            raise AssertionError(f"{what} ran longer than {timeout} s") from None
+    return subprocess.CompletedProcess(bash.args, bash.returncode, stdout, stderr)
 
 
 # PostgreSQL databases of a run's own come from tests/_postgres.py.
