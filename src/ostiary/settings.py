@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     #: One JSON line per request on stdout (``ostiary.server.access_log``), written in batches.
     access_log: bool = True
+    #: FastAPI's native OpenTelemetry (traces, metrics and logs to the global providers an
+    #: OpenTelemetry SDK set up); off, it costs nothing per request.
+    opentelemetry: bool = False
 
     # --- abuse protection (docs/security.md, "Abuse protection") ---------------------------
     #: Shared rate-limit counters (``redis://``/``rediss://``); unset: each process its own.

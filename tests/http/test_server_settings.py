@@ -10,7 +10,10 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from ostiary.keys import GENERATED_ALGORITHMS
+from ostiary.server import create_app
 from ostiary.settings import Settings, SigningAlg
+
+from ._server import settings_for
 
 
 def test_the_defaults() -> None:
@@ -100,3 +103,12 @@ def test_the_signing_algorithms_are_those_keys_are_generated_for() -> None:
 def test_the_api_audience_is_never_one_of_the_servers_own(path: str) -> None:
     with pytest.raises(ValidationError, match="the server's own"):
         Settings(issuer="https://auth.example.com", audience=f"https://auth.example.com{path}")
+
+
+def test_fastapis_opentelemetry_is_off_unless_asked(tmp_path: Path) -> None:
+    """Off by default (no provider lookups per request); OSTIARY_OPENTELEMETRY turns
+    FastAPI's own instrumentation back on, with FastAPI's defaults."""
+    off = create_app(settings_for(tmp_path))
+    assert not any(off._telemetry[kind] for kind in ("tracing", "metrics", "logs"))
+    on = create_app(settings_for(tmp_path, opentelemetry=True))
+    assert all(on._telemetry[kind] for kind in ("tracing", "metrics", "logs"))
