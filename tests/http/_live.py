@@ -32,6 +32,7 @@ import httpx
 
 from ostiary.authn.client_registry import Registered
 from ostiary.authn.client_settings import ClientSettings
+from ostiary.authz.trust import REVOCATIONS_SCOPE
 from ostiary.clock import SYSTEM_CLOCK
 from ostiary.settings import DEFAULT_ISSUER, Settings
 from ostiary.storage.sql import SQLStorage, upgrade
@@ -331,6 +332,24 @@ def register_client(
             await storage.close()
 
     return asyncio.run(create())
+
+
+def register_stream_reader(database_url: str, port: int, *, client_id: str, name: str) -> str:
+    """A service allowed the revocation stream of the server that will serve on ``port``,
+    registered before it starts; its secret."""
+    issuer = f"http://127.0.0.1:{port}"
+    registered = register_client(
+        database_url,
+        ClientSettings(
+            name=name,
+            scopes=frozenset({REVOCATIONS_SCOPE}),
+            audiences=frozenset({f"{issuer}/auth/revocations"}),
+        ),
+        client_id=client_id,
+        issuer=issuer,
+    )
+    assert registered.secret is not None
+    return registered.secret
 
 
 def wait_until_ready(server: LiveServer) -> None:

@@ -18,8 +18,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from ostiary.authn.client_settings import ClientSettings
-from ostiary.authz.trust import REVOCATIONS_SCOPE
 from ostiary.resource import ClientCredentialsAuth, RevocationStream, TokenVerifier
 from ostiary.resource.fastapi import CurrentClaims, install
 from ostiary.settings import Settings
@@ -34,7 +32,7 @@ from ._live import (
     free_port,
     live_server,
     login,
-    register_client,
+    register_stream_reader,
     sqlite_url,
 )
 
@@ -97,18 +95,8 @@ def service_setup(
     workdir.mkdir()
     monkeypatch.chdir(workdir)
     database = sqlite_url(workdir)
-    registered = register_client(
-        database,
-        ClientSettings(
-            name="Orders API",
-            scopes=frozenset({REVOCATIONS_SCOPE}),
-            audiences=frozenset({f"http://127.0.0.1:{port}/auth/revocations"}),
-        ),
-        client_id=SERVICE_CLIENT,
-        issuer=f"http://127.0.0.1:{port}",
-    )
-    assert registered.secret is not None
-    yield port, database, registered.secret
+    secret = register_stream_reader(database, port, client_id=SERVICE_CLIENT, name="Orders API")
+    yield port, database, secret
 
 
 def _end_session_offline(database: str, sid: str) -> None:

@@ -23,7 +23,6 @@ from typing import Final
 import httpx
 import pytest
 
-from ostiary.authn.client_settings import ClientSettings
 from ostiary.authz.trust import REVOCATIONS_SCOPE
 
 from ._live import (
@@ -36,7 +35,7 @@ from ._live import (
     live_server,
     login,
     postgres_database,
-    register_client,
+    register_stream_reader,
     server_command,
     sqlite_url,
 )
@@ -132,19 +131,7 @@ def pin_workers(server: LiveServer, pids: list[int], attempts: int = 60) -> Pinn
 
 def stream_reader(database_url: str, port: int) -> str:
     """A service allowed the revocation stream, registered before the server starts."""
-    issuer = f"http://127.0.0.1:{port}"
-    registered = register_client(
-        database_url,
-        ClientSettings(
-            name="Stream reader",
-            scopes=frozenset({REVOCATIONS_SCOPE}),
-            audiences=frozenset({f"{issuer}/auth/revocations"}),
-        ),
-        client_id=STREAM_CLIENT,
-        issuer=issuer,
-    )
-    assert registered.secret is not None
-    return registered.secret
+    return register_stream_reader(database_url, port, client_id=STREAM_CLIENT, name="Stream reader")
 
 
 @pytest.fixture(scope="module")
