@@ -119,6 +119,37 @@ class RateLimited(OstiaryError):
         self.retry_after = retry_after
 
 
+class InvalidDPoPProof(OstiaryError):
+    """RFC 9449 §5 and §7.1: the ``DPoP`` proof is missing, malformed, or fails a check of
+    §4.3. 400 at the token endpoint; a resource server answers it with 401 and a ``DPoP``
+    challenge. ``reason`` names the failed check for logs and metrics."""
+
+    error = "invalid_dpop_proof"
+    status_code = 400
+    description = "The DPoP proof is invalid."
+
+    def __init__(
+        self, description: str | None = None, *, reason: str = "invalid", detail: str | None = None
+    ) -> None:
+        super().__init__(description, detail=detail)
+        self.reason = reason
+
+
+class UseDPoPNonce(OstiaryError):
+    """RFC 9449 §8 and §9: the proof must carry the nonce this server provides; the answer
+    sends ``nonce`` in the ``DPoP-Nonce`` header so that the client can retry once."""
+
+    error = "use_dpop_nonce"
+    status_code = 400
+    description = "Authorization server requires nonce in DPoP proof."
+
+    def __init__(
+        self, nonce: str, description: str | None = None, *, detail: str | None = None
+    ) -> None:
+        super().__init__(description, detail=detail)
+        self.nonce = nonce
+
+
 class InvalidTarget(OstiaryError):
     """RFC 8707 §2: the ``resource`` asked for is unknown or not allowed for the client."""
 

@@ -67,8 +67,14 @@ class ParsedJWS:
         return claims
 
 
-def parse_compact(token: str | bytes, *, max_size: int = DEFAULT_MAX_TOKEN_SIZE) -> ParsedJWS:
+def parse_compact(
+    token: str | bytes, *, max_size: int = DEFAULT_MAX_TOKEN_SIZE, embedded_key: bool = False
+) -> ParsedJWS:
     """Check a token's form and header without touching any key.
+
+    ``embedded_key`` lets the header carry a ``jwk``: only a DPoP proof may (RFC 9449 §4.2),
+    whose key proves possession and is never trusted to vouch for anything else; ``jku``,
+    ``x5u`` and ``x5c`` stay refused.
 
     The framing is parsed here rather than by joserfc's ``extract_compact`` because that one
     reads the header with a plain ``json.loads``, which silently keeps the last of duplicate
@@ -96,11 +102,13 @@ def parse_compact(token: str | bytes, *, max_size: int = DEFAULT_MAX_TOKEN_SIZE)
         # "none" in any spelling lands here, as does every algorithm off the allow-list.
         raise DisallowedAlgorithm(detail=f"alg {str(alg)[:32]!r} is not allowed")
     if not _FORBIDDEN_OR_REFUSED.isdisjoint(header):
-        if not FORBIDDEN_HEADERS.isdisjoint(header):
-            raise ForbiddenHeader(
-                detail=f"header carries {sorted(FORBIDDEN_HEADERS & header.keys())}"
-            )
-        raise UnsupportedCritical(detail="crit/b64 extensions are not supported")
+        forbidden = FORBIDDEN_HEADERS & header.keys()
+        if embedded_key:
+            forbidden -= {"jwk"}
+        if forbidden:
+            raise ForbiddenHeader(detail=f"header carries {sorted(forbidden)}")
+        if not _REFUSED_EXTENSIONS.isdisjoint(header):
+            raise UnsupportedCritical(detail="crit/b64 extensions are not supported")
     kid = header.get("kid")
     if "kid" in header and not isinstance(kid, str):  # "kid": null is not "no kid"
         raise MalformedToken(detail="kid is not a string")

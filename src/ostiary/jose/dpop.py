@@ -1,0 +1,256 @@
+"""DPoP proofs (RFC 9449): making one, and the checks of §4.3 that need no state.
+
+A proof is a JWT signed by a key the client holds, whose public half travels in the proof's
+own ``jwk`` header (§4.2): the key proves possession, it vouches for nothing else, so the
+embedded key that RFC 8725 §3.10 forbids in every other token is allowed here only. What this
+module checks, in the order of §4.3: one well-formed compact JWS no larger than the cap,
+``typ: dpop+jwt``, an asymmetric ``alg`` from the allow-list (never ``none``, never HMAC), a
+public ``jwk`` with no private member (step 7) that fits the ``alg``, the signature, the
+claims ``jti``, ``htm``, ``htu``, ``iat`` (and ``ath`` where an access token is presented,
+§4.3 step 12, with ``nonce`` checked by the caller), ``htm`` equal to the request's method,
+``htu`` equal to its URI without query and fragment once both are normalized (RFC 3986
+§6.2.2-6.2.3), and ``iat`` within a window around now (§11.1). The ``jti`` replay cache and
+server nonces hold state and live in :mod:`ostiary.dpop`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import OrderedDict
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from ostiary.encoding import b64url, b64url_bytes
+from ostiary.errors import InvalidDPoPProof, InvalidKey, InvalidToken
+from ostiary.jose.algorithms import ALGORITHMS
+from ostiary.jose.jwk import JWK, PRIVATE_MEMBERS
+from ostiary.jose.jws import parse_compact
+
+#: RFC 9449 §4.2: the ``typ`` header of a proof.
+DPOP_TYP: Final = "dpop+jwt"
+#: The asymmetric algorithms a proof may use (RFC 9449 §4.2: never ``none``, never a MAC).
+DPOP_ALGORITHMS: Final = tuple(name for name, spec in ALGORITHMS.items() if spec.kty != "oct")
+#: The default allow-list: ES256 (what browsers' WebCrypto and most clients use), EdDSA and
+#: the RSA signatures.
+DEFAULT_DPOP_ALGORITHMS: Final = ("ES256", "ES384", "EdDSA", "RS256", "PS256")
+#: A proof is a header with a public key and a few short claims: 2 KiB covers an RSA-4096
+#: ``jwk`` with room; a larger one is refused before anything is decoded.
+DEFAULT_MAX_PROOF_SIZE: Final = 4096
+#: Seconds a proof is accepted after its ``iat`` (§11.1: "a relatively brief period").
+DEFAULT_PROOF_MAX_AGE: Final = 60
+#: Clock difference tolerated on either side of ``iat``.
+DEFAULT_PROOF_LEEWAY: Final = 5
+#: Longest ``jti`` accepted (a UUID or 128 random bits is 22-36 characters).
+MAX_JTI_LENGTH: Final = 128
+_NONCE_CHARS: Final = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")  # RFC 9449 §8.1 NQCHAR
+_KEY_CACHE_SIZE: Final = 512
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+_PERCENT: Final = re.compile(r"%[0-9A-Fa-f]{2}")
+_UNRESERVED: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+@dataclass(frozen=True, slots=True)
+class DPoPProof:
+    """A proof that passed the stateless checks. ``jkt`` is the RFC 7638 thumbprint of its key:
+    what an access token's ``cnf.jkt`` (RFC 9449 §6.1) must equal."""
+
+    jkt: str
+    jti: str
+    iat: int
+    htm: str
+    htu: str
+    nonce: str | None
+    alg: str
+
+    def __repr__(self) -> str:
+        return f"DPoPProof(jkt={self.jkt!r}, htm={self.htm!r}, htu={self.htu!r})"
+
+
+def access_token_hash(access_token: str) -> str:
+    """RFC 9449 §4.2 ``ath``: base64url of the SHA-256 of the access token's ASCII bytes."""
+    return b64url(hashlib.sha256(access_token.encode("ascii")).digest())
+
+
+def normalize_htu(uri: str) -> str:
+    """The HTTP URI a proof is bound to, as RFC 9449 §4.3 step 9 compares it: no query, no
+    fragment, and the syntax- and scheme-based normalization of RFC 3986 §6.2.2-6.2.3 (scheme
+    and host lower-cased, the default port dropped, an empty path as ``/``, percent-encodings
+    upper-cased and unreserved characters decoded). ``ValueError`` for what is not an
+    absolute ``http`` or ``https`` URI."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"not a URI: {exc}") from None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        raise ValueError("not an absolute http(s) URI")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("a URI with user information")
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    authority = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    path = _PERCENT.sub(_normal_escape, parts.path) or "/"
+    return f"{scheme}://{authority}{path}"
+
+
+def _normal_escape(match: re.Match[str]) -> str:
+    char = chr(int(match.group(0)[1:], 16))
+    return char if char in _UNRESERVED else match.group(0).upper()
+
+
+def make_proof(
+    key: JWK,
+    *,
+    method: str,
+    url: str,
+    jti: str,
+    iat: int,
+    access_token: str | None = None,
+    nonce: str | None = None,
+) -> str:
+    """A DPoP proof (RFC 9449 §4.2) for one request, signed by ``key`` (a private asymmetric
+    key) and carrying its public half. ``url`` loses its query and fragment (§4.2 ``htu``);
+    ``access_token`` adds ``ath``, ``nonce`` the server's nonce (§8)."""
+    if not key.is_private or key.is_symmetric or key.alg not in DPOP_ALGORITHMS:
+        raise InvalidKey("a DPoP proof is signed with a private asymmetric key")
+    public = {k: v for k, v in key.public_dict().items() if k not in ("kid", "alg", "use")}
+    header = {"typ": DPOP_TYP, "alg": key.alg, "jwk": public}
+    scheme_host_path = urlsplit(url)._replace(query="", fragment="").geturl()
+    claims: dict[str, Any] = {"jti": jti, "htm": method, "htu": scheme_host_path, "iat": iat}
+    if access_token is not None:
+        claims["ath"] = access_token_hash(access_token)
+    if nonce is not None:
+        claims["nonce"] = nonce
+    signing_input = (
+        b64url_bytes(json.dumps(header, separators=(",", ":")).encode())
+        + b"."
+        + b64url_bytes(json.dumps(claims, separators=(",", ":")).encode())
+    )
+    return (signing_input + b"." + b64url_bytes(key.sign(signing_input))).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class ProofRules:
+    """What a verifier accepts: the algorithms, the size cap, and the ``iat`` window (a proof
+    is good from ``leeway`` seconds before its ``iat`` until ``max_age + leeway`` after)."""
+
+    algorithms: Collection[str] = DEFAULT_DPOP_ALGORITHMS
+    max_size: int = DEFAULT_MAX_PROOF_SIZE
+    max_age: int = DEFAULT_PROOF_MAX_AGE
+    leeway: int = DEFAULT_PROOF_LEEWAY
+
+    def __post_init__(self) -> None:
+        refused = sorted(set(self.algorithms) - set(DPOP_ALGORITHMS))
+        if refused or not self.algorithms:
+            raise ValueError(f"DPoP proofs use asymmetric algorithms only, not {refused}")
+        if self.max_age <= 0 or self.leeway < 0 or self.max_size <= 0:
+            raise ValueError("max_age and max_size must be positive, leeway not negative")
+
+    @property
+    def remembered_for(self) -> int:
+        """Seconds after ``iat`` a ``jti`` must be remembered to refuse every replay."""
+        return self.max_age + self.leeway
+
+
+DEFAULT_PROOF_RULES: Final = ProofRules()
+
+
+def verify_proof(
+    proof: str,
+    *,
+    method: str,
+    url: str,
+    now: float,
+    rules: ProofRules = DEFAULT_PROOF_RULES,
+    access_token: str | None = None,
+) -> DPoPProof:
+    """Check a proof per RFC 9449 §4.3 steps 2-9, 11 and 12 for a request of ``method`` to
+    ``url`` at ``now``; ``access_token`` (the one presented with it, at a resource server)
+    adds the ``ath`` check. Nonces (step 10) and the ``jti`` replay check (§11.1) need state
+    and are the caller's. Raises :class:`~ostiary.errors.InvalidDPoPProof` naming the check."""
+    if not isinstance(proof, str) or not proof:
+        raise InvalidDPoPProof(reason="missing", detail="no proof")
+    try:
+        parsed = parse_compact(proof, max_size=rules.max_size, embedded_key=True)
+    except InvalidToken as exc:
+        raise InvalidDPoPProof(reason=exc.reason, detail=exc.detail) from None
+    header = parsed.header
+    if header.get("typ") != DPOP_TYP:
+        raise InvalidDPoPProof(reason="wrong_type", detail="typ is not dpop+jwt")
+    if parsed.alg not in rules.algorithms:
+        raise InvalidDPoPProof(reason="disallowed_algorithm", detail=f"alg {parsed.alg}")
+    key, jkt = _proof_key(header.get("jwk"), parsed.alg)
+    try:
+        claims = parsed.verify(key)
+    except InvalidToken as exc:
+        raise InvalidDPoPProof(reason=exc.reason, detail=exc.detail) from None
+    jti, htm, htu, iat = (claims.get(name) for name in ("jti", "htm", "htu", "iat"))
+    if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_LENGTH:
+        raise InvalidDPoPProof(reason="invalid_claim", detail="jti missing or too long")
+    if not isinstance(htm, str) or not isinstance(htu, str):
+        raise InvalidDPoPProof(reason="invalid_claim", detail="htm or htu missing")
+    if type(iat) is not int:  # a bool is not a time; fractions are not NumericDate here
+        raise InvalidDPoPProof(reason="invalid_claim", detail="iat missing or not an integer")
+    if htm != method:
+        raise InvalidDPoPProof(reason="wrong_method", detail=f"htm {htm[:16]!r} for {method}")
+    try:
+        bound_to = normalize_htu(htu)
+    except ValueError as exc:
+        raise InvalidDPoPProof(reason="wrong_uri", detail=f"htu: {exc}") from None
+    try:
+        expected = normalize_htu(url)
+    except ValueError as exc:
+        raise InvalidDPoPProof(reason="wrong_uri", detail=f"request URI: {exc}") from None
+    if bound_to != expected:
+        raise InvalidDPoPProof(reason="wrong_uri", detail="htu is another URI")
+    if iat > now + rules.leeway:
+        raise InvalidDPoPProof(reason="issued_in_future", detail=f"iat {iat - now:.0f}s ahead")
+    if iat < now - rules.max_age - rules.leeway:
+        raise InvalidDPoPProof(reason="expired", detail=f"iat {now - iat:.0f}s ago")
+    nonce = claims.get("nonce")
+    if nonce is not None and not (isinstance(nonce, str) and _NONCE_CHARS.fullmatch(nonce)):
+        raise InvalidDPoPProof(reason="invalid_claim", detail="nonce is not a string")
+    ath = claims.get("ath")
+    if access_token is not None:
+        if not isinstance(ath, str) or ath != access_token_hash(access_token):
+            raise InvalidDPoPProof(reason="wrong_ath", detail="ath is not the token's hash")
+    return DPoPProof(jkt=jkt, jti=jti, iat=iat, htm=htm, htu=htu, nonce=nonce, alg=parsed.alg)
+
+
+#: Imported proof keys by their JSON text: a client signs every proof with the same key, and
+#: importing an EC point or RSA modulus costs more than checking the signature.
+_keys: OrderedDict[tuple[str, str], tuple[JWK, str]] = OrderedDict()
+
+
+def _proof_key(jwk: object, alg: str) -> tuple[JWK, str]:
+    """The proof's public key (§4.3 step 7: no private member) bound to its ``alg``, and its
+    RFC 7638 thumbprint."""
+    if not isinstance(jwk, dict):
+        raise InvalidDPoPProof(reason="missing_key", detail="no jwk header")
+    if not PRIVATE_MEMBERS.isdisjoint(jwk):
+        raise InvalidDPoPProof(reason="private_key", detail="jwk carries private key material")
+    cache_key = (alg, json.dumps(jwk, sort_keys=True, separators=(",", ":")))
+    known = _keys.get(cache_key)
+    if known is not None:
+        _keys.move_to_end(cache_key)
+        return known
+    if "alg" in jwk and jwk["alg"] != alg:
+        raise InvalidDPoPProof(reason="algorithm_mismatch", detail="jwk alg is not the proof's")
+    try:
+        key = JWK.from_dict(
+            {k: v for k, v in jwk.items() if k not in ("alg", "kid", "use", "key_ops")}, alg=alg
+        )
+    except InvalidKey as exc:
+        raise InvalidDPoPProof(reason="invalid_key", detail=str(exc)) from None
+    if key.is_private or key.is_symmetric:  # defence in depth; the members were checked above
+        raise InvalidDPoPProof(reason="private_key", detail="jwk is not a public key")
+    known = _keys[cache_key] = (key, key.thumbprint())
+    if len(_keys) > _KEY_CACHE_SIZE:
+        _keys.popitem(last=False)
+    return known
