@@ -7,9 +7,15 @@ import dataclasses
 from collections.abc import Awaitable
 
 import pytest
+from sqlalchemy import event
 
+from ostiary.errors import InvalidGrant, RefreshTokenReused
 from ostiary.storage import Conflict, Storage, open_storage
-from ostiary.storage.records import Rotation, Session
+from ostiary.storage.records import Rotation, Session, User
+from ostiary.storage.sql.engine import PostgresDatabase
+from ostiary.tokens.lifecycle import SessionLifecycle
+from ostiary.tokens.refresh import RefreshTokens
+from ostiary.tokens.revocation import Revocations
 from tests.contract import examples as ex
 from tests.contract.conftest import open_empty, warm_up
 
@@ -311,3 +317,264 @@ async def test_list_for_user_gives_live_families_newest_first(storage: Storage) 
     listed = await storage.sessions.list_for_user("u-1", now=LATER)
     assert [s.id for s in listed] == ["s-b", "s-c", "s-a"]
     assert await storage.sessions.list_for_user("u-9", now=LATER) == []
+
+
+# --- rotate_for_live_user: the rotation and the family's user, in one transaction -----------
+
+
+def rotate_for_user(
+    storage: Storage,
+    old: str,
+    successor: str,
+    *,
+    now: float = LATER,
+    active_since: float = ex.NOW,
+    client_id: str | None = None,
+) -> Awaitable[tuple[Rotation, User | None] | None]:
+    return storage.sessions.rotate_for_live_user(
+        old, successor, now=now, active_since=active_since, client_id=client_id
+    )
+
+
+async def test_rotate_for_a_live_user_rotates_and_reads_the_user(storage: Storage) -> None:
+    alice, family, first = ex.user(), ex.session(), ex.token("h-0")
+    await storage.users.create(alice)
+    await storage.sessions.create(family, first)
+
+    found = await rotate_for_user(storage, "h-0", "h-1", client_id="web")
+
+    assert found == (Rotation(first, family, rotated=True), alice)
+    touched = dataclasses.replace(family, last_used_at=LATER)
+    assert await storage.sessions.find_token("h-0") == (
+        dataclasses.replace(first, used_at=LATER),
+        touched,
+    )
+    assert await storage.sessions.find_token("h-1") == (ex.token("h-1", issued_at=LATER), touched)
+
+
+@pytest.mark.parametrize("user", [ex.user(disabled=True), None], ids=["disabled", "gone"])
+async def test_rotate_for_a_user_not_live_changes_nothing(
+    storage: Storage, user: User | None
+) -> None:
+    family, first = ex.session(), ex.token("h-0")
+    if user is not None:
+        await storage.users.create(user)
+    await storage.sessions.create(family, first)
+
+    found = await rotate_for_user(storage, "h-0", "h-1")
+
+    assert found == (Rotation(first, family, rotated=False), user)
+    assert await storage.sessions.find_token("h-0") == (first, family)
+    assert await storage.sessions.find_token("h-1") is None
+
+
+async def test_rotate_for_a_user_reads_the_user_of_the_family_only(storage: Storage) -> None:
+    await storage.users.create(ex.user("u-1"))
+    bob = ex.user("u-2", username="bob", roles=frozenset())
+    await storage.users.create(bob)
+    family = ex.session(user_id="u-2")
+    await storage.sessions.create(family, ex.token("h-0"))
+
+    found = await rotate_for_user(storage, "h-0", "h-1")
+
+    assert found is not None and found[1] == bob and found[0].rotated
+
+
+async def test_rotate_for_a_user_refuses_what_rotate_refuses(storage: Storage) -> None:
+    alice = ex.user()
+    await storage.users.create(alice)
+    family, first = ex.session(client_id="web"), ex.token("h-0")
+    await storage.sessions.create(family, first)
+    revoked = ex.session("s-2", revoked_at=ex.NOW + 1)
+    await storage.sessions.create(revoked, ex.token("h-r", session_id="s-2"))
+
+    assert await rotate_for_user(storage, "nope", "h-1") is None
+    other_client = await rotate_for_user(storage, "h-0", "h-1", client_id="other")
+    assert other_client == (Rotation(first, family, rotated=False), alice)
+    idle = await rotate_for_user(storage, "h-0", "h-1", active_since=ex.NOW + 1)
+    assert idle == (Rotation(first, family, rotated=False), alice)
+    dead = await rotate_for_user(storage, "h-r", "h-2")
+    assert dead == (Rotation(ex.token("h-r", session_id="s-2"), revoked, rotated=False), alice)
+    assert await storage.sessions.find_token("h-1") is None
+    assert await storage.sessions.find_token("h-2") is None
+
+    assert await rotate_for_user(storage, "h-0", "h-1", client_id="web")
+    again = await rotate_for_user(storage, "h-0", "h-3", now=LATER + 1)
+    assert again == (
+        Rotation(
+            dataclasses.replace(first, used_at=LATER),
+            dataclasses.replace(family, last_used_at=LATER),
+            rotated=False,
+        ),
+        alice,
+    )
+    assert await storage.sessions.find_token("h-3") is None
+
+
+class Refused(Exception):
+    """What a check raises in these tests."""
+
+
+@pytest.mark.parametrize("token_state", ["unused", "used"])
+async def test_a_check_that_raises_changes_nothing(storage: Storage, token_state: str) -> None:
+    """The check runs in the rotation's transaction, whether the token would rotate or not:
+    refused, the request leaves every record as it was (the token stays usable)."""
+    await storage.users.create(ex.user())
+    family = ex.session()
+    await storage.sessions.create(family, ex.token("h-0"))
+    if token_state == "used":
+        assert await rotate(storage, "h-0", "h-1")
+    before = await storage.sessions.find_token("h-0")
+    seen: list[Session] = []
+
+    def check(found: Session) -> None:
+        seen.append(found)
+        raise Refused
+
+    with pytest.raises(Refused):
+        await storage.sessions.rotate_for_live_user(
+            "h-0", "h-2", now=LATER + 1, active_since=ex.NOW, client_id="web", check=check
+        )
+
+    assert before is not None and seen == [before[1]]
+    assert await storage.sessions.find_token("h-0") == before
+    assert await storage.sessions.find_token("h-2") is None
+    assert await storage.sessions.list_for_user("u-1", now=LATER + 1) == [before[1]]
+
+
+async def test_a_check_sees_the_family_of_the_client_only(storage: Storage) -> None:
+    alice, family, first = ex.user(), ex.session(client_id="web"), ex.token("h-0")
+    await storage.users.create(alice)
+    await storage.sessions.create(family, first)
+    seen: list[Session] = []
+
+    found = await storage.sessions.rotate_for_live_user(
+        "h-0", "h-1", now=LATER, active_since=ex.NOW, client_id="other", check=seen.append
+    )
+    assert found == (Rotation(first, family, rotated=False), alice) and seen == []
+
+    found = await storage.sessions.rotate_for_live_user(
+        "h-0", "h-1", now=LATER, active_since=ex.NOW, client_id="web", check=seen.append
+    )
+    assert found == (Rotation(first, family, rotated=True), alice) and seen == [family]
+
+
+async def test_rotate_for_a_user_with_a_taken_successor_conflicts_and_changes_nothing(
+    storage: Storage,
+) -> None:
+    await storage.users.create(ex.user())
+    family = ex.session()
+    await storage.sessions.create(family, ex.token("h-0"))
+    await storage.sessions.create(ex.session("s-2"), ex.token("h-x", session_id="s-2"))
+    with pytest.raises(Conflict):
+        await rotate_for_user(storage, "h-0", "h-x")
+    assert await storage.sessions.find_token("h-0") == (ex.token("h-0"), family)
+
+
+async def test_of_20_concurrent_rotations_for_a_user_exactly_one_wins(storage: Storage) -> None:
+    await storage.users.create(ex.user())
+    await storage.sessions.create(ex.session(), ex.token("h-0"))
+    await warm_up(storage)
+    successors = [f"h-{i}" for i in range(1, 21)]
+    found = await asyncio.gather(*(rotate_for_user(storage, "h-0", s) for s in successors))
+    won = [f is not None and f[0].rotated for f in found]
+    assert won.count(True) == 1
+    winner = successors[won.index(True)]
+    stored = [await storage.sessions.find_token(s) for s in successors]
+    assert [f[0].token_hash for f in stored if f is not None] == [winner]
+
+
+async def test_rotation_for_a_user_races_across_two_engines_with_one_winner(
+    sql_url: str,
+) -> None:
+    first = await open_empty(sql_url)
+    second = await open_storage(sql_url)
+    try:
+        await first.users.create(ex.user())
+        await first.sessions.create(ex.session(), ex.token("h-0"))
+        await warm_up(first, second)
+        calls = [rotate_for_user(first if i % 2 else second, "h-0", f"h-{i}") for i in range(1, 21)]
+        found = await asyncio.gather(*calls)
+        assert [f is not None and f[0].rotated for f in found].count(True) == 1
+    finally:
+        await first.close()
+        await second.close()
+
+
+# --- what one refresh costs a SQL store --------------------------------------------------------
+
+
+def count_transactions(storage: Storage) -> list[object]:
+    """Every transaction begun on ``storage``'s engine from now on, one entry each."""
+    db = storage.db  # type: ignore[attr-defined]
+    engine = db.engine.sync_engine if isinstance(db, PostgresDatabase) else db.engine
+    begun: list[object] = []
+    event.listen(engine, "begin", begun.append)
+    return begun
+
+
+async def test_a_refresh_is_one_transaction(sql_url: str) -> None:
+    """Finding the family, checking it (as the grants do: DPoP binding, narrowed scope),
+    reading its user and rotating happen in one transaction: one round of BEGIN and COMMIT,
+    and the user's state read where the rotation decides."""
+    storage = await open_empty(sql_url)
+    try:
+        await storage.users.create(ex.user())
+        families = RefreshTokens(storage.sessions)
+        lifecycle = SessionLifecycle(
+            families,
+            Revocations(storage.revocations, max_access_ttl=900),
+            storage.browser_sessions,
+            storage.users,
+        )
+        started = await families.start(user_id="u-1", client_id="web", scope="openid")
+        begun = count_transactions(storage)
+        checked: list[Session] = []
+
+        refreshed = await lifecycle.rotate(started.token, client_id="web", check=checked.append)
+
+        assert refreshed.user == ex.user() and refreshed.session.id == started.session.id
+        assert checked == [started.session]
+        assert len(begun) == 1
+    finally:
+        await storage.close()
+
+
+@pytest.mark.parametrize("grace", [0.0, 30.0], ids=["no-grace", "grace"])
+async def test_concurrent_refreshes_of_one_token(sql_url: str, grace: float) -> None:
+    """Ten requests present one token at once, through two engines: one rotates it; within a
+    grace window the others get the same successor, without one the others are refused and
+    the family ends (reuse)."""
+    first = await open_empty(sql_url)
+    second = await open_storage(sql_url)
+    try:
+        await first.users.create(ex.user())
+        lifecycles = [
+            SessionLifecycle(
+                RefreshTokens(s.sessions, grace_seconds=grace, secret=b"k" * 32),
+                Revocations(s.revocations, max_access_ttl=900),
+                s.browser_sessions,
+                s.users,
+            )
+            for s in (first, second)
+        ]
+        started = await lifecycles[0].families.start(user_id="u-1", client_id="web", scope="")
+        await warm_up(first, second)
+
+        calls = [lifecycles[i % 2].rotate(started.token, client_id="web") for i in range(10)]
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+
+        issued = {o.issued.token for o in outcomes if not isinstance(o, BaseException)}
+        family = await first.sessions.get(started.session.id)
+        assert family is not None
+        if grace:
+            assert len(issued) == 1 and all(not isinstance(o, BaseException) for o in outcomes)
+            assert family.revoked_at is None
+        else:  # the first reuse ends the family; those after it find it ended
+            refused = [o for o in outcomes if isinstance(o, InvalidGrant)]
+            assert len(issued) == 1 and len(refused) == 9
+            assert any(isinstance(o, RefreshTokenReused) for o in refused)
+            assert family.revoked_at is not None
+    finally:
+        await first.close()
+        await second.close()

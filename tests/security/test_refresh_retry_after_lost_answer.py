@@ -4,7 +4,7 @@ reuse detected, the session revoked, a false ``refresh.reuse`` in the audit trai
 to lose the answer are replayed: a step after the rotation that failed (reading the user hit
 a database hiccup: 503) and a connection dropped after a 200.
 
-Now the user is read before the rotation commits, so a failed read changes nothing; and a
+Now the user is read in the rotation's transaction, so a failed read changes nothing; and a
 retry of the same refresh within the grace window (on by default, RFC 9700 §4.14.2) is
 answered with the same successor. A retry after the window is still reuse."""
 
@@ -16,25 +16,34 @@ from pathlib import Path
 import pytest
 
 from ostiary.storage import StorageError
-from ostiary.storage.memory import MemoryStorage
+from ostiary.storage.memory import MemoryStorage, MemoryUserStore
 from ostiary.storage.records import User
 from tests.http._server import BAD_GRANT, Server, running, settings_for
 
 
 class FlakyUsers(MemoryStorage):
-    """Memory storage whose user reads fail while ``failing`` is set: a database hiccup."""
+    """Memory storage whose user reads fail while ``failing`` is set: a database hiccup. A
+    refresh reads the user in its rotation's transaction, through the session store (peek)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.failing = False
-        read = self.users.get
+        users = self.users
+        assert isinstance(users, MemoryUserStore)
+        read, peek = users.get, users.peek
 
         async def get(user_id: str) -> User | None:
             if self.failing:
                 raise StorageError("connection reset by peer")
             return await read(user_id)
 
-        self.users.get = get  # type: ignore[method-assign]
+        def flaky_peek(user_id: str) -> User | None:
+            if self.failing:
+                raise StorageError("connection reset by peer")
+            return peek(user_id)
+
+        users.get = get  # type: ignore[method-assign]
+        users.peek = flaky_peek  # type: ignore[method-assign]
 
 
 @pytest.fixture

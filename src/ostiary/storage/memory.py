@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ostiary.storage._checks import check_family, check_page, check_revoke_target, is_live
 from ostiary.storage.protocols import (
@@ -58,6 +58,10 @@ class MemoryUserStore:
     async def get(self, user_id: str) -> User | None:
         return self._users.get(user_id)
 
+    def peek(self, user_id: str) -> User | None:
+        """:meth:`get` without awaiting: for the session store's atomic rotation."""
+        return self._users.get(user_id)
+
     async def get_by_username(self, username: str) -> User | None:
         user_id = self._ids_by_username.get(username)
         return None if user_id is None else self._users[user_id]
@@ -79,9 +83,12 @@ class MemoryUserStore:
 
 
 class MemorySessionStore:
-    def __init__(self) -> None:
+    """``users``: where :meth:`rotate_for_live_user` finds a family's user (none by default)."""
+
+    def __init__(self, users: MemoryUserStore | None = None) -> None:
         self._sessions: dict[str, Session] = {}
         self._tokens: dict[str, RefreshToken] = {}
+        self._users = users if users is not None else MemoryUserStore()
 
     async def create(self, session: Session, first_token: RefreshToken) -> None:
         check_family(first_token, session.id)
@@ -108,12 +115,45 @@ class MemorySessionStore:
         active_since: float,
         client_id: str | None = None,
     ) -> Rotation | None:
+        return self._rotate(old_hash, successor_hash, now, active_since, client_id)
+
+    async def rotate_for_live_user(
+        self,
+        old_hash: str,
+        successor_hash: str,
+        *,
+        now: float,
+        active_since: float,
+        client_id: str | None = None,
+        check: Callable[[Session], None] | None = None,
+    ) -> tuple[Rotation, User | None] | None:
+        old = self._tokens.get(old_hash)
+        if old is None:
+            return None
+        session = self._sessions[old.session_id]
+        if check is not None and (client_id is None or session.client_id == client_id):
+            check(session)
+        user = self._users.peek(session.user_id)
+        live = user is not None and not user.disabled
+        rotation = self._rotate(old_hash, successor_hash, now, active_since, client_id, live)
+        return None if rotation is None else (rotation, user)
+
+    def _rotate(
+        self,
+        old_hash: str,
+        successor_hash: str,
+        now: float,
+        active_since: float,
+        client_id: str | None,
+        user_live: bool = True,
+    ) -> Rotation | None:
         old = self._tokens.get(old_hash)
         if old is None:
             return None
         session = self._sessions[old.session_id]
         if (
-            (client_id is not None and session.client_id != client_id)
+            not user_live
+            or (client_id is not None and session.client_id != client_id)
             or old.used_at is not None
             or not is_live(session, now)
             or session.last_used_at < active_since
@@ -426,8 +466,9 @@ class MemoryStorage:
     """Every store in memory; :meth:`close` does nothing."""
 
     def __init__(self) -> None:
-        self.users: UserStore = MemoryUserStore()
-        self.sessions: SessionStore = MemorySessionStore()
+        users = MemoryUserStore()
+        self.users: UserStore = users
+        self.sessions: SessionStore = MemorySessionStore(users)
         self.revocations: RevocationStore = MemoryRevocationStore()
         self.keys: KeyStore = MemoryKeyStore()
         self.leases: LeaseStore = MemoryLeaseStore()

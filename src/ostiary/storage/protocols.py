@@ -9,7 +9,7 @@ Updates and deletes of a record that does not exist change nothing and raise not
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Final, Protocol
 
 from ostiary.storage.records import (
@@ -84,6 +84,25 @@ class SessionStore(Protocol):
         concurrent calls for one token, exactly one rotates. A family is live if unrevoked and
         ``expires_at > now``. :class:`Conflict` if ``successor_hash`` exists (changing
         nothing)."""
+
+    async def rotate_for_live_user(
+        self,
+        old_hash: str,
+        successor_hash: str,
+        *,
+        now: float,
+        active_since: float,
+        client_id: str | None = None,
+        check: Callable[[Session], None] | None = None,
+    ) -> tuple[Rotation, User | None] | None:
+        """:meth:`rotate`, reading the family's user in the same transaction (a refresh is one
+        round of the database): the token rotates only if :meth:`rotate` would rotate it and,
+        besides, the user exists and is not disabled. Returns the rotation as :meth:`rotate`
+        does and the user as found (None if there is none); None if there is no such token.
+        ``check`` is called with the family as found (if it is ``client_id``'s) before the
+        transaction commits, whether the token rotates or not: what it raises is raised as it
+        is, and nothing changes. Of any number of concurrent calls for one token, exactly one
+        rotates. :class:`Conflict` if ``successor_hash`` exists (changing nothing)."""
 
     async def revoke(
         self,

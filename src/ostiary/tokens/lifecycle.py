@@ -180,24 +180,18 @@ class SessionLifecycle:
         family ends), and the token rotates (a reused token ends its family and its access
         tokens, RFC 9700 §4.14.2). Raises :class:`InvalidGrant`.
 
-        Every read comes before the rotation commits: a read that fails (the database
-        hiccups) leaves the token as it was, for the client to retry, where a failure after
-        the commit would lose the only answer that carries the successor."""
-        found = await self.families.find(token)
-        if found is None or found[1].client_id != client_id:
-            raise InvalidGrant(detail=f"refresh token unknown or not of client {client_id}")
-        family = found[1]
-        if check is not None:
-            check(family)
-        user = await self.live_user(family.user_id)
-        if user is None:
+        Finding the family, ``check``, reading its user and rotating are one transaction of
+        the store (:meth:`~ostiary.tokens.refresh.RefreshTokens.rotate_for_live_user`): every
+        read comes before the rotation commits, so a read that fails (the database hiccups)
+        leaves the token as it was, for the client to retry, where a failure after the commit
+        would lose the only answer that carries the successor."""
+        done = await self.families.rotate_for_live_user(token, client_id=client_id, check=check)
+        family = done.session
+        if done.reused:  # the store revoked the family: now its access tokens
+            await self._revocations.revoke_session(family.id)
+            notify(self.listeners, events_for([family]))
+            raise RefreshTokenReused(session_id=family.id, user_id=family.user_id)
+        if done.issued is None or done.user is None:
             await self.end_session(family.id)
             raise InvalidGrant(detail=f"the user of session {family.id} is not live")
-        try:
-            # The store checks the client and the token in the rotation's own transaction.
-            rotated = await self.families.rotate(token, client_id=client_id)
-        except RefreshTokenReused as exc:
-            await self._revocations.revoke_session(exc.session_id)
-            notify(self.listeners, events_for([family]))  # the store ended it
-            raise
-        return Refreshed(rotated, user)
+        return Refreshed(done.issued, done.user)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Final, NamedTuple
 
@@ -18,7 +18,7 @@ from ostiary.clock import DAY, SYSTEM_CLOCK, Clock
 from ostiary.encoding import b64url, sha256_hex
 from ostiary.errors import ConfigurationError, InvalidGrant, RefreshTokenReused
 from ostiary.storage.protocols import Conflict, SessionStore
-from ostiary.storage.records import RefreshToken, Session
+from ostiary.storage.records import RefreshToken, Rotation, Session, User
 
 DEFAULT_ABSOLUTE_TTL: Final = 30 * DAY
 DEFAULT_IDLE_TTL: Final = 7 * DAY
@@ -32,6 +32,19 @@ class IssuedRefresh(NamedTuple):
     session: Session
     #: The plaintext refresh token: handed to the client once, never stored nor logged.
     token: str
+
+
+class LiveRotation(NamedTuple):
+    """What :meth:`RefreshTokens.rotate_for_live_user` did."""
+
+    #: The token's family, as found.
+    session: Session
+    #: Its user, as found (None if there is none).
+    user: User | None
+    #: The successor; None if nothing rotated: the user is gone or disabled (nothing
+    #: changed), or the token was reused (``reused``: the family was revoked).
+    issued: IssuedRefresh | None
+    reused: bool = False
 
 
 def hash_refresh_token(token: str) -> str:
@@ -84,9 +97,10 @@ class RefreshTokens:
         address: str | None = None,
         browser_session_id: str | None = None,
         audiences: tuple[str, ...] = (),
+        dpop_jkt: str | None = None,
     ) -> IssuedRefresh:
         """A new family (a login, or an authorization code exchanged) and its first refresh
-        token."""
+        token; ``dpop_jkt`` binds the family to that DPoP key (RFC 9449 §5)."""
         now = self._clock.now()
         session = Session(
             id=new_session_id(),
@@ -100,6 +114,7 @@ class RefreshTokens:
             address=address,
             browser_session_id=browser_session_id,
             audiences=audiences,
+            dpop_jkt=dpop_jkt,
         )
         token = secrets.token_urlsafe(32)
         first = RefreshToken(hash_refresh_token(token), session.id, issued_at=now)
@@ -114,34 +129,103 @@ class RefreshTokens:
         refresh token is bound to its client (RFC 6749 §6, §10.4); and
         :class:`~ostiary.errors.RefreshTokenReused` (after revoking the family) for reuse.
         """
+        done = await self._rotate(token, client_id, for_live_user=False)
+        if done.issued is None:
+            session = done.session
+            raise RefreshTokenReused(session_id=session.id, user_id=session.user_id)
+        return done.issued
+
+    async def rotate_for_live_user(
+        self, token: str, *, client_id: str, check: Callable[[Session], None] | None = None
+    ) -> LiveRotation:
+        """:meth:`rotate`, the family's user read in the same store transaction (a refresh is
+        one round of the database), and the token exchanged only if that user exists and is
+        not disabled. ``check`` is called with the family in that transaction, before it
+        commits: what it raises is raised, and nothing changes (the token stays usable).
+        Raises :class:`~ostiary.errors.InvalidGrant` as :meth:`rotate` does; reuse (the
+        family revoked, RFC 9700 §4.14.2) and a user gone or disabled (nothing changed) are
+        returned, with the family, for the caller to end its session."""
+        return await self._rotate(token, client_id, for_live_user=True, check=check)
+
+    async def _rotate(
+        self,
+        token: str,
+        client_id: str | None,
+        *,
+        for_live_user: bool,
+        check: Callable[[Session], None] | None = None,
+    ) -> LiveRotation:
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
             raise InvalidGrant(detail="refresh token of impossible length")
         old_hash = hash_refresh_token(token)
         now = self._clock.now()
         successor = self._successor(token)
-        try:
-            found = await self._sessions.rotate(
-                old_hash,
-                hash_refresh_token(successor),
-                now=now,
-                active_since=now - self.idle_ttl,
-                client_id=client_id,
-            )
-        except Conflict:  # a concurrent retry inserted the same derived successor first
-            return await self._answer_lost_race(token, old_hash, now)
+        successor_hash = hash_refresh_token(successor)
+        found = await self._exchange(old_hash, successor_hash, now, client_id, for_live_user, check)
         if found is None:
             raise InvalidGrant(detail="unknown refresh token")
-        record, session, rotated = found
+        (record, session, rotated), user = found
         if rotated:
-            return IssuedRefresh(replace(session, last_used_at=now), successor)
+            touched = replace(session, last_used_at=now)
+            return LiveRotation(touched, user, IssuedRefresh(touched, successor))
         if client_id is not None and session.client_id != client_id:
             raise InvalidGrant(detail=f"refresh token of {session.client_id} sent by {client_id}")
+        if for_live_user and (user is None or user.disabled):
+            return LiveRotation(session, user, None)
         self._check_live(session, now)
-        if record.used_at is not None:
-            return await self._answer_used(token, record.used_at, session, now)
-        self._check_not_idle(session, now)
-        # Unused, live and active, and yet not rotated: another request exchanged it first.
-        return await self._answer_lost_race(token, old_hash, now)
+        if record.used_at is None:
+            self._check_not_idle(session, now)
+            # Unused, live and active, and yet not rotated: another request exchanged it first.
+            record, session = await self._reread(old_hash, now)
+            if record.used_at is None:  # the store refused for no reason we can see
+                raise InvalidGrant(detail="refresh token rotation was refused")
+        issued = await self._answer_used(token, record.used_at, session, now)
+        return LiveRotation(session, user, issued, reused=issued is None)
+
+    async def _exchange(
+        self,
+        old_hash: str,
+        successor_hash: str,
+        now: float,
+        client_id: str | None,
+        for_live_user: bool,
+        check: Callable[[Session], None] | None,
+    ) -> tuple[Rotation, User | None] | None:
+        """The store's rotation (and the family's user). A :class:`Conflict` means a
+        concurrent retry inserted the same derived successor first: asked again, the store
+        finds the token used."""
+        for _ in range(2):
+            try:
+                return await self._store_rotation(
+                    old_hash, successor_hash, now, client_id, for_live_user, check
+                )
+            except Conflict:
+                continue
+        raise InvalidGrant(detail="refresh token rotation conflicted twice")
+
+    async def _store_rotation(
+        self,
+        old_hash: str,
+        successor_hash: str,
+        now: float,
+        client_id: str | None,
+        for_live_user: bool,
+        check: Callable[[Session], None] | None,
+    ) -> tuple[Rotation, User | None] | None:
+        active_since = now - self.idle_ttl
+        if for_live_user:
+            return await self._sessions.rotate_for_live_user(
+                old_hash,
+                successor_hash,
+                now=now,
+                active_since=active_since,
+                client_id=client_id,
+                check=check,
+            )
+        found = await self._sessions.rotate(
+            old_hash, successor_hash, now=now, active_since=active_since, client_id=client_id
+        )
+        return None if found is None else (found, None)
 
     async def find(self, token: str) -> tuple[RefreshToken, Session] | None:
         """The stored record of ``token`` and its family, whatever their state."""
@@ -222,9 +306,9 @@ class RefreshTokens:
 
     async def _answer_used(
         self, token: str, used_at: float, session: Session, now: float
-    ) -> IssuedRefresh:
+    ) -> IssuedRefresh | None:
         """A token exchanged before: within the grace window, the same successor again;
-        otherwise reuse, and the family is revoked."""
+        otherwise reuse: the family is revoked and None returned."""
         if self.grace_seconds > 0 and now - used_at < self.grace_seconds:
             successor = self._successor(token)
             found = await self._sessions.find_token(hash_refresh_token(successor))
@@ -232,14 +316,12 @@ class RefreshTokens:
             if found is not None and found[1].id == session.id and found[0].used_at is None:
                 return IssuedRefresh(found[1], successor)
         await self._sessions.revoke(now=now, session_id=session.id)
-        raise RefreshTokenReused(session_id=session.id, user_id=session.user_id)
+        return None
 
-    async def _answer_lost_race(self, token: str, old_hash: str, now: float) -> IssuedRefresh:
+    async def _reread(self, old_hash: str, now: float) -> tuple[RefreshToken, Session]:
+        """The token and its family again, after a concurrent rotation won."""
         found = await self._sessions.find_token(old_hash)
         if found is None:
             raise InvalidGrant(detail="refresh token vanished during rotation")
-        record, session = found
-        self._check_live(session, now)
-        if record.used_at is None:  # the store refused for no reason we can see
-            raise InvalidGrant(detail="refresh token rotation was refused")
-        return await self._answer_used(token, record.used_at, session, now)
+        self._check_live(found[1], now)
+        return found

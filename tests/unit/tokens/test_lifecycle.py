@@ -10,9 +10,9 @@ import pytest
 
 from ostiary.access_claims import AccessClaims
 from ostiary.clock import FrozenClock
-from ostiary.errors import InvalidGrant, RefreshTokenReused
+from ostiary.errors import InvalidGrant, InvalidScope, RefreshTokenReused
 from ostiary.storage.memory import MemoryStorage
-from ostiary.storage.records import BrowserSession, User
+from ostiary.storage.records import BrowserSession, Session, User
 from ostiary.tokens.lifecycle import SessionLifecycle
 from ostiary.tokens.refresh import RefreshTokens
 from ostiary.tokens.revocation import Revocations
@@ -217,4 +217,44 @@ async def test_rotate_ends_the_family_of_a_user_disabled_since(
     with pytest.raises(InvalidGrant):
         await lifecycle.rotate(started.token, client_id="web")
     assert await lifecycle.families.list_sessions(ALICE.id) == []
+    assert revocations.local.is_revoked(claims(sid=started.session.id))
+
+
+async def test_rotate_refused_by_its_check_leaves_the_token_usable(
+    lifecycle: SessionLifecycle, revocations: Revocations
+) -> None:
+    """The check (a narrowed scope, a DPoP key) runs in the rotation's transaction: refused,
+    nothing changed, and a used token is not taken for reuse."""
+    started = await lifecycle.families.start(user_id=ALICE.id, client_id="web", scope="openid")
+
+    def refuse(family: Session) -> None:
+        assert family.id == started.session.id
+        raise InvalidScope(detail="refused by the test")
+
+    with pytest.raises(InvalidScope):
+        await lifecycle.rotate(started.token, client_id="web", check=refuse)
+    rotated = await lifecycle.rotate(started.token, client_id="web", check=lambda _: None)
+    with pytest.raises(InvalidScope):
+        await lifecycle.rotate(started.token, client_id="web", check=refuse)
+    assert not revocations.local.is_revoked(claims(sid=started.session.id))
+    await lifecycle.rotate(rotated.issued.token, client_id="web")
+
+
+async def test_rotate_answers_a_retry_within_the_grace_window_with_the_same_successor(
+    storage: MemoryStorage, revocations: Revocations, clock: FrozenClock
+) -> None:
+    families = RefreshTokens(storage.sessions, clock=clock, grace_seconds=10, secret=b"k" * 32)
+    lifecycle = SessionLifecycle(
+        families, revocations, storage.browser_sessions, storage.users, clock=clock
+    )
+    started = await families.start(user_id=ALICE.id, client_id="web", scope="openid")
+    first = await lifecycle.rotate(started.token, client_id="web")
+    clock.advance(5)
+
+    retried = await lifecycle.rotate(started.token, client_id="web")
+
+    assert retried.issued.token == first.issued.token and retried.user == ALICE
+    await lifecycle.rotate(first.issued.token, client_id="web")  # the chain moves on
+    with pytest.raises(RefreshTokenReused):  # and the old token is reuse now
+        await lifecycle.rotate(started.token, client_id="web")
     assert revocations.local.is_revoked(claims(sid=started.session.id))

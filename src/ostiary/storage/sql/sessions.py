@@ -6,26 +6,33 @@ here."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
     Column,
     ColumnElement,
+    Select,
     Table,
+    Text,
     Update,
+    and_,
     bindparam,
     exists,
+    false,
     insert,
+    or_,
     select,
     update,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import BindParameter
 
 from ostiary.storage._checks import check_family, check_revoke_target, is_live
-from ostiary.storage.records import RefreshToken, Rotation, Session
+from ostiary.storage.records import RefreshToken, Rotation, Session, User
 from ostiary.storage.sql.engine import Database
-from ostiary.storage.sql.models import RefreshTokenRow, SessionRow
+from ostiary.storage.sql.models import RefreshTokenRow, Seconds, SessionRow
+from ostiary.storage.sql.users import USER_COLUMNS, USERS, user_record
 
 _SESSIONS = cast(Table, SessionRow.__table__)
 _TOKENS = cast(Table, RefreshTokenRow.__table__)
@@ -45,9 +52,12 @@ _SESSION_COLUMNS = (
     _S.address,
     _S.browser_session_id,
     _S.audiences,
+    _S.dpop_jkt,
 )
 _TOKEN_COLUMNS = (_T.token_hash, _T.session_id, _T.issued_at, _T.used_at)
 _N_TOKEN = len(_TOKEN_COLUMNS)
+_N_FAMILY = _N_TOKEN + len(_SESSION_COLUMNS)
+_N_FOUND = _N_FAMILY + len(USER_COLUMNS)
 
 _INSERT_SESSION = insert(_SESSIONS)
 _INSERT_TOKEN = insert(_TOKENS)
@@ -57,6 +67,72 @@ _FIND_TOKEN = (
     .join_from(_TOKENS, _SESSIONS, _S.id == _T.session_id)
     .where(_T.token_hash == bindparam("token_hash"))
 )
+# The token, its family and the family's user (NULLs if none). On SQLite, where writers take
+# turns (BEGIN IMMEDIATE), what a write transaction reads stays true until it commits.
+_FIND_FOR_USER = (
+    select(*_TOKEN_COLUMNS, *_SESSION_COLUMNS, *USER_COLUMNS)
+    .join_from(_TOKENS, _SESSIONS, _S.id == _T.session_id)
+    .outerjoin(USERS, USERS.c.id == _S.user_id)
+    .where(_T.token_hash == bindparam("token_hash"))
+)
+
+
+def _rotation_in_one_statement() -> Select[Any]:
+    """What ``rotate_for_live_user`` does, as one PostgreSQL statement (one round trip where
+    the read, the claim, the successor and the touch were four): data-modifying CTEs, which
+    run once each, all on the statement's one snapshot. ``found`` reads what
+    :data:`_FIND_FOR_USER` reads and locks the token's and the family's rows until commit;
+    ``claimed`` marks the token used if it may rotate; ``added`` and ``touched`` follow only
+    a claim. The main query returns the rows as found (the CTEs' changes are not visible to
+    it), in :data:`_FIND_FOR_USER`'s order, and whether the claim took place.
+
+    A concurrent rotation of the token (or revocation of the family) waits at ``found``'s
+    lock until this transaction ends, then reads the rows as it left them: the token used,
+    so that its claim finds nothing to do."""
+    labelled = [
+        *(column.label(f"t_{column.name}") for column in _TOKEN_COLUMNS),
+        *(column.label(f"s_{column.name}") for column in _SESSION_COLUMNS),
+        *(column.label(f"u_{column.name}") for column in USER_COLUMNS),
+    ]
+    found = (
+        select(*labelled)
+        .join_from(_TOKENS, _SESSIONS, _S.id == _T.session_id)
+        .outerjoin(USERS, USERS.c.id == _S.user_id)
+        .where(_T.token_hash == bindparam("old_hash"))
+        .with_for_update(of=(_TOKENS, _SESSIONS))
+        .cte("found")
+    )
+    # No parameter is named after a column: an UPDATE would take it for a value to SET.
+    f, client_id = found.c, bindparam("of_client", type_=Text)
+    now: BindParameter[float] = bindparam("now", type_=Seconds)
+    may_rotate = and_(
+        f.u_id.is_not(None),
+        f.u_disabled.is_(false()),
+        f.t_used_at.is_(None),
+        f.s_revoked_at.is_(None),
+        f.s_expires_at > now,
+        f.s_last_used_at >= bindparam("active_since"),
+        or_(client_id.is_(None), f.s_client_id == client_id),
+    )
+    claimed = (
+        update(_TOKENS)
+        .where(_T.token_hash == f.t_token_hash, may_rotate)
+        .values(used_at=now)
+        .returning(_T.session_id)
+        .cte("claimed")
+    )
+    added = insert(_TOKENS).from_select(
+        [_T.token_hash, _T.session_id, _T.issued_at],
+        select(bindparam("successor_hash", type_=Text), claimed.c.session_id, now),
+    )
+    touched = update(_SESSIONS).where(_S.id == claimed.c.session_id).values(last_used_at=now)
+    rotated = exists(select(claimed.c.session_id)).label("rotated")
+    return select(*(f[column.name] for column in labelled), rotated).add_cte(
+        added.cte("added"), touched.cte("touched")
+    )
+
+
+_ROTATE_IN_ONE_STATEMENT = _rotation_in_one_statement()
 _TOUCH = (
     update(_SESSIONS)
     .where(_S.id == bindparam("session_id"))
@@ -112,6 +188,7 @@ def _session_values(session: Session) -> dict[str, object]:
         "address": session.address,
         "browser_session_id": session.browser_session_id,
         "audiences": json.dumps(list(session.audiences)) if session.audiences else None,
+        "dpop_jkt": session.dpop_jkt,
     }
 
 
@@ -138,6 +215,7 @@ def _session(row: Any) -> Session:
         address,
         browser_session_id,
         audiences,
+        dpop_jkt,
     ) = row
     return Session(
         id=session_id,
@@ -152,7 +230,42 @@ def _session(row: Any) -> Session:
         address=address,
         browser_session_id=browser_session_id,
         audiences=tuple(json.loads(audiences)) if audiences else (),
+        dpop_jkt=dpop_jkt,
     )
+
+
+def _rotate(
+    conn: Connection,
+    token: RefreshToken,
+    session: Session,
+    user_live: bool,
+    successor_hash: str,
+    now: float,
+    active_since: float,
+    client_id: str | None,
+) -> Rotation:
+    """The rest of a rotation, once the token and its family are read."""
+    if (
+        not user_live
+        or (client_id is not None and session.client_id != client_id)
+        or token.used_at is not None
+        or not is_live(session, now)
+        or session.last_used_at < active_since
+    ):
+        return Rotation(token, session, rotated=False)
+    # A read without a lock is only a snapshot on PostgreSQL: the claim decides.
+    if conn.execute(_CLAIM, {"old_hash": token.token_hash, "now": now}).first() is None:
+        return Rotation(token, session, rotated=False)
+    successor = RefreshToken(successor_hash, session.id, issued_at=now)
+    conn.execute(_INSERT_TOKEN, _token_values(successor))
+    conn.execute(_TOUCH, {"session_id": session.id, "last_used_at": now})
+    return Rotation(token, session, rotated=True)
+
+
+def _found(row: Any) -> tuple[RefreshToken, Session, User | None]:
+    """The token, its family and its user (None if none) of a row of :data:`_FIND_FOR_USER`."""
+    user = None if row[_N_FAMILY] is None else user_record(row[_N_FAMILY:_N_FOUND])
+    return _token(row[:_N_TOKEN]), _session(row[_N_TOKEN:_N_FAMILY]), user
 
 
 def _token(row: Any) -> RefreshToken:
@@ -189,7 +302,7 @@ class SQLSessionStore:
             row = conn.execute(_FIND_TOKEN, {"token_hash": token_hash}).first()
             if row is None:
                 return None
-            return _token(row[:_N_TOKEN]), _session(row[_N_TOKEN:])
+            return _token(row[:_N_TOKEN]), _session(row[_N_TOKEN:_N_FAMILY])
 
         return await self._db.read(find)
 
@@ -206,24 +319,55 @@ class SQLSessionStore:
             row = conn.execute(_FIND_TOKEN, {"token_hash": old_hash}).first()
             if row is None:
                 return None
-            token, session = _token(row[:_N_TOKEN]), _session(row[_N_TOKEN:])
-            if (
-                (client_id is not None and session.client_id != client_id)
-                or token.used_at is not None
-                or not is_live(session, now)
-                or session.last_used_at < active_since
-            ):
-                return Rotation(token, session, rotated=False)
-            # The read above is only a snapshot on PostgreSQL: the claim decides.
-            if conn.execute(_CLAIM, {"old_hash": old_hash, "now": now}).first() is None:
-                return Rotation(token, session, rotated=False)
-            successor = RefreshToken(successor_hash, session.id, issued_at=now)
-            conn.execute(_INSERT_TOKEN, _token_values(successor))
-            conn.execute(_TOUCH, {"session_id": session.id, "last_used_at": now})
-            return Rotation(token, session, rotated=True)
+            token, session = _token(row[:_N_TOKEN]), _session(row[_N_TOKEN:_N_FAMILY])
+            return _rotate(conn, token, session, True, successor_hash, now, active_since, client_id)
 
         # Lost to a power failure, a rotation only means a new login: the client holds a
         # successor the database does not know.
+        return await self._db.write(rotate, relaxed=True)
+
+    async def rotate_for_live_user(
+        self,
+        old_hash: str,
+        successor_hash: str,
+        *,
+        now: float,
+        active_since: float,
+        client_id: str | None = None,
+        check: Callable[[Session], None] | None = None,
+    ) -> tuple[Rotation, User | None] | None:
+        def rotate(conn: Connection) -> tuple[Rotation, User | None] | None:
+            row = conn.execute(_FIND_FOR_USER, {"token_hash": old_hash}).first()
+            if row is None:
+                return None
+            token, session, user = _found(row)
+            if check is not None and (client_id is None or session.client_id == client_id):
+                check(session)  # raising, it rolls the transaction back
+            live = user is not None and not user.disabled
+            rotation = _rotate(
+                conn, token, session, live, successor_hash, now, active_since, client_id
+            )
+            return rotation, user
+
+        params = {
+            "old_hash": old_hash,
+            "successor_hash": successor_hash,
+            "now": now,
+            "active_since": active_since,
+            "of_client": client_id,
+        }
+
+        def rotate_in_one_statement(conn: Connection) -> tuple[Rotation, User | None] | None:
+            row = conn.execute(_ROTATE_IN_ONE_STATEMENT, params).first()
+            if row is None:
+                return None
+            token, session, user = _found(row)
+            if check is not None and (client_id is None or session.client_id == client_id):
+                check(session)  # raising, it rolls the rotation back
+            return Rotation(token, session, rotated=row[-1]), user
+
+        if self._db.dialect == "postgresql":
+            return await self._db.write(rotate_in_one_statement, relaxed=True)
         return await self._db.write(rotate, relaxed=True)
 
     async def revoke(

@@ -14,10 +14,10 @@ from ostiary.storage.records import User
 from ostiary.storage.sql.engine import Database
 from ostiary.storage.sql.models import UserRow
 
-_USERS = cast(Table, UserRow.__table__)
-_C = _USERS.c
-# The columns in the order of User's fields: _record() unpacks rows by position.
-_SELECT = select(
+USERS = cast(Table, UserRow.__table__)
+_C = USERS.c
+#: The columns in the order of User's fields: :func:`user_record` unpacks rows by position.
+USER_COLUMNS = (
     _C.id,
     _C.username,
     _C.password_hash,
@@ -26,9 +26,10 @@ _SELECT = select(
     _C.created_at,
     _C.password_changed_at,
 )
+_SELECT = select(*USER_COLUMNS)
 _BY_ID = _SELECT.where(_C.id == bindparam("user_id"))
 _BY_USERNAME = _SELECT.where(_C.username == bindparam("username"))
-_INSERT = insert(_USERS)
+_INSERT = insert(USERS)
 _LIST = _SELECT.order_by(_C.created_at, _C.id)
 
 
@@ -43,7 +44,8 @@ def _columns(user: User) -> dict[str, object]:
     }
 
 
-def _record(row: Any) -> User:
+def user_record(row: Any) -> User:
+    """The user of a row of :data:`USER_COLUMNS`."""
     user_id, username, password_hash, roles, disabled, created_at, password_changed_at = row
     return User(
         id=user_id,
@@ -71,19 +73,19 @@ class SQLUserStore:
     async def get(self, user_id: str) -> User | None:
         def get(conn: Connection) -> User | None:
             row = conn.execute(_BY_ID, {"user_id": user_id}).first()
-            return None if row is None else _record(row)
+            return None if row is None else user_record(row)
 
         return await self._db.read(get)
 
     async def get_by_username(self, username: str) -> User | None:
         def get(conn: Connection) -> User | None:
             row = conn.execute(_BY_USERNAME, {"username": username}).first()
-            return None if row is None else _record(row)
+            return None if row is None else user_record(row)
 
         return await self._db.read(get)
 
     async def update(self, user: User) -> None:
-        stmt = update(_USERS).where(_C.id == user.id).values(**_columns(user))
+        stmt = update(USERS).where(_C.id == user.id).values(**_columns(user))
 
         def update_(conn: Connection) -> None:
             conn.execute(stmt)
@@ -95,6 +97,6 @@ class SQLUserStore:
         stmt = _LIST.offset(offset).limit(limit)
 
         def list_(conn: Connection) -> list[User]:
-            return [_record(row) for row in conn.execute(stmt)]
+            return [user_record(row) for row in conn.execute(stmt)]
 
         return await self._db.read(list_)
