@@ -11,9 +11,10 @@ Nothing here knows of HTTP.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
 import struct
-from collections import OrderedDict
+import threading
 from collections.abc import Collection, Sequence
 from typing import Final, Protocol, runtime_checkable
 
@@ -69,35 +70,46 @@ class SyncReplayCache(Protocol):
 class MemoryReplayCache:
     """An in-process replay cache, bounded: when it holds ``capacity`` unexpired entries it
     refuses new proofs (503) rather than forget one that could still be replayed. Right for a
-    single process; several processes or instances need a shared store."""
+    single process; several processes or instances need a shared store. Thread-safe: the
+    threads of a WSGI server share one, and a look-up and its insertion are one step, so two
+    threads racing with the same proof cannot both see it first."""
 
     def __init__(self, *, capacity: int = DEFAULT_REPLAY_CAPACITY) -> None:
         if capacity <= 0:
             raise ValueError("capacity must be positive")
         self._capacity = capacity
-        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._expiries: dict[str, float] = {}
+        # (expires_at, key), soonest first. Proofs do not arrive in order of expiry (an iat
+        # may be a minute old or a few seconds ahead), so the front of an insertion-ordered
+        # dict may hold a live entry with expired ones behind it: a heap finds them all.
+        self._queue: list[tuple[float, str]] = []
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._seen)
+        return len(self._expiries)
 
     def first_use_sync(self, key: str, *, expires_at: float, now: float) -> bool:
-        seen = self._seen
-        previous = seen.get(key)
+        with self._lock:
+            return self._first_use(key, expires_at=expires_at, now=now)
+
+    def _first_use(self, key: str, *, expires_at: float, now: float) -> bool:
+        expiries, queue = self._expiries, self._queue
+        previous = expiries.get(key)
         if previous is not None and previous >= now:
             return False
-        # Entries arrive in roughly increasing expiry: sweep expired ones from the front.
-        while seen:
-            oldest_key, oldest_expiry = next(iter(seen.items()))
-            if oldest_expiry >= now:
-                break
-            del seen[oldest_key]
-        if len(seen) >= self._capacity:
+        # Forget every entry expired before now (this key's own, if it had one, among them).
+        while queue and queue[0][0] < now:
+            expired, old_key = heapq.heappop(queue)
+            if expiries.get(old_key) == expired:
+                del expiries[old_key]
+        if len(expiries) >= self._capacity:
             raise TemporarilyUnavailable(
                 "Too many DPoP proofs right now; try again later.",
                 detail=f"replay cache full ({self._capacity} entries)",
             )
-        seen.pop(key, None)
-        seen[key] = max(expires_at, now)
+        until = max(expires_at, now)
+        expiries[key] = until
+        heapq.heappush(queue, (until, key))
         return True
 
     async def first_use(self, key: str, *, expires_at: float, now: float) -> bool:
@@ -123,7 +135,8 @@ class DPoPNonces:
         return self._nonce(int(now) // self.lifetime)
 
     def accepts(self, nonce: str | None, now: float) -> bool:
-        if not nonce or len(nonce) > 64:
+        # Non-ASCII text is no nonce of ours (and hmac.compare_digest refuses to compare it).
+        if not nonce or len(nonce) > 64 or not nonce.isascii():
             return False
         window = int(now) // self.lifetime
         return any(hmac.compare_digest(nonce, self._nonce(w)) for w in (window, window - 1))
@@ -164,6 +177,17 @@ class DPoPChecker:
         """The nonce to send in a ``DPoP-Nonce`` header now, if this checker asks for nonces."""
         return None if self.nonces is None else self.nonces.current(self._clock.now())
 
+    @property
+    def replay(self) -> ReplayCache:
+        """The replay cache the proofs' ``jti`` are remembered in."""
+        return self._replay
+
+    @property
+    def supports_sync(self) -> bool:
+        """Whether :meth:`check_sync` and :meth:`remember_sync` can be used (the replay cache
+        answers without awaiting)."""
+        return isinstance(self._replay, SyncReplayCache)
+
     async def check(
         self,
         proofs: Sequence[str],
@@ -173,11 +197,8 @@ class DPoPChecker:
         access_token: str | None = None,
     ) -> DPoPProof:
         """The proof among ``proofs`` (every ``DPoP`` header value of the request)."""
-        proof, now = self._stateless(proofs, method=method, url=url, access_token=access_token)
-        if not await self._replay.first_use(
-            self._replay_key(proof), expires_at=proof.iat + self.rules.remembered_for, now=now
-        ):
-            raise InvalidDPoPProof(reason="replayed", detail="the proof's jti was seen before")
+        proof = self.verify(proofs, method=method, url=url, access_token=access_token)
+        await self.remember(proof)
         return proof
 
     def check_sync(
@@ -189,19 +210,25 @@ class DPoPChecker:
         access_token: str | None = None,
     ) -> DPoPProof:
         """:meth:`check` for WSGI apps: needs a replay cache with ``first_use_sync``."""
-        replay = self._replay
-        if not isinstance(replay, SyncReplayCache):
+        if not self.supports_sync:
             raise TypeError("check_sync needs a replay cache with first_use_sync")
-        proof, now = self._stateless(proofs, method=method, url=url, access_token=access_token)
-        if not replay.first_use_sync(
-            self._replay_key(proof), expires_at=proof.iat + self.rules.remembered_for, now=now
-        ):
-            raise InvalidDPoPProof(reason="replayed", detail="the proof's jti was seen before")
+        proof = self.verify(proofs, method=method, url=url, access_token=access_token)
+        self.remember_sync(proof)
         return proof
 
-    def _stateless(
-        self, proofs: Sequence[str], *, method: str, url: str, access_token: str | None
-    ) -> tuple[DPoPProof, float]:
+    def verify(
+        self,
+        proofs: Sequence[str],
+        *,
+        method: str,
+        url: str,
+        access_token: str | None = None,
+    ) -> DPoPProof:
+        """:meth:`check` without the replay check: exactly one proof (RFC 9449 §4.3 step 1),
+        the stateless checks, and the nonce (step 10). A caller with checks of its own to run
+        on the proof (a resource server's ``cnf.jkt``, §7.1) runs them next and then calls
+        :meth:`remember`, so that only a proof that passed everything takes a place in the
+        replay cache."""
         if not proofs:
             raise InvalidDPoPProof("A DPoP proof is required.", reason="missing")
         if len(proofs) > 1:
@@ -221,7 +248,27 @@ class DPoPChecker:
                 nonces.current(now),
                 detail="no nonce" if proof.nonce is None else "a stale or unknown nonce",
             )
-        return proof, now
+        return proof
+
+    async def remember(self, proof: DPoPProof) -> None:
+        """Record the proof's ``jti`` (per key) until the proof could no longer be accepted;
+        :class:`~ostiary.errors.InvalidDPoPProof` ``replayed`` if it was seen before (§11.1)."""
+        now = self._clock.now()
+        expires_at = proof.iat + self.rules.remembered_for
+        if not await self._replay.first_use(
+            self._replay_key(proof), expires_at=expires_at, now=now
+        ):
+            raise InvalidDPoPProof(reason="replayed", detail="the proof's jti was seen before")
+
+    def remember_sync(self, proof: DPoPProof) -> None:
+        """:meth:`remember` for WSGI apps: needs a replay cache with ``first_use_sync``."""
+        replay = self._replay
+        if not isinstance(replay, SyncReplayCache):
+            raise TypeError("remember_sync needs a replay cache with first_use_sync")
+        now = self._clock.now()
+        expires_at = proof.iat + self.rules.remembered_for
+        if not replay.first_use_sync(self._replay_key(proof), expires_at=expires_at, now=now):
+            raise InvalidDPoPProof(reason="replayed", detail="the proof's jti was seen before")
 
     def _replay_key(self, proof: DPoPProof) -> str:
         digest = hashlib.sha256(f"{proof.jkt}\x00{proof.jti}".encode()).hexdigest()

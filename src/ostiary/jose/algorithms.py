@@ -26,6 +26,9 @@ ALGORITHMS: Final[dict[str, AlgorithmSpec]] = {
         AlgorithmSpec("ES256", "EC", curves=("P-256",)),
         AlgorithmSpec("ES384", "EC", curves=("P-384",)),
         AlgorithmSpec("EdDSA", "OKP", curves=("Ed25519", "Ed448")),
+        # RFC 9864 §2.2: the fully-specified name of EdDSA with Ed25519, which oauth4webapi
+        # and oidc-provider use for DPoP proofs.
+        AlgorithmSpec("Ed25519", "OKP", curves=("Ed25519",)),
         AlgorithmSpec("RS256", "RSA", min_size=2048),
         AlgorithmSpec("RS384", "RSA", min_size=2048),
         AlgorithmSpec("RS512", "RSA", min_size=2048),

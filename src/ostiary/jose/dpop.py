@@ -15,6 +15,7 @@ server nonces hold state and live in :mod:`ostiary.dpop`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -34,9 +35,9 @@ from ostiary.jose.jws import parse_compact
 DPOP_TYP: Final = "dpop+jwt"
 #: The asymmetric algorithms a proof may use (RFC 9449 §4.2: never ``none``, never a MAC).
 DPOP_ALGORITHMS: Final = tuple(name for name, spec in ALGORITHMS.items() if spec.kty != "oct")
-#: The default allow-list: ES256 (what browsers' WebCrypto and most clients use), EdDSA and
-#: the RSA signatures.
-DEFAULT_DPOP_ALGORITHMS: Final = ("ES256", "ES384", "EdDSA", "RS256", "PS256")
+#: The default allow-list: ES256 (what browsers' WebCrypto and most clients use), EdDSA (also
+#: by its RFC 9864 name Ed25519) and the RSA signatures.
+DEFAULT_DPOP_ALGORITHMS: Final = ("ES256", "ES384", "EdDSA", "Ed25519", "RS256", "PS256")
 #: A proof is a header with a public key and a few short claims: 2 KiB covers an RSA-4096
 #: ``jwk`` with room; a larger one is refused before anything is decoded.
 DEFAULT_MAX_PROOF_SIZE: Final = 4096
@@ -209,18 +210,32 @@ def verify_proof(
         raise InvalidDPoPProof(reason="wrong_uri", detail=f"request URI: {exc}") from None
     if bound_to != expected:
         raise InvalidDPoPProof(reason="wrong_uri", detail="htu is another URI")
+    # Compared, never subtracted as floats: a JSON integer such as 10**400 overflows a float.
     if iat > now + rules.leeway:
-        raise InvalidDPoPProof(reason="issued_in_future", detail=f"iat {iat - now:.0f}s ahead")
+        ahead = _seconds(iat - int(now))
+        raise InvalidDPoPProof(reason="issued_in_future", detail=f"iat {ahead} ahead")
     if iat < now - rules.max_age - rules.leeway:
-        raise InvalidDPoPProof(reason="expired", detail=f"iat {now - iat:.0f}s ago")
+        raise InvalidDPoPProof(reason="expired", detail=f"iat {_seconds(int(now) - iat)} ago")
+    # Presence, not ``is not None``: ``"nonce": null`` is not a string of NQCHARs.
     nonce = claims.get("nonce")
-    if nonce is not None and not (isinstance(nonce, str) and _NONCE_CHARS.fullmatch(nonce)):
-        raise InvalidDPoPProof(reason="invalid_claim", detail="nonce is not a string")
+    if "nonce" in claims and not (isinstance(nonce, str) and _NONCE_CHARS.fullmatch(nonce)):
+        raise InvalidDPoPProof(reason="invalid_claim", detail="nonce is not a string of NQCHARs")
     ath = claims.get("ath")
     if access_token is not None:
-        if not isinstance(ath, str) or ath != access_token_hash(access_token):
+        # An access token is ASCII (RFC 6750 §2.1 b64token): any other cannot match an ath.
+        if (
+            not isinstance(ath, str)
+            or not access_token.isascii()
+            or ath != access_token_hash(access_token)
+        ):
             raise InvalidDPoPProof(reason="wrong_ath", detail="ath is not the token's hash")
     return DPoPProof(jkt=jkt, jti=jti, iat=iat, htm=htm, htu=htu, nonce=nonce, alg=parsed.alg)
+
+
+def _seconds(delta: int) -> str:
+    """A difference of times for a log line, worked out in integers (a float overflows on
+    the ``iat`` a proof may carry, such as 10**400) and capped in length."""
+    return f"{delta}s" if abs(delta) < 10**12 else "ages"
 
 
 #: Imported proof keys by their JSON text: a client signs every proof with the same key, and
@@ -238,7 +253,9 @@ def _proof_key(jwk: object, alg: str) -> tuple[JWK, str]:
     cache_key = (alg, json.dumps(jwk, sort_keys=True, separators=(",", ":")))
     known = _keys.get(cache_key)
     if known is not None:
-        _keys.move_to_end(cache_key)
+        # Another thread (a WSGI server's) may have evicted it since the look-up.
+        with contextlib.suppress(KeyError):
+            _keys.move_to_end(cache_key)
         return known
     if "alg" in jwk and jwk["alg"] != alg:
         raise InvalidDPoPProof(reason="algorithm_mismatch", detail="jwk alg is not the proof's")
