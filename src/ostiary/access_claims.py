@@ -68,6 +68,15 @@ class AccessClaims:
         return sid if isinstance(sid, str) else None
 
     @property
+    def dpop_jkt(self) -> str | None:
+        """The RFC 7638 thumbprint of the key the token is bound to (``cnf.jkt``, RFC 9449
+        §6.1), or None for a bearer token. The resource toolkit returns a bound token's claims
+        only once a proof by that key was checked (§7.1)."""
+        cnf = self._raw.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        return jkt if isinstance(jkt, str) else None
+
+    @property
     def audiences(self) -> tuple[str, ...]:
         aud = self._raw["aud"]
         return (aud,) if isinstance(aud, str) else tuple(aud)

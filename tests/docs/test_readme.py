@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.http._expect import NO_CREDENTIALS_CHALLENGE
 from tests.http._live import LiveServer, claims_of, live_server, login
 
 from ._markdown import ROOT, Block, blocks_of
@@ -60,7 +61,7 @@ async def test_the_toolkit_snippet_serves_what_the_readme_says(demo: LiveServer)
 
         anonymous = await service.get("/reports")
         assert anonymous.status_code == 401
-        assert anonymous.headers["www-authenticate"] == 'Bearer realm="api"'
+        assert anonymous.headers["www-authenticate"] == NO_CREDENTIALS_CHALLENGE  # and DPoP
 
         alice = await service.get("/reports", headers=bearer(token_of(demo, "alice")))
         assert alice.status_code == 403

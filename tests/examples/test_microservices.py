@@ -255,7 +255,8 @@ def test_orders_needs_a_user_token(stack: Stack) -> None:
         token = service_token(client, stack, "orders", stack.orders_secret())
         service = client.get(f"{stack.orders_url}/orders/1", headers=bearer(token))
     assert missing.status_code == 401
-    assert missing.headers["www-authenticate"] == 'Bearer realm="orders"'
+    # Bearer and DPoP (RFC 9449 §7.1), both accepted by default
+    assert missing.headers["www-authenticate"].startswith('Bearer realm="orders", DPoP realm=')
     # Orders' own token is for inventory: orders refuses it like any token not meant for it.
     assert (service.status_code, service.json()) == (401, WRONG_AUDIENCE)
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ostiary.jose.dpop import DEFAULT_DPOP_ALGORITHMS
+
 REALM: Final = "api"
 
-NO_CREDENTIALS_CHALLENGE: Final = 'Bearer realm="api"'
-NO_CREDENTIALS_BODY: Final = {"error_description": "Bearer authentication is required."}
+#: The proof algorithms a resource takes by default (RFC 9449 §7.1 ``algs``).
+ALGS: Final = " ".join(DEFAULT_DPOP_ALGORITHMS)
+#: RFC 9449 §7.1: a resource that takes Bearer and DPoP tokens offers both schemes.
+NO_CREDENTIALS_CHALLENGE: Final = f'Bearer realm="api", DPoP realm="api", algs="{ALGS}"'
+NO_CREDENTIALS_BODY: Final = {"error_description": "Bearer or DPoP authentication is required."}
 
 
 def challenge(error: str, description: str, *, scope: str | None = None) -> str:

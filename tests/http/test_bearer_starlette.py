@@ -99,7 +99,9 @@ async def test_realm_is_configurable(verifier: TokenVerifier) -> None:
     transport = httpx.ASGITransport(app=build_app(verifier, realm='orders "v2"'))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         r = await c.get("/me")
-    assert r.headers["www-authenticate"] == 'Bearer realm="orders v2"'  # quotes dropped
+    assert r.headers["www-authenticate"] == (  # quotes dropped
+        f'Bearer realm="orders v2", DPoP realm="orders v2", algs="{x.ALGS}"'
+    )
 
 
 async def test_invalid_token(client: httpx.AsyncClient, clock: FrozenClock) -> None:

@@ -3,14 +3,26 @@
 Works with the base install alone (``cryptography``, ``joserfc``, ``httpx``). The FastAPI and
 Flask integrations live in :mod:`ostiary.resource.fastapi` and :mod:`ostiary.resource.flask`
 and import their framework only when used.
+
+Both halves of DPoP (RFC 9449): the verifier and the integrations accept DPoP-bound tokens with
+their proofs (:meth:`TokenVerifier.verify_dpop`, checked by a :class:`DPoPChecker`), and
+:class:`DPoPAuth` signs the proofs of a service's own requests.
 """
 
 from __future__ import annotations
 
 from ostiary.access_claims import AccessClaims
-from ostiary.errors import InsufficientScope, InvalidToken, KeySetUnavailable
+from ostiary.dpop import DPoPChecker, DPoPNonces, MemoryReplayCache, ProofRules
+from ostiary.errors import (
+    InsufficientScope,
+    InvalidDPoPProof,
+    InvalidToken,
+    KeySetUnavailable,
+    UseDPoPNonce,
+)
 from ostiary.resource.cache import VerifiedTokenCache
 from ostiary.resource.client_credentials import ClientCredentialsAuth, TokenRequestFailed
+from ostiary.resource.dpop_auth import DPoPAuth
 from ostiary.resource.feed import RevocationFeed
 from ostiary.resource.jwks_client import JWKSClient, JWKSPolicy
 from ostiary.resource.lifespan import follow_revocations
@@ -23,17 +35,24 @@ __all__ = [
     "AccessClaims",
     "BearerAuthMiddleware",
     "ClientCredentialsAuth",
+    "DPoPAuth",
+    "DPoPChecker",
+    "DPoPNonces",
     "InsufficientScope",
+    "InvalidDPoPProof",
     "InvalidToken",
     "JWKSClient",
     "JWKSPolicy",
     "KeySetUnavailable",
+    "MemoryReplayCache",
+    "ProofRules",
     "RevocationFeed",
     "RevocationList",
     "RevocationStream",
     "StreamState",
     "TokenRequestFailed",
     "TokenVerifier",
+    "UseDPoPNonce",
     "VerifiedTokenCache",
     "follow_revocations",
 ]

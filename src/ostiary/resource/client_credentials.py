@@ -5,6 +5,10 @@ before it expires, and sends it as ``Authorization: Bearer`` (RFC 6750 §2.1) on
 The token request goes through an httpx client the auth object owns, never through the caller's
 client and its auth flow. When the API answers 401 ``invalid_token`` (RFC 6750 §3.1: the token
 was revoked, or the keys rotated) the token is fetched again and the request retried once.
+
+With ``dpop=`` (a :class:`~ostiary.resource.DPoPAuth`) the token request carries a DPoP proof
+(RFC 9449 §5), so that the server binds the token to the key; a ``token_type`` of ``DPoP`` is
+then sent as ``Authorization: DPoP`` with a fresh proof on every request (§7.1).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.errors import ConfigurationError, OstiaryError
 from ostiary.hosts import LOOPBACK_HOSTS
 from ostiary.resource._loops import LoopLocks
+from ostiary.resource.dpop_auth import DPoPAuth, asks_for_nonce, challenge_error
 
 log = logging.getLogger("ostiary.resource.client_credentials")
 
@@ -38,11 +43,6 @@ DEFAULT_EXPIRES_IN: Final = 60.0
 #: (almost) nothing of a short lifetime.
 _USABLE_FRACTION: Final = 0.9
 _B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 §2.1
-# One element of a WWW-Authenticate value (RFC 9110 §11.6.1): a lone token starts a challenge,
-# ``name=value`` is a parameter of the current one.
-_AUTH_ELEMENT: Final = re.compile(
-    r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:\s*=\s*(?:\"((?:[^\"\\]|\\.)*)\"|([^\s,\"]*)))?"
-)
 _MAX_DESCRIPTION: Final = 300
 
 AuthMethod = Literal["client_secret_basic", "client_secret_post"]
@@ -76,6 +76,8 @@ class TokenRequestFailed(OstiaryError):
 class _Token:
     value: str
     renew_at: float
+    #: The ``Authorization`` scheme: ``Bearer``, or ``DPoP`` for a DPoP-bound token (§7.1).
+    scheme: str = "Bearer"
 
 
 class ClientCredentialsAuth(httpx.Auth):
@@ -89,6 +91,12 @@ class ClientCredentialsAuth(httpx.Auth):
     :data:`DEFAULT_EXPIRES_IN`. Among threads, and among the tasks of an event loop, one renewal
     runs at a time and every waiter uses its token. A request answered 401 ``invalid_token`` is
     retried once with a new token, unless its body was streamed (it cannot be sent twice).
+
+    ``dpop`` (a :class:`~ostiary.resource.DPoPAuth`) signs a DPoP proof for the token request
+    (RFC 9449 §5), retried once when the endpoint asks for its nonce (§8). A token of
+    ``token_type`` ``DPoP`` is sent as ``Authorization: DPoP`` with a fresh proof on each
+    request (§7.1), which is sent again once if the API asks for its nonce (§9); a ``Bearer``
+    token (a server that does not bind tokens, §5) is sent as a bearer token.
     """
 
     requires_request_body = False
@@ -107,6 +115,7 @@ class ClientCredentialsAuth(httpx.Auth):
         timeout: float = 10.0,
         clock: Clock | None = None,
         allow_insecure_http: bool = False,
+        dpop: DPoPAuth | None = None,
     ) -> None:
         parts = urlsplit(token_url)
         insecure_ok = allow_insecure_http or parts.hostname in LOOPBACK_HOSTS
@@ -127,6 +136,7 @@ class ClientCredentialsAuth(httpx.Auth):
         self.renew_before = renew_before
         self.timeout = timeout
         self._clock = clock or SYSTEM_CLOCK
+        self.dpop = dpop
         self._token: _Token | None = None
         self._lock = threading.Lock()
         self._client: httpx.Client | None = None
@@ -144,25 +154,42 @@ class ClientCredentialsAuth(httpx.Auth):
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
         token = self._current_sync()
-        response = yield _authorize(request, token)
-        if _bearer_error(response) != "invalid_token":
+        response = yield self._authorize(request, token)
+        if self._wants_nonce(token, response) and _replayable(request):
+            response = yield self._authorize(request, token)
+        if _token_error(token, response) != "invalid_token":
             return
         if not _replayable(request):
             self._discard(token)
             return
-        yield _authorize(request, self._current_sync(stale=token))
+        yield self._authorize(request, self._current_sync(stale=token))
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         token = await self._current_async()
-        response = yield _authorize(request, token)
-        if _bearer_error(response) != "invalid_token":
+        response = yield self._authorize(request, token)
+        if self._wants_nonce(token, response) and _replayable(request):
+            response = yield self._authorize(request, token)
+        if _token_error(token, response) != "invalid_token":
             return
         if not _replayable(request):
             self._discard(token)
             return
-        yield _authorize(request, await self._current_async(stale=token))
+        yield self._authorize(request, await self._current_async(stale=token))
+
+    def _authorize(self, request: httpx.Request, token: _Token) -> httpx.Request:
+        request.headers["Authorization"] = f"{token.scheme} {token.value}"
+        if token.scheme == "DPoP":
+            assert self.dpop is not None  # a DPoP token is accepted only with dpop= set
+            self.dpop.sign(request, access_token=token.value)
+        return request
+
+    def _wants_nonce(self, token: _Token, response: httpx.Response) -> bool:
+        """RFC 9449 §9: the API sent a (new) nonce and refused the proof for want of it."""
+        if token.scheme != "DPoP" or self.dpop is None:
+            return False
+        return self.dpop.learn(response) and asks_for_nonce(response)
 
     def close(self) -> None:
         """Close the client of the sync flow; a later request opens a new one."""
@@ -200,7 +227,13 @@ class ClientCredentialsAuth(httpx.Auth):
                     self._client = httpx.Client(timeout=self.timeout)
                 issued_at = self._clock.now()
                 form, headers = self._token_request()
-                response = self._client.post(self.token_url, data=form, headers=headers)
+                response = self._client.post(
+                    self.token_url, data=form, headers=self._signed(headers)
+                )
+                if self._endpoint_wants_nonce(response):
+                    response = self._client.post(
+                        self.token_url, data=form, headers=self._signed(headers)
+                    )
                 token = self._token = self._accept(response, issued_at)
             return token
 
@@ -214,7 +247,13 @@ class ClientCredentialsAuth(httpx.Auth):
                 issued_at = self._clock.now()
                 client = self._async_http()
                 form, headers = self._token_request()
-                response = await client.post(self.token_url, data=form, headers=headers)
+                response = await client.post(
+                    self.token_url, data=form, headers=self._signed(headers)
+                )
+                if self._endpoint_wants_nonce(response):
+                    response = await client.post(
+                        self.token_url, data=form, headers=self._signed(headers)
+                    )
                 token = self._token = self._accept(response, issued_at)
             return token
 
@@ -243,6 +282,17 @@ class ClientCredentialsAuth(httpx.Auth):
             headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
         return form, headers
 
+    def _signed(self, headers: dict[str, str]) -> dict[str, str]:
+        """The token request's headers with a fresh DPoP proof (RFC 9449 §5), with ``dpop``."""
+        if self.dpop is None:
+            return headers
+        return {**headers, "DPoP": self.dpop.proof("POST", self.token_url)}
+
+    def _endpoint_wants_nonce(self, response: httpx.Response) -> bool:
+        """RFC 9449 §8: the token endpoint sent a (new) nonce and refused the proof for want
+        of it (400 ``use_dpop_nonce``)."""
+        return self.dpop is not None and self.dpop.learn(response) and asks_for_nonce(response)
+
     def _accept(self, response: httpx.Response, issued_at: float) -> _Token:
         if response.status_code != 200:
             raise self._refusal(response)
@@ -251,7 +301,14 @@ class ClientCredentialsAuth(httpx.Auth):
         if not isinstance(value, str) or not _B64TOKEN.fullmatch(value):
             raise self._malformed(response, "no access_token of RFC 6750 §2.1 syntax")
         token_type = body.get("token_type")
-        if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        kind = token_type.lower() if isinstance(token_type, str) else None
+        if kind == "dpop" and self.dpop is not None:
+            scheme = "DPoP"  # RFC 9449 §5: bound to the key of the proof
+        elif kind == "bearer":
+            scheme = "Bearer"
+        elif self.dpop is not None:
+            raise self._malformed(response, "a token_type other than DPoP or Bearer")
+        else:
             raise self._malformed(response, "a token_type other than Bearer")
         lifetime = body.get("expires_in", DEFAULT_EXPIRES_IN)
         if isinstance(lifetime, bool) or not isinstance(lifetime, int | float):
@@ -260,7 +317,9 @@ class ClientCredentialsAuth(httpx.Auth):
             raise self._malformed(response, "an expires_in that is not a positive number")
         usable = max(lifetime - self.renew_before, _USABLE_FRACTION * lifetime)
         log.debug("fetched a token for %s; renewed in %.0f s", self.client_id, usable)
-        return _Token(value, issued_at + usable)
+        if self.dpop is not None and scheme == "Bearer":
+            log.info("the token endpoint issued %s a Bearer token, not a DPoP one", self.client_id)
+        return _Token(value, issued_at + usable, scheme)
 
     def _refusal(self, response: httpx.Response) -> TokenRequestFailed:
         body = _json(response)
@@ -300,29 +359,15 @@ def _resources(resource: str | Sequence[str] | None) -> tuple[str, ...]:
     return resources
 
 
-def _authorize(request: httpx.Request, token: _Token) -> httpx.Request:
-    request.headers["Authorization"] = f"Bearer {token.value}"
-    return request
-
-
 def _replayable(request: httpx.Request) -> bool:
     """Only a body held in memory can be sent twice; a streamed one is gone once sent."""
     return isinstance(request.stream, httpx.ByteStream)
 
 
-def _bearer_error(response: httpx.Response) -> str | None:
-    """The ``error`` of the Bearer challenge of a 401 (RFC 6750 §3), if it has one."""
-    if response.status_code != 401:
-        return None
-    for value in response.headers.get_list("www-authenticate"):
-        scheme = ""
-        for match in _AUTH_ELEMENT.finditer(value):
-            name, quoted, bare = match.groups()
-            if quoted is None and bare is None:
-                scheme = name.lower()
-            elif scheme == "bearer" and name.lower() == "error":
-                return re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else str(bare)
-    return None
+def _token_error(token: _Token, response: httpx.Response) -> str | None:
+    """The ``error`` of the 401 challenge of the token's scheme (RFC 6750 §3, RFC 9449
+    §7.1), if it has one."""
+    return challenge_error(response, token.scheme.lower())
 
 
 def _json(response: httpx.Response) -> Any:

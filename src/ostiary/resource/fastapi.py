@@ -12,6 +12,13 @@ then declare what each route needs::
 
 Without the middleware, ``CurrentClaims`` verifies the ``Authorization`` header itself with
 the verifier that :func:`install` (or ``app.state.ostiary_verifier``) provides.
+
+DPoP-bound tokens (RFC 9449 §7.1) are accepted with their proof beside bearer tokens;
+``install(..., require_dpop=True)`` accepts DPoP only, and a route that wants DPoP where the
+app takes both depends on :func:`require_dpop` (or ``require_scopes(..., dpop=True)``)::
+
+    @app.post("/payments", dependencies=[require_dpop()])
+    async def pay(claims: CurrentClaims) -> Receipt: ...
 """
 
 from __future__ import annotations
@@ -23,26 +30,31 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from ostiary.access_claims import AccessClaims
-from ostiary.errors import InvalidRequest, InvalidToken, OstiaryError, TemporarilyUnavailable
-from ostiary.resource.bearer import bearer_error, extract_bearer, missing_credentials
-from ostiary.resource.csrf import CrossSiteRequest, TokenCookie
+from ostiary.errors import OstiaryError
+from ostiary.resource._gate import Gate, require_bound
+from ostiary.resource.bearer import Scheme
+from ostiary.resource.csrf import TokenCookie
 from ostiary.resource.guards import check_roles, check_scopes
 from ostiary.resource.lifespan import follow_revocations
-from ostiary.resource.middleware import STATE_KEY, BearerAuthMiddleware
+from ostiary.resource.middleware import REFUSED, STATE_KEY, BearerAuthMiddleware, request_url
 from ostiary.resource.stream import RevocationStream
 from ostiary.resource.verifier import TokenVerifier
 
 _REALM_ATTR = "ostiary_realm"
 _VERIFIER_ATTR = "ostiary_verifier"
 _COOKIE_ATTR = "ostiary_token_cookie"
+_GATE_ATTR = "ostiary_gate"
 
 
 class BearerChallenge(OstiaryError):
-    """Raised by the dependencies; :func:`install`'s handler turns it into an RFC 6750 answer."""
+    """Raised by the dependencies; :func:`install`'s handler turns it into an RFC 6750 (or
+    RFC 9449 §7.1, for DPoP credentials) answer."""
 
-    def __init__(self, cause: OstiaryError | None, realm: str) -> None:
+    def __init__(self, cause: OstiaryError | None, gate: Gate, scheme: Scheme | None) -> None:
         self.cause = cause
-        self.realm = realm
+        self.gate = gate
+        self.realm = gate.realm
+        self.scheme = scheme
         super().__init__(cause.description if cause else "Bearer authentication is required.")
 
 
@@ -55,6 +67,9 @@ def install(
     middleware: bool = True,
     cookie: TokenCookie | None = None,
     revocations: RevocationStream | None = None,
+    dpop: bool = True,
+    require_dpop: bool = False,
+    public_url: str | None = None,
 ) -> None:
     """Protect ``app``: every route needs a valid token unless listed in ``public_paths``.
 
@@ -63,10 +78,16 @@ def install(
     also accepts the token from a cookie, under its CSRF checks (:class:`TokenCookie`).
     ``revocations`` is followed while the app runs (started and stopped with its lifespan,
     around the app's own; ``app.state.ostiary_revocations.state`` for a health endpoint).
+
+    ``dpop`` accepts DPoP-bound tokens with their proof (RFC 9449 §7.1), ``require_dpop``
+    nothing else; ``public_url`` is the URL clients reach the app at, which the proofs name
+    (see :class:`~ostiary.resource.BearerAuthMiddleware`).
     """
+    gate = Gate(verifier, realm=realm, dpop=dpop, require_dpop=require_dpop, public_url=public_url)
     setattr(app.state, _VERIFIER_ATTR, verifier)
     setattr(app.state, _REALM_ATTR, realm)
     setattr(app.state, _COOKIE_ATTR, cookie)
+    setattr(app.state, _GATE_ATTR, gate)
     if middleware:
         app.add_middleware(
             BearerAuthMiddleware,
@@ -74,6 +95,9 @@ def install(
             realm=realm,
             public_paths=public_paths,
             cookie=cookie,
+            dpop=dpop,
+            require_dpop=require_dpop,
+            public_url=public_url,
         )
     app.add_exception_handler(BearerChallenge, _render_challenge)
     if revocations is not None:
@@ -82,11 +106,7 @@ def install(
 
 async def _render_challenge(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BearerChallenge)
-    error = (
-        bearer_error(exc.cause, exc.realm)
-        if exc.cause is not None
-        else missing_credentials(exc.realm)
-    )
+    error = exc.gate.refusal(exc.cause, exc.scheme) if exc.cause is not None else exc.gate.missing()
     return JSONResponse(
         error.body,
         status_code=error.status_code,
@@ -94,29 +114,46 @@ async def _render_challenge(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _gate(request: Request) -> Gate:
+    gate = getattr(request.app.state, _GATE_ATTR, None)
+    if isinstance(gate, Gate):
+        return gate
+    verifier = getattr(request.app.state, _VERIFIER_ATTR, None)
+    if not isinstance(verifier, TokenVerifier):
+        raise RuntimeError("call ostiary.resource.fastapi.install(app, verifier) first")  # noqa: TRY004
+    gate = Gate(verifier, realm=getattr(request.app.state, _REALM_ATTR, "api"))
+    setattr(request.app.state, _GATE_ATTR, gate)
+    return gate
+
+
 async def get_claims(request: Request) -> AccessClaims:
     """The verified claims of the request: from the middleware, or verified here."""
     claims = request.scope.get("state", {}).get(STATE_KEY)
     if isinstance(claims, AccessClaims):
         return claims
-    realm: str = getattr(request.app.state, _REALM_ATTR, "api")
-    verifier = getattr(request.app.state, _VERIFIER_ATTR, None)
-    if not isinstance(verifier, TokenVerifier):
-        raise RuntimeError("call ostiary.resource.fastapi.install(app, verifier) first")  # noqa: TRY004
+    gate = _gate(request)
+    scheme: Scheme | None = None
     try:
-        token = extract_bearer(
+        credentials = gate.credentials(
             request.headers.getlist("authorization"), request.scope.get("query_string", b"")
         )
         cookie = getattr(request.app.state, _COOKIE_ATTR, None)
-        if token is None and isinstance(cookie, TokenCookie):
+        if credentials is None and isinstance(cookie, TokenCookie):
             token = cookie.token(
                 (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
             )
-        if token is None:
-            raise BearerChallenge(None, realm)
-        claims = await verifier.verify(token)
-    except (InvalidToken, InvalidRequest, TemporarilyUnavailable, CrossSiteRequest) as exc:
-        raise BearerChallenge(exc, realm) from None
+            credentials = ("bearer", token) if token is not None else None
+        if credentials is None:
+            raise BearerChallenge(None, gate, None)
+        scheme = credentials[0]
+        claims = await gate.verify(
+            credentials,
+            proofs=lambda: request.headers.getlist("dpop"),
+            method=request.method,
+            url=lambda: request_url(gate, request.scope),
+        )
+    except REFUSED as exc:
+        raise BearerChallenge(exc, gate, scheme) from None
     request.scope.setdefault("state", {})[STATE_KEY] = claims
     return claims
 
@@ -124,27 +161,45 @@ async def get_claims(request: Request) -> AccessClaims:
 CurrentClaims = Annotated[AccessClaims, Depends(get_claims)]
 
 
-def require_scopes(*scopes: str) -> Any:
-    """A dependency that lets the route run only if the token grants every one of ``scopes``."""
-    return Depends(_guard(check_scopes, scopes))
+def require_scopes(*scopes: str, dpop: bool = False) -> Any:
+    """A dependency that lets the route run only if the token grants every one of ``scopes``
+    (and, with ``dpop``, came with the ``DPoP`` scheme and its proof)."""
+    return Depends(_guard(check_scopes, scopes, dpop=dpop))
 
 
-def require_roles(*roles: str) -> Any:
-    """A dependency that lets the route run only if the token carries every one of ``roles``."""
-    return Depends(_guard(check_roles, roles))
+def require_roles(*roles: str, dpop: bool = False) -> Any:
+    """A dependency that lets the route run only if the token carries every one of ``roles``
+    (and, with ``dpop``, came with the ``DPoP`` scheme and its proof)."""
+    return Depends(_guard(check_roles, roles, dpop=dpop))
+
+
+def require_dpop() -> Any:
+    """A dependency that lets the route run only for a DPoP-bound token presented with its
+    proof (RFC 9449 §7.1); a bearer token is answered 401 with the ``DPoP`` challenge."""
+    return Depends(_guard(_nothing, (), dpop=True))
+
+
+def _nothing(claims: AccessClaims, needed: tuple[str, ...]) -> None:
+    return None
 
 
 def _guard(
-    check: Callable[[AccessClaims, tuple[str, ...]], None], needed: tuple[str, ...]
+    check: Callable[[AccessClaims, tuple[str, ...]], None],
+    needed: tuple[str, ...],
+    *,
+    dpop: bool,
 ) -> Callable[[Request, AccessClaims], Awaitable[AccessClaims]]:
-    if not needed:
+    if not needed and check is not _nothing:
         raise ValueError("name at least one scope or role")
 
     async def dependency(request: Request, claims: CurrentClaims) -> AccessClaims:
+        scheme: Scheme = "bearer" if claims.dpop_jkt is None else "dpop"
         try:
+            if dpop:
+                require_bound(claims)
             check(claims, needed)
         except OstiaryError as exc:
-            raise BearerChallenge(exc, getattr(request.app.state, _REALM_ATTR, "api")) from None
+            raise BearerChallenge(exc, _gate(request), scheme) from None
         return claims
 
     return dependency
