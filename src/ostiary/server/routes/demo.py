@@ -4,6 +4,10 @@ It is protected exactly as a separate service would protect itself: its own Fast
 own :class:`~ostiary.resource.TokenVerifier`, and :func:`ostiary.resource.fastapi.install`.
 A separate service would give its verifier ``jwks_url=`` and feed it ``/auth/revocations``;
 in-process, it reads the same live keys and revocation list as the server.
+
+It takes DPoP-bound tokens (RFC 9449 §7.1, the toolkit's default) as well as bearer tokens;
+the URL a proof must name is the issuer's plus the request's path, as at the server's own
+endpoints, never one rebuilt from the ``Host`` header a client chooses (§4.3 step 9).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ def demo_api(verifier: TokenVerifier) -> FastAPI:
     """``GET /profile`` (any valid token), ``/admin/stats`` (role ``admin``), ``/reports``
     (scope ``reports:read``)."""
     api = FastAPI(title="Ostiary demo API", docs_url=None, redoc_url=None, openapi_url=None)
-    install(api, verifier)
+    install(api, verifier, public_url=verifier.rules.issuer)
     served = {"profile": 0, "admin/stats": 0, "reports": 0}
 
     @api.get("/profile")
