@@ -1,5 +1,5 @@
-"""Fixtures of the interoperability tests: the local JWKS server, and Node with jose and
-openid-client."""
+"""Fixtures of the interoperability tests: the local JWKS server, and Node with jose,
+openid-client, oauth4webapi and oidc-provider."""
 
 from __future__ import annotations
 
@@ -41,3 +41,21 @@ def node_openid_client() -> NodeScripts:
         return NodeScripts.prepare("openid-client")
     except NodeUnavailable as exc:
         pytest.skip(f"openid-client interop tests: {exc}")
+
+
+@pytest.fixture(scope="session")
+def node_oauth4webapi() -> NodeScripts:
+    """Node with the pinned oauth4webapi installed; skips (fails under CI) as ``node_jose``."""
+    try:
+        return NodeScripts.prepare("oauth4webapi")
+    except NodeUnavailable as exc:
+        pytest.skip(f"oauth4webapi interop tests: {exc}")
+
+
+@pytest.fixture(scope="session")
+def node_oidc_provider() -> NodeScripts:
+    """Node with the pinned oidc-provider installed; skips (fails under CI) as ``node_jose``."""
+    try:
+        return NodeScripts.prepare("oidc-provider")
+    except NodeUnavailable as exc:
+        pytest.skip(f"oidc-provider interop tests: {exc}")

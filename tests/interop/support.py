@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import re
+import select
 import shutil
+import signal
 import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final
 
+from fastapi import FastAPI, Request
+from flask import Flask
+from flask import request as flask_request
+from werkzeug.serving import make_server
+
+from ostiary.access_claims import AccessClaims
 from ostiary.jose import JWK
 from ostiary.keys import generate_key
+from ostiary.resource import TokenVerifier
+from ostiary.resource.fastapi import CurrentClaims, install, require_dpop
+from ostiary.resource.flask import OstiaryFlask, current_claims
 
 ISSUER: Final = "https://auth.interop.example"
 AUDIENCE: Final = "https://api.interop.example"
@@ -237,9 +250,202 @@ class NodeScripts:
             )
         output: dict[str, Any] = json.loads(done.stdout)
         assert output[self.package] == self.version, f"the {self.package} that ran is not pinned"
+        pinned = pinned_versions()
+        ran = {name: output[name] for name in pinned if name in output}
+        assert ran == {name: pinned[name] for name in ran}, f"not the pinned versions: {ran}"
         results: dict[str, Any] = output["results"]
         return results
+
+    @contextlib.contextmanager
+    def serve(self, script: str, job: Mapping[str, Any], workdir: Path) -> Iterator[dict[str, Any]]:
+        """Run the server ``script`` with ``job`` as JSON on stdin; yield the first line it
+        prints (JSON: its address, and the version of ``package`` that runs it) once it
+        listens; stop it with SIGTERM on exit (SIGKILL if it lingers). Its stderr goes to a
+        file in ``workdir``, quoted when it fails to start."""
+        stderr_path = workdir / f"{Path(script).stem}.stderr.log"
+        with stderr_path.open("wb") as stderr:
+            process = subprocess.Popen(
+                [self.node, script],
+                cwd=NODE_DIR,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+            )
+            try:
+                assert process.stdin is not None and process.stdout is not None
+                process.stdin.write(json.dumps(job).encode())
+                process.stdin.close()
+                ready, _, _ = select.select([process.stdout], [], [], NODE_TIMEOUT)
+                line = process.stdout.readline() if ready else b""
+                if not line:
+                    process.kill()
+                    process.wait(timeout=NODE_TIMEOUT)
+                    log = stderr_path.read_text(encoding="utf-8", errors="replace")
+                    raise AssertionError(f"node {script} did not start:\n{log[-3000:]}")
+                started: dict[str, Any] = json.loads(line)
+                assert started[self.package] == self.version, f"{self.package} is not pinned"
+                yield started
+            finally:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+                    try:
+                        process.wait(timeout=NODE_TIMEOUT)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                        process.wait(timeout=NODE_TIMEOUT)
+                if process.stdout is not None:
+                    process.stdout.close()
 
 
 #: The scripts that use Node's jose (the name the jose tests know them by).
 NodeJose = NodeScripts
+
+
+# --- an API protected by the resource toolkit, for the DPoP tests -----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DPoPAPI:
+    """The URLs of :func:`protected_api` served at ``base_url``: ``items`` (GET: DPoP-bound
+    tokens with their proof, or Bearer tokens that are not bound) and ``dpop_only`` (POST:
+    DPoP only)."""
+
+    base_url: str
+
+    @property
+    def items(self) -> str:
+        return self.base_url + "/items"
+
+    @property
+    def dpop_only(self) -> str:
+        return self.base_url + "/dpop/items"
+
+
+def protected_api(verifier: TokenVerifier) -> FastAPI:
+    """A FastAPI app behind ``ostiary.resource``; each route answers with what the toolkit
+    verified: the method, the Authorization scheme, the token's ``sub``, ``client_id``,
+    ``scope`` and ``cnf`` (null for a token that is not bound), the query, and a POST's JSON."""
+    app = FastAPI()
+    install(app, verifier)
+
+    async def seen(request: Request, claims: AccessClaims) -> dict[str, Any]:
+        authorization = request.headers.get("authorization", "")
+        return {
+            "method": request.method,
+            "scheme": authorization.partition(" ")[0],
+            "sub": claims.sub,
+            "client_id": claims.client_id,
+            "scope": claims.raw.get("scope"),
+            "cnf": claims.raw.get("cnf"),
+            "query": request.url.query,
+        }
+
+    @app.get("/items")
+    async def items(request: Request, claims: CurrentClaims) -> dict[str, Any]:
+        return await seen(request, claims)
+
+    @app.post("/dpop/items", dependencies=[require_dpop()])
+    async def add_item(request: Request, claims: CurrentClaims) -> dict[str, Any]:
+        return {**await seen(request, claims), "json": await request.json()}
+
+    return app
+
+
+def protected_flask_api(verifier: TokenVerifier) -> Flask:
+    """:func:`protected_api` as a Flask app behind ``ostiary.resource.flask`` (the
+    synchronous verifier), answering the same."""
+    app = Flask(__name__)
+    auth = OstiaryFlask(app, verifier)
+
+    def seen() -> dict[str, Any]:
+        claims = current_claims()
+        return {
+            "method": flask_request.method,
+            "scheme": flask_request.headers.get("Authorization", "").partition(" ")[0],
+            "sub": claims.sub,
+            "client_id": claims.client_id,
+            "scope": claims.raw.get("scope"),
+            "cnf": claims.raw.get("cnf"),
+            "query": flask_request.query_string.decode("latin-1"),
+        }
+
+    @app.get("/items")
+    @auth.require_token
+    def items() -> dict[str, Any]:
+        return seen()
+
+    @app.post("/dpop/items")
+    @auth.require_dpop
+    def add_item() -> dict[str, Any]:
+        return {**seen(), "json": flask_request.get_json()}
+
+    return app
+
+
+@contextlib.contextmanager
+def serve_wsgi(app: Flask) -> Iterator[str]:
+    """``app`` under werkzeug's threaded server on a free port of 127.0.0.1, in a thread;
+    yields its base URL, stops it on exit."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="interop-wsgi", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+#: RFC 9110 §11.6.1: an auth-param's name and its token or quoted-string value.
+_AUTH_PARAM: Final = re.compile(
+    r"""([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[!#$%&'*+.^_`|~0-9A-Za-z-]+)"""
+)
+_AUTH_SCHEME: Final = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?=\s|,|$)")
+
+
+def challenges(www_authenticate: str | None) -> list[tuple[str, dict[str, str]]]:
+    """The challenges of a ``WWW-Authenticate`` value (RFC 9110 §11.6.1), each as its scheme
+    lower-cased and its parameters (names lower-cased, quoted values unquoted)."""
+    found: list[tuple[str, dict[str, str]]] = []
+    text, position = www_authenticate or "", 0
+    while position < len(text):
+        if text[position] in " ,":
+            position += 1
+            continue
+        param = _AUTH_PARAM.match(text, position)
+        if param is not None and found:
+            value = param.group(2)
+            if value.startswith('"'):
+                value = re.sub(r"\\(.)", r"\1", value[1:-1])
+            found[-1][1][param.group(1).lower()] = value
+            position = param.end()
+            continue
+        scheme = _AUTH_SCHEME.match(text, position)
+        if scheme is None:
+            raise AssertionError(f"not a WWW-Authenticate value: {text!r}")
+        found.append((scheme.group(1).lower(), {}))
+        position = scheme.end()
+    return found
+
+
+def thumbprint(public_jwk: Mapping[str, Any], alg: str) -> str:
+    """Ostiary's RFC 7638 thumbprint of a public key exported by WebCrypto, whose ``alg``
+    member (``Ed25519`` for an Ed25519 key in Node) is left out: ``alg`` is the JWS name the
+    key signs with."""
+    members = {k: v for k, v in public_jwk.items() if k not in ("alg", "ext", "key_ops")}
+    return JWK.from_dict(members, alg=alg).thumbprint()
+
+
+def dpop_challenge(answer: Mapping[str, Any]) -> dict[str, str]:
+    """The parameters of the ``DPoP`` challenge (RFC 9449 §7.1) of an API's answer recorded by
+    node/dpop_steps.mjs; where oauth4webapi made the call, it must have parsed the same."""
+    parsed = challenges(answer["www_authenticate"])
+    found = [params for scheme, params in parsed if scheme == "dpop"]
+    assert len(found) == 1, f"not one DPoP challenge: {answer['www_authenticate']!r}"
+    by_oauth4webapi = answer.get("challenges")
+    if by_oauth4webapi is not None:
+        assert [(c["scheme"], c["parameters"]) for c in by_oauth4webapi] == parsed, (
+            f"oauth4webapi read {by_oauth4webapi}, not {parsed}"
+        )
+    return found[0]
