@@ -381,6 +381,37 @@ class Revoked(InvalidToken):
     description = "The token has been revoked."
 
 
+class BoundTokenAsBearer(InvalidToken):
+    """RFC 9449 §7.2: a sender-constrained token (one with a ``cnf`` claim, RFC 7800 §3.1)
+    presented as a bearer token. A resource server must not accept it without its proof."""
+
+    reason = "bound_token_as_bearer"
+    description = "The access token is bound to a key: send it with the DPoP scheme and a proof."
+
+
+class NotDPoPBound(InvalidToken):
+    """RFC 9449 §7.1: the ``DPoP`` scheme with a token that is not DPoP-bound (no ``cnf.jkt``,
+    §6.1)."""
+
+    reason = "not_dpop_bound"
+    description = "The access token is not bound to a DPoP key."
+
+
+class DPoPKeyMismatch(InvalidToken):
+    """RFC 9449 §6.1 and §7.1: the proof's key is not the one the token is bound to."""
+
+    reason = "dpop_key_mismatch"
+    description = "Invalid DPoP key binding."
+
+
+class DPoPRequired(InvalidToken):
+    """The resource accepts DPoP-bound tokens only (RFC 9449 §7.1), and the request presented
+    a bearer token."""
+
+    reason = "dpop_required"
+    description = "This resource requires a DPoP-bound access token and its proof."
+
+
 class InvalidClaims(InvalidToken):
     """Several claim checks failed at once; ``errors`` holds each of them."""
 

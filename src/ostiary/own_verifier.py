@@ -6,7 +6,7 @@ an instance, ``ostiary keys rotate``) may have made that key a moment ago."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ostiary.access_claims import AccessClaims
 from ostiary.clock import SYSTEM_CLOCK, Clock
@@ -46,3 +46,13 @@ class OwnTokenVerifier(TokenVerifier):
             if not await self.live_keys.reload():
                 raise
         return await super().verify(token)
+
+    async def verify_dpop(
+        self, token: str, proofs: str | Sequence[str], *, method: str, url: str
+    ) -> AccessClaims:
+        try:
+            return await super().verify_dpop(token, proofs, method=method, url=url)
+        except UnknownKey:
+            if not await self.live_keys.reload():
+                raise
+        return await super().verify_dpop(token, proofs, method=method, url=url)

@@ -78,6 +78,19 @@ class Settings(BaseSettings):
     #: How long a browser stays signed in at the authorization endpoint (single sign-on).
     sso_session_ttl: int = Field(default=12 * 3600, ge=60, le=30 * DAY)
 
+    # --- DPoP (RFC 9449; docs/server.md, "DPoP") -------------------------------------------
+    #: Every DPoP proof sent to the server must carry a nonce it provided (§8): a proof made
+    #: ahead of time is then useless. Nonces are an HMAC of the time window under a key derived
+    #: from the master key, so every worker and instance issues and accepts the same ones.
+    dpop_nonces: bool = False
+    #: Seconds a nonce is current; the previous one is accepted as long again.
+    dpop_nonce_lifetime: int = Field(default=300, ge=10, le=DAY)
+    #: The algorithms a DPoP proof may be signed with (asymmetric only), advertised as
+    #: ``dpop_signing_alg_values_supported`` (§5.1).
+    dpop_signing_algs: list[str] = Field(default_factory=lambda: list(_dpop_defaults()))
+    #: Seconds a proof is accepted after its ``iat`` (§11.1), plus 5 s of clock skew.
+    dpop_proof_max_age: int = Field(default=60, ge=5, le=600)
+
     # --- keys ----------------------------------------------------------------------------
     signing_alg: SigningAlg = "ES256"
     #: ID tokens have keys of their own: OpenID Connect makes RS256 the one every client
@@ -187,6 +200,20 @@ class Settings(BaseSettings):
             check_origin_setting(origin)
         return value
 
+    @field_validator("dpop_signing_algs")
+    @classmethod
+    def _dpop_algorithms(cls, value: list[str]) -> list[str]:
+        from ostiary.jose.dpop import DPOP_ALGORITHMS
+
+        if not value:
+            raise ValueError("list at least one algorithm")
+        refused = [alg for alg in value if alg not in DPOP_ALGORITHMS]
+        if refused:
+            raise ValueError(
+                f"{refused[0]!r} is not an asymmetric algorithm: use {', '.join(DPOP_ALGORITHMS)}"
+            )
+        return list(dict.fromkeys(value))
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         base = self.issuer.rstrip("/")
@@ -220,3 +247,9 @@ def check_origin_setting(origin: str) -> None:
     exact = f"{parts.scheme}://{host}{port}"
     if parts.scheme not in ("http", "https") or not parts.hostname or origin != exact:
         raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+
+
+def _dpop_defaults() -> tuple[str, ...]:
+    from ostiary.jose.dpop import DEFAULT_DPOP_ALGORITHMS  # imported when needed only
+
+    return DEFAULT_DPOP_ALGORITHMS

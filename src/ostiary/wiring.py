@@ -22,6 +22,7 @@ from ostiary.authn.first_party import FirstParty
 from ostiary.authn.throttle import CounterStorage, Throttle, ThrottlePolicy
 from ostiary.authz.trust import EndpointRequirements, ServerAudiences
 from ostiary.clock import DAY, SYSTEM_CLOCK, Clock
+from ostiary.dpop import DPoPChecker, DPoPNonces, ProofRules
 from ostiary.encoding import sha256_hex
 from ostiary.grants import ClientCredentialsGrant, Grant, TokenEndpoint
 from ostiary.grants.authorization_code import AuthorizationCodeGrant
@@ -58,6 +59,9 @@ ID_TOKEN_KEYS_LEASE: Final = "ostiary.keys.id_tokens"
 #: How often a process polls for revocations while its notice channel is down (or
 #: ``revocation_sync_seconds``, if shorter).
 NOTICES_DOWN_POLL_SECONDS: Final = 1.0
+#: The prefix of the DPoP proofs' ``jti`` entries in the storage's OnceStore, apart from the
+#: client assertions' (``assertion:``).
+DPOP_REPLAY_SCOPE: Final = "dpop-proof"
 
 
 async def open_migrated_storage(settings: Settings) -> Storage:
@@ -299,6 +303,25 @@ def derived_secret(settings: Settings, label: bytes) -> bytes:
     return hmac.new(text.strip().encode(), label, hashlib.sha256).digest()
 
 
+def dpop_checker(settings: Settings, storage: Storage, *, clock: Clock) -> DPoPChecker:
+    """The checker of the DPoP proofs sent to the server (RFC 9449 §4.3): the algorithms and
+    ``iat`` window of ``settings``, the ``jti`` replay cache in the storage's OnceStore (shared
+    by every worker and instance), and, with ``dpop_nonces``, nonces (§8) keyed from the
+    master key, so that every process issues and accepts the same."""
+    nonces = None
+    if settings.dpop_nonces:
+        nonces = DPoPNonces(
+            derived_secret(settings, b"ostiary dpop nonces v1"),
+            lifetime=settings.dpop_nonce_lifetime,
+        )
+    rules = ProofRules(
+        algorithms=tuple(settings.dpop_signing_algs), max_age=settings.dpop_proof_max_age
+    )
+    return DPoPChecker(
+        storage.once, rules=rules, nonces=nonces, clock=clock, scope=DPOP_REPLAY_SCOPE
+    )
+
+
 def audiences(settings: Settings) -> ServerAudiences:
     """The audiences of the server's own APIs and of first-party tokens (the trust model)."""
     return ServerAudiences.of(settings.issuer, [settings.audience])
@@ -351,6 +374,8 @@ class OAuthServices:
     browser_sessions: BrowserSessions
     cookies: Cookies
     clock: Clock
+    #: Checks the DPoP proofs of the token endpoint and of ``/auth`` (RFC 9449).
+    dpop: DPoPChecker
 
 
 def build_services(
@@ -379,6 +404,10 @@ def build_services(
     users = accounts(settings, storage, clock=clock, hasher=hasher)
     audit = audit if audit is not None else AuditTrail(storage.audit, clock=clock)
     lifecycle = session_lifecycle(settings, storage, revoked, clock=clock)
+    dpop = dpop_checker(settings, storage, clock=clock)
+    # The server's own APIs check the proofs sent with DPoP-bound tokens (RFC 9449 §7.1)
+    # with the same rules, nonces and shared replay cache as its token endpoints.
+    verifier.dpop = dpop
     auth = FirstParty(
         settings,
         accounts=users,
@@ -387,11 +416,12 @@ def build_services(
         revocations=revoked,
         audiences=server_audiences,
         audit=audit,
+        dpop=dpop,
     )
     sync = RevocationSync(revoked, interval=settings.revocation_sync_seconds)
     id_keys = keys if id_keys is None else id_keys
     oauth = oauth_services(
-        settings, storage, keys, id_keys, issuer, revoked, lifecycle, clock=clock
+        settings, storage, keys, id_keys, issuer, revoked, lifecycle, clock=clock, dpop=dpop
     )
     backchannel = BackChannelLogout(
         oauth.clients.get,
@@ -442,8 +472,10 @@ def oauth_services(
     lifecycle: SessionLifecycle,
     *,
     clock: Clock,
+    dpop: DPoPChecker | None = None,
 ) -> OAuthServices:
     server_audiences = audiences(settings)
+    dpop = dpop if dpop is not None else dpop_checker(settings, storage, clock=clock)
     clients = client_registry(settings, storage, lifecycle, clock=clock)
     authenticator = ClientAuthenticator(clients, storage.once, issuer=settings.issuer, clock=clock)
     id_tokens = IdTokenIssuer(id_keys.signing_key, issuer=settings.issuer, clock=clock)
@@ -485,7 +517,7 @@ def oauth_services(
     return OAuthServices(
         clients,
         authenticator,
-        TokenEndpoint(authenticator, grants),
+        TokenEndpoint(authenticator, grants, dpop=dpop),
         authorizations,
         inspector,
         ClientTokenRevocation(inspector, lifecycle, revoked),
@@ -493,6 +525,7 @@ def oauth_services(
         browser_sessions,
         Cookies(settings.issuer, dev_mode=settings.dev_mode),
         clock,
+        dpop,
     )
 
 

@@ -49,7 +49,7 @@ async def test_readiness_reports_the_revision(tmp_path: Path) -> None:
     assert not await is_up_to_date(url)
     await upgrade_async(url)
     await upgrade_async(url)
-    assert await current_revision(url) == head_revision() == "0005"
+    assert await current_revision(url) == head_revision() == "0006"
     assert await is_up_to_date(url)
 
 

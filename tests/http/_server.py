@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from ostiary.authn.client_settings import CLIENT_CREDENTIALS, ClientSettings
 from ostiary.authz.trust import REVOCATIONS_SCOPE
 from ostiary.clock import FrozenClock
+from ostiary.jose.dpop import DEFAULT_DPOP_ALGORITHMS
 from ostiary.server import create_app
 from ostiary.settings import Settings
 from ostiary.storage import Storage
@@ -39,8 +40,11 @@ BAD_GRANT: Final = {
     "error_description": "The grant is invalid, expired or revoked.",
 }
 REVOKED: Final = {"error": "invalid_token", "error_description": "The token has been revoked."}
-NO_CREDENTIALS: Final = {"error_description": "Bearer authentication is required."}
-SERVER_REALM: Final = 'Bearer realm="ostiary"'
+#: The server's own APIs take Bearer and DPoP tokens (RFC 9449 §7.1): both challenges.
+NO_CREDENTIALS: Final = {"error_description": "Bearer or DPoP authentication is required."}
+SERVER_REALM: Final = (
+    f'Bearer realm="ostiary", DPoP realm="ostiary", algs="{" ".join(DEFAULT_DPOP_ALGORITHMS)}"'
+)
 #: The client id of :meth:`Server.feed_token`'s resource service.
 FEED_READER: Final = "feed-reader"
 

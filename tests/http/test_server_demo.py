@@ -12,6 +12,7 @@ import pytest
 
 from ostiary.server.walkthrough import walkthrough
 
+from ._expect import NO_CREDENTIALS_CHALLENGE
 from ._server import REVOKED, Server, bearer, oauth, running, settings_for
 
 ADMIN_ONLY = oauth("insufficient_scope", "The token does not carry a role this resource requires.")
@@ -122,7 +123,7 @@ async def test_profile_takes_any_valid_token(demo: Server) -> None:
 async def test_the_demo_api_needs_a_token(demo: Server) -> None:
     response = await demo.client.get("/api/profile")
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert response.headers["www-authenticate"] == NO_CREDENTIALS_CHALLENGE  # Bearer and DPoP
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ async def test_a_listed_origin_is_allowed_exactly(server: Server) -> None:
     assert response.status_code == 200
     assert cors_headers(response) == {
         "access-control-allow-origin": APP,
-        "access-control-expose-headers": "WWW-Authenticate",
+        "access-control-expose-headers": "WWW-Authenticate, DPoP-Nonce",
     }
     assert "Origin" in response.headers["vary"]
 
@@ -84,13 +84,13 @@ async def test_a_foreign_origin_is_never_reflected(server: Server, origin: str) 
 
 
 async def test_a_preflight_of_a_listed_origin_is_answered(server: Server) -> None:
-    response = await preflight(server, APP, headers="Content-Type, Authorization")
+    response = await preflight(server, APP, headers="Content-Type, Authorization, DPoP")
     assert response.status_code == 204
     assert response.content == b""
     allowed = cors_headers(response)
     assert allowed["access-control-allow-origin"] == APP
     assert allowed["access-control-allow-methods"] == ", ".join(ALLOWED_METHODS)
-    assert {"authorization", "content-type"} <= set(
+    assert {"authorization", "content-type", "dpop"} <= set(
         allowed["access-control-allow-headers"].split(", ")
     )
     assert allowed["access-control-max-age"] == "600"

@@ -108,6 +108,7 @@ class ClientRegistry:
             updated_at=now,
             backchannel_logout_uri=checked.backchannel_logout_uri,
             backchannel_logout_session_required=checked.backchannel_logout_session_required,
+            dpop_bound_access_tokens=checked.dpop_bound_access_tokens,
         )
         try:
             await self._store.create(client)
@@ -149,6 +150,15 @@ class ClientRegistry:
         if problem is not None:
             raise InvalidClientMetadata(f"Invalid audience: {problem}.")
         updated = replace(client, audiences=audiences, updated_at=self._clock.now())
+        await self._store.update(updated)
+        self._cache.pop(client_id, None)
+        return updated
+
+    async def set_dpop_bound_access_tokens(self, client_id: str, required: bool) -> Client:
+        """Require a DPoP proof with every token request of the client, or stop requiring
+        it (RFC 9449 §5.2 ``dpop_bound_access_tokens``)."""
+        client = await self.require(client_id)
+        updated = replace(client, dpop_bound_access_tokens=required, updated_at=self._clock.now())
         await self._store.update(updated)
         self._cache.pop(client_id, None)
         return updated

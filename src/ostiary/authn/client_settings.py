@@ -75,6 +75,8 @@ class ClientSettings:
     backchannel_logout_uri: str | None = None
     #: The client wants ``sid`` in each Logout Token (§2.2; Ostiary sends it anyway).
     backchannel_logout_session_required: bool = True
+    #: RFC 9449 §5.2: every token request of the client must carry a DPoP proof.
+    dpop_bound_access_tokens: bool = False
 
 
 def check_settings(settings: ClientSettings) -> ClientSettings:
@@ -144,6 +146,7 @@ def check_settings(settings: ClientSettings) -> ClientSettings:
         jwks=jwks,
         backchannel_logout_uri=backchannel,
         backchannel_logout_session_required=settings.backchannel_logout_session_required,
+        dpop_bound_access_tokens=bool(settings.dpop_bound_access_tokens),
     )
 
 

@@ -4,6 +4,10 @@ sessions, change the password. Nothing here knows of HTTP.
 First-party sessions are the only tokens the account API accepts (docs/security.md, "Who may
 use which token where"): their access tokens name the first-party client, their session
 (``sid``), and the audiences :meth:`ServerAudiences.first_party` gives them.
+
+A login or refresh that carries a DPoP proof (RFC 9449) gets an access token bound to the
+proof's key (``cnf.jkt``, §6.1; ``token_type: DPoP``, §5); a login's session is bound to it too,
+as a public client's refresh tokens are (§5): each refresh of it needs a proof by that key.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from ostiary.audit import SYSTEM, AuditTrail, Outcome
 from ostiary.authn import Accounts
 from ostiary.authz.scopes import format_scope, parse_scope
 from ostiary.authz.trust import ServerAudiences
+from ostiary.dpop import DPoPChecker
 from ostiary.errors import (
     CurrentPasswordIncorrect,
     InvalidCredentials,
@@ -27,6 +32,13 @@ from ostiary.errors import (
 from ostiary.settings import Settings
 from ostiary.storage.records import BrowserSession, Revocation, Session, User
 from ostiary.tokens import AccessTokenIssuer, IssuedToken, Revocations
+from ostiary.tokens.dpop_binding import (
+    ProofRequest,
+    TokenType,
+    proof_key,
+    require_key,
+    token_type,
+)
 from ostiary.tokens.lifecycle import SessionLifecycle
 
 log = logging.getLogger("ostiary.server")
@@ -39,6 +51,13 @@ class TokenPair:
     refresh_token: str
     refresh_expires_in: int
     scope: str
+    #: The thumbprint of the DPoP key the access token is bound to (RFC 9449 §6.1), if any.
+    dpop_jkt: str | None = None
+
+    @property
+    def token_type(self) -> TokenType:
+        """RFC 9449 §5: ``DPoP`` for a bound access token, else ``Bearer``."""
+        return token_type(self.dpop_jkt)
 
     def __repr__(self) -> str:
         return f"TokenPair(jti={self.access.jti!r}, scope={self.scope!r})"
@@ -55,7 +74,8 @@ class UserSessions:
 
 class FirstParty:
     """The first-party client's flows. Every access token it issues names its session
-    (``sid``), so that ending the session refuses the token at once."""
+    (``sid``), so that ending the session refuses the token at once. ``dpop`` checks the DPoP
+    proofs of logins and refreshes (without it, a request with a proof is refused)."""
 
     def __init__(
         self,
@@ -67,8 +87,10 @@ class FirstParty:
         revocations: Revocations,
         audiences: ServerAudiences,
         audit: AuditTrail,
+        dpop: DPoPChecker | None = None,
     ) -> None:
         self._settings = settings
+        self._dpop = dpop
         self._audit = audit
         self._accounts = accounts
         self._issuer = issuer
@@ -83,8 +105,17 @@ class FirstParty:
         return await self._accounts.register(username, password)
 
     async def login(
-        self, username: str, password: str, *, user_agent: str | None, address: str | None
+        self,
+        username: str,
+        password: str,
+        *,
+        user_agent: str | None,
+        address: str | None,
+        dpop: ProofRequest | None = None,
     ) -> TokenPair:
+        """A new session for the user. With a DPoP proof (checked before the password, which
+        costs far more), the session and its access tokens are bound to the proof's key."""
+        jkt = await proof_key(self._dpop, dpop)
         try:
             signed_in = await self._accounts.authenticate(username, password)
         except InvalidCredentials as exc:
@@ -104,6 +135,7 @@ class FirstParty:
             scope=scope,
             user_agent=user_agent,
             address=address,
+            dpop_jkt=jkt,
         )
         try:
             user = await self._lifecycle.keep_new_session(started.session, signed_in)
@@ -116,16 +148,28 @@ class FirstParty:
             subject=user.id,
             address=address,
             user_agent=user_agent,
-            data={"session": started.session.id, "grant": "password", "tokens": "access,refresh"},
+            data=_with_key(
+                {"session": started.session.id, "grant": "password", "tokens": "access,refresh"},
+                jkt,
+            ),
         )
-        return self._pair(user, started.session, started.token, scope)
+        return self._pair(user, started.session, started.token, scope, jkt)
 
-    async def refresh(self, token: str) -> TokenPair:
+    async def refresh(self, token: str, *, dpop: ProofRequest | None = None) -> TokenPair:
         """Rotate a refresh token of the first-party client (a family of any other client is
         refused: RFC 6749 §6, a refresh token is bound to its client). On reuse the family
-        and its access tokens end; the client sees a plain ``invalid_grant``."""
+        and its access tokens end; the client sees a plain ``invalid_grant``. A session bound
+        to a DPoP key needs a proof by it, checked before the rotation (RFC 9449 §5: refused,
+        the token stays usable); with a proof the access token is bound to its key."""
+        jkt = await proof_key(self._dpop, dpop)
+
+        def check(family: Session) -> None:
+            require_key(family.dpop_jkt, jkt, what="session")
+
         try:
-            refreshed = await self._lifecycle.rotate(token, client_id=self._settings.client_id)
+            refreshed = await self._lifecycle.rotate(
+                token, client_id=self._settings.client_id, check=check
+            )
         except RefreshTokenReused as exc:
             log.warning(
                 "refresh token reuse: session %s of %s revoked", exc.session_id, exc.user_id
@@ -147,11 +191,16 @@ class FirstParty:
             "refresh",
             actor=user.id,
             subject=user.id,
-            data={"session": session.id, "grant": "refresh_token", "tokens": "access,refresh"},
+            data=_with_key(
+                {"session": session.id, "grant": "refresh_token", "tokens": "access,refresh"},
+                jkt,
+            ),
         )
-        return self._pair(user, session, refreshed.issued.token, scope)
+        return self._pair(user, session, refreshed.issued.token, scope, jkt)
 
-    def _pair(self, user: User, session: Session, refresh_token: str, scope: str) -> TokenPair:
+    def _pair(
+        self, user: User, session: Session, refresh_token: str, scope: str, jkt: str | None
+    ) -> TokenPair:
         extra = (
             {"preferred_username": user.username} if self._settings.include_username_claim else None
         )
@@ -163,8 +212,10 @@ class FirstParty:
             session_id=session.id,
             audience=self._audiences.first_party(parse_scope(scope)),
             extra=extra,
+            dpop_jkt=jkt,
         )
-        return TokenPair(access, refresh_token, self._families.expires_in(session), scope)
+        expires_in = self._families.expires_in(session)
+        return TokenPair(access, refresh_token, expires_in, scope, dpop_jkt=jkt)
 
     # --- the account API (first-party session tokens only) ---------------------------------
 
@@ -243,3 +294,9 @@ class FirstParty:
 
     async def revocation_feed(self, since: int, limit: int) -> tuple[Sequence[Revocation], int]:
         return await self._revocations.feed(since, limit)
+
+
+def _with_key(data: dict[str, str], jkt: str | None) -> dict[str, str]:
+    """An audit event's facts, with the DPoP key the tokens are bound to (its thumbprint,
+    public; never the proof)."""
+    return data if jkt is None else {**data, "dpop_jkt": jkt}

@@ -135,6 +135,14 @@ def create(
             help="The client needs sid in each Logout Token (the default).",
         ),
     ] = False,
+    dpop_bound_access_tokens: Annotated[
+        bool,
+        typer.Option(
+            "--dpop-bound-access-tokens",
+            help="Refuse the client's token requests without a DPoP proof, so that all its "
+            "access tokens are bound to its key (RFC 9449 §5.2).",
+        ),
+    ] = False,
 ) -> None:
     """Register a client; print it, with its secret (once) if it has one."""
     if backchannel_logout_session_required and no_backchannel_logout_session_required:
@@ -168,6 +176,7 @@ def create(
         jwks=jwks,
         backchannel_logout_uri=backchannel_logout_uri,
         backchannel_logout_session_required=not no_backchannel_logout_session_required,
+        dpop_bound_access_tokens=dpop_bound_access_tokens,
     )
 
     async def work(storage: Storage) -> Registered:
@@ -218,6 +227,28 @@ def rotate_secret(client_id: ClientId) -> None:
     _print_registered(with_storage(settings, work))
 
 
+@app.command("require-dpop")
+def require_dpop(
+    client_id: ClientId,
+    off: Annotated[
+        bool, typer.Option("--off", help="Stop requiring it: proofs become optional again.")
+    ] = False,
+) -> None:
+    """Refuse the client's token requests without a DPoP proof (RFC 9449 §5.2
+    dpop_bound_access_tokens), or with --off stop refusing them."""
+    settings = operator_settings()
+
+    async def work(storage: Storage) -> Client:
+        updated = await _registry(settings, storage).set_dpop_bound_access_tokens(
+            client_id, not off
+        )
+        data = {"dpop_bound_access_tokens": str(not off).lower()}
+        await audit.record(storage, "client.dpop", subject=client_id, data=data)
+        return updated
+
+    print_json(describe_client(with_storage(settings, work)))
+
+
 @app.command()
 def delete(client_id: ClientId) -> None:
     """Delete a client: it can no longer authenticate or get new tokens."""
@@ -251,6 +282,7 @@ def describe_client(client: Client) -> dict[str, Any]:
         "jwks": json.loads(client.jwks) if client.jwks is not None else None,
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "backchannel_logout_session_required": client.backchannel_logout_session_required,
+        "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
         "created_at": iso(client.created_at),
         "updated_at": iso(client.updated_at),
     }

@@ -24,6 +24,7 @@ from ostiary.grants.base import (
 from ostiary.storage.protocols import AuthorizationCodeStore, BrowserSessionStore
 from ostiary.storage.records import AuthorizationCode, Client, User
 from ostiary.tokens.access import AccessTokenIssuer
+from ostiary.tokens.dpop_binding import require_key
 from ostiary.tokens.id_token import IdTokenIssuer
 from ostiary.tokens.lifecycle import SessionLifecycle
 
@@ -34,8 +35,11 @@ def hash_code(code: str) -> str:
 
 class AuthorizationCodeGrant:
     """Redeem a code (RFC 6749 §4.1.3): once, by the client it was issued to, with the
-    redirect URI it was issued for and the PKCE verifier of its challenge. A code presented
-    again revokes what it was exchanged for (RFC 6749 §4.1.2, RFC 9700 §4.2.1)."""
+    redirect URI it was issued for, the PKCE verifier of its challenge and, if the
+    authorization request named a ``dpop_jkt``, a DPoP proof signed by that key (RFC 9449
+    §10). A code presented again revokes what it was exchanged for (RFC 6749 §4.1.2, RFC 9700
+    §4.2.1). With a proof, the access token is bound to its key, and so is the refresh family
+    of a public client (RFC 9449 §5)."""
 
     grant_type: Final = AUTHORIZATION_CODE
 
@@ -57,7 +61,9 @@ class AuthorizationCodeGrant:
         self._id_tokens = id_tokens
         self._clock = clock
 
-    async def exchange(self, request: OAuthParams, client: Client) -> IssuedTokens:
+    async def exchange(
+        self, request: OAuthParams, client: Client, *, dpop_jkt: str | None = None
+    ) -> IssuedTokens:
         code_value = request.require("code")
         now = self._clock.now()
         found = await self._codes.consume(hash_code(code_value), now=now)
@@ -79,6 +85,7 @@ class AuthorizationCodeGrant:
         verifier = request.get("code_verifier")
         if verifier is None or not pkce.verifies(verifier, found.code_challenge):
             raise InvalidGrant(detail="PKCE code_verifier missing or wrong")
+        require_key(found.dpop_jkt, dpop_jkt, what="authorization code")
         # The sign-in the code comes from must still hold: a password change after it ends
         # it (and every session it would open).
         user = await self._lifecycle.live_user(found.user_id, since=found.auth_time)
@@ -93,6 +100,9 @@ class AuthorizationCodeGrant:
             scope=found.scope,
             browser_session_id=found.browser_session_id,
             audiences=found.audiences,
+            # RFC 9449 §5: a public client's refresh tokens are bound to the key; a
+            # confidential client's are not (it authenticates each refresh).
+            dpop_jkt=dpop_jkt if client.public else None,
         )
         await self._codes.attach_session(found.code_hash, started.session.id)
         await self._lifecycle.keep_new_session(started.session, user)
@@ -103,6 +113,7 @@ class AuthorizationCodeGrant:
             roles=third_party_roles(parse_scope(found.scope), user.roles),
             session_id=started.session.id,
             audience=audiences,
+            dpop_jkt=dpop_jkt,
         )
         id_token = None
         if "openid" in found.scope.split(" "):
@@ -122,6 +133,7 @@ class AuthorizationCodeGrant:
             refresh_token=started.token if refreshable else None,
             refresh_expires_in=self._refresh.expires_in(started.session) if refreshable else None,
             id_token=id_token,
+            dpop_jkt=dpop_jkt,
         )
 
     async def _browser_session_live(self, session_id: str | None, now: float) -> bool:

@@ -29,6 +29,7 @@ from ostiary.grants.base import (
 )
 from ostiary.storage.protocols import AuthorizationCodeStore, ConsentStore
 from ostiary.storage.records import AuthorizationCode, Client, Consent, User
+from ostiary.tokens.dpop_binding import checked_thumbprint
 
 #: How long a code lives (RFC 6749 §4.1.2: "a maximum lifetime of 10 minutes").
 DEFAULT_CODE_TTL: Final = 60.0
@@ -59,6 +60,8 @@ class AuthorizationRequest:
     prompt: frozenset[str]
     max_age: int | None
     audiences: tuple[str, ...]
+    #: RFC 9449 §10: the thumbprint of the DPoP key the code is bound to.
+    dpop_jkt: str | None = None
 
     @property
     def openid(self) -> bool:
@@ -138,6 +141,7 @@ class Authorizations:
             raise InvalidRequest("state is too long.")
         if nonce is not None and len(nonce) > _MAX_NONCE:
             raise InvalidRequest("nonce is too long.")
+        dpop_jkt = checked_thumbprint(params.get("dpop_jkt"))
         userinfo = self._userinfo_audience if "openid" in scope.split(" ") else None
         audiences = requested_audiences(resources, client, userinfo=userinfo)
         return AuthorizationRequest(
@@ -150,6 +154,7 @@ class Authorizations:
             prompt=prompt,
             max_age=max_age,
             audiences=audiences,
+            dpop_jkt=dpop_jkt,
         )
 
     async def needs_consent(self, user: User, request: AuthorizationRequest) -> bool:
@@ -178,7 +183,8 @@ class Authorizations:
         browser_session_id: str | None,
     ) -> str:
         """A single-use code (256 random bits, kept as SHA-256) bound to the client, the
-        redirect URI, the PKCE challenge and the user, valid ``code_ttl`` seconds."""
+        redirect URI, the PKCE challenge, the user and, if the request named one, the DPoP
+        key of ``dpop_jkt`` (RFC 9449 §10), valid ``code_ttl`` seconds."""
         code = secrets.token_urlsafe(32)
         now = self._clock.now()
         await self._codes.add(
@@ -195,6 +201,7 @@ class Authorizations:
                 browser_session_id=browser_session_id,
                 issued_at=now,
                 expires_at=now + self._code_ttl,
+                dpop_jkt=request.dpop_jkt,
             )
         )
         return code

@@ -11,6 +11,7 @@ from ostiary.authz.scopes import format_scope, parse_scope
 from ostiary.errors import InvalidRequest, InvalidScope, InvalidTarget
 from ostiary.storage.records import Client
 from ostiary.tokens.access import IssuedToken
+from ostiary.tokens.dpop_binding import TokenType, token_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +46,18 @@ class IssuedTokens:
     refresh_token: str | None = None
     refresh_expires_in: int | None = None
     id_token: str | None = None
+    #: The thumbprint of the DPoP key the access token is bound to (RFC 9449 §6.1), if any.
+    dpop_jkt: str | None = None
+
+    @property
+    def token_type(self) -> TokenType:
+        """RFC 9449 §5: ``DPoP`` for a bound access token, else ``Bearer``."""
+        return token_type(self.dpop_jkt)
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "access_token": self.access.token,
-            "token_type": "Bearer",
+            "token_type": self.token_type,
             "expires_in": self.access.expires_in,
             "scope": self.scope,
         }
@@ -66,12 +74,15 @@ class IssuedTokens:
 
 
 class Grant(Protocol):
-    """One ``grant_type`` of the token endpoint."""
+    """One ``grant_type`` of the token endpoint. ``dpop_jkt`` is the thumbprint of the key of
+    the request's valid DPoP proof (RFC 9449 §5), None without one."""
 
     @property
     def grant_type(self) -> str: ...
 
-    async def exchange(self, request: OAuthParams, client: Client) -> IssuedTokens: ...
+    async def exchange(
+        self, request: OAuthParams, client: Client, *, dpop_jkt: str | None = None
+    ) -> IssuedTokens: ...
 
 
 def requested_scope(value: str | None, allowed: Iterable[str], *, default: Iterable[str]) -> str:

@@ -13,6 +13,7 @@ from ostiary.errors import InvalidScope
 from ostiary.grants.base import IssuedTokens, OAuthParams, requested_audiences, within_grant
 from ostiary.storage.records import Client, Session
 from ostiary.tokens.access import AccessTokenIssuer
+from ostiary.tokens.dpop_binding import require_key
 from ostiary.tokens.lifecycle import SessionLifecycle
 
 
@@ -23,22 +24,25 @@ class RefreshTokenGrant:
         self._lifecycle = lifecycle
         self._issuer = issuer
 
-    async def exchange(self, request: OAuthParams, client: Client) -> IssuedTokens:
+    async def exchange(
+        self, request: OAuthParams, client: Client, *, dpop_jkt: str | None = None
+    ) -> IssuedTokens:
         token = request.require("refresh_token")
         narrowed = _narrowed(request.get("scope"))
+        asks = narrowed is not None or bool(request.resources)
 
         def check(family: Session) -> None:
             """Before rotating: a refused request must leave the token usable, or the
-            client's retry with it would look like reuse and end its whole family."""
+            client's retry with it would look like reuse and end its whole family. A family
+            bound to a DPoP key (a public client's) wants a proof by it (RFC 9449 §5)."""
+            require_key(family.dpop_jkt, dpop_jkt, what="refresh token")
+            if not asks:
+                return
             if narrowed is not None:
                 _check_within(narrowed, family.scope)
             _granted_audiences(request.resources, client, family.audiences)
 
-        # Only a request that narrows needs the family read before the rotation.
-        asks = narrowed is not None or bool(request.resources)
-        refreshed = await self._lifecycle.rotate(
-            token, client_id=client.id, check=check if asks else None
-        )
+        refreshed = await self._lifecycle.rotate(token, client_id=client.id, check=check)
         session, user = refreshed.session, refreshed.user
         audiences = _granted_audiences(request.resources, client, session.audiences)
         scope = format_scope(narrowed if narrowed is not None else parse_scope(session.scope))
@@ -49,12 +53,15 @@ class RefreshTokenGrant:
             roles=third_party_roles(parse_scope(scope), user.roles),
             session_id=session.id,
             audience=audiences,
+            # RFC 9449 §5: bound to the key of this request's proof, the family's if bound.
+            dpop_jkt=dpop_jkt,
         )
         return IssuedTokens(
             access=access,
             scope=scope,
             refresh_token=refreshed.issued.token,
             refresh_expires_in=self._lifecycle.families.expires_in(session),
+            dpop_jkt=dpop_jkt,
         )
 
 

@@ -14,20 +14,22 @@ from ostiary.server.middleware import ASGIApp, Message, Receive, Scope, Send
 #: What the routes answer; OPTIONS is the preflight itself.
 ALLOWED_METHODS: Final = ("GET", "POST", "DELETE")
 #: ``Authorization`` for bearer tokens, ``Content-Type`` for JSON bodies, ``X-CSRF-Token`` for
-#: browser mode's cookie refresh (ostiary.server.refresh_cookie); the rest are the
-#: CORS-safelisted request headers, which some clients name anyway.
+#: browser mode's cookie refresh (ostiary.server.refresh_cookie), ``DPoP`` for proofs (RFC 9449
+#: §4.1); the rest are the CORS-safelisted request headers, which some clients name anyway.
 ALLOWED_HEADERS: Final = frozenset(
     {
         "authorization",
         "content-type",
         "x-csrf-token",
+        "dpop",
         "accept",
         "accept-language",
         "content-language",
     }
 )
-#: So that a browser script can read why a bearer token was refused (RFC 6750 §3).
-EXPOSED_HEADERS: Final = "WWW-Authenticate"
+#: So that a browser script can read why a bearer token was refused (RFC 6750 §3), and the
+#: nonce its next DPoP proof must carry (RFC 9449 §8).
+EXPOSED_HEADERS: Final = "WWW-Authenticate, DPoP-Nonce"
 PREFLIGHT_MAX_AGE: Final = "600"
 
 

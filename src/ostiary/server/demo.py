@@ -112,6 +112,9 @@ def reset_password_command(username: str) -> str:
 
 SERVICE_CLIENT: Final = "demo-service"
 WEB_CLIENT: Final = "demo-web"
+#: A public app like ``demo-web`` registered with RFC 9449 §5.2 ``dpop_bound_access_tokens``:
+#: the token endpoint refuses its requests without a DPoP proof.
+DPOP_CLIENT: Final = "demo-dpop"
 #: Where the example relying parties of ``examples/sso`` listen.
 WEB_APPS: Final = ("http://127.0.0.1:8001", "http://127.0.0.1:8002")
 
@@ -160,6 +163,19 @@ async def seed_demo_clients(clients: ClientRegistry, settings: Settings) -> Demo
             ),
             client_id=WEB_CLIENT,
         )
+    if await clients.get(DPOP_CLIENT) is None:
+        await clients.create(
+            ClientSettings(
+                name="Demo DPoP app",
+                auth_method=ClientAuthMethod.NONE,
+                grant_types=frozenset({AUTHORIZATION_CODE, REFRESH_TOKEN}),
+                redirect_uris=tuple(f"{app}/callback" for app in WEB_APPS),
+                scopes=frozenset({"openid", "profile"}),
+                audiences=frozenset({settings.audience}),
+                dpop_bound_access_tokens=True,
+            ),
+            client_id=DPOP_CLIENT,
+        )
     return DemoClients(made_up, from_env=given is not None)
 
 
@@ -168,7 +184,7 @@ async def _audience_of_today(clients: ClientRegistry, settings: Settings) -> Non
     demo clients registered for another: register them for today's, so that the README's
     steps work on it too."""
     wanted = frozenset({settings.audience})
-    for client_id in (SERVICE_CLIENT, WEB_CLIENT):
+    for client_id in (SERVICE_CLIENT, WEB_CLIENT, DPOP_CLIENT):
         client = await clients.get(client_id)
         if client is not None and client.audiences != wanted:
             await clients.set_audiences(client_id, wanted)
@@ -190,6 +206,7 @@ def describe_clients(clients: DemoClients) -> str:
             "Demo OAuth clients:",
             f"  {SERVICE_CLIENT:<12} client credentials, scope reports:read   {how}",
             f"  {WEB_CLIENT:<12} public web app (authorization code + PKCE) for examples/sso",
+            f"  {DPOP_CLIENT:<12} the same, with DPoP required (RFC 9449): tokens bound to a key",
             "",
             "For the README's service-account steps (client credentials):",
             "",

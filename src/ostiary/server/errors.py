@@ -32,9 +32,16 @@ from ostiary.errors import (
     RateLimited,
     ServerError,
     TemporarilyUnavailable,
+    UseDPoPNonce,
 )
 from ostiary.logtext import escape_controls
-from ostiary.resource.bearer import bearer_error, missing_credentials
+from ostiary.resource.bearer import (
+    BEARER_ONLY,
+    Scheme,
+    Schemes,
+    missing_credentials_for,
+    refusal,
+)
 from ostiary.storage.protocols import StorageError
 
 #: The endpoints that answer errors the RFC 6749 §5.2 way.
@@ -71,10 +78,20 @@ class BearerRejected(OstiaryError):
 
     status_code = 401
 
-    def __init__(self, cause: OstiaryError | None, *, realm: str) -> None:
+    def __init__(
+        self,
+        cause: OstiaryError | None,
+        *,
+        realm: str,
+        schemes: Schemes = BEARER_ONLY,
+        scheme: Scheme | None = None,
+    ) -> None:
         super().__init__(cause.description if cause is not None else None)
         self.cause = cause
         self.realm = realm
+        #: The schemes the route accepts, and the one the request used (None: unreadable).
+        self.schemes = schemes
+        self.scheme = scheme
 
 
 class PayloadTooLarge(InvalidRequest):
@@ -147,6 +164,8 @@ def render(path: str, exc: OstiaryError) -> RenderedError:
         headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, TemporarilyUnavailable):
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    elif isinstance(exc, UseDPoPNonce):  # RFC 9449 §8: the nonce to retry with
+        headers["DPoP-Nonce"] = exc.nonce
     if path in TOKEN_PATHS:
         code = "invalid_request" if isinstance(exc, HTTPProblem) else exc.error
         body: dict[str, Any] = {"error": code, "error_description": exc.description}
@@ -170,9 +189,9 @@ def render_unexpected(path: str, exc: BaseException) -> RenderedError:
 
 def _bearer(exc: BearerRejected) -> RenderedError:
     answer = (
-        bearer_error(exc.cause, exc.realm)
+        refusal(exc.cause, exc.realm, exc.schemes, exc.scheme)
         if exc.cause is not None
-        else missing_credentials(exc.realm)
+        else missing_credentials_for(exc.realm, exc.schemes)
     )
     headers = {**answer.headers, **NO_STORE}
     return RenderedError(answer.status_code, dict(answer.body), OAUTH_JSON, headers)

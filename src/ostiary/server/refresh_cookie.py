@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from typing import Annotated, Final
 
 from fastapi import Depends, Request, Response
@@ -61,16 +62,20 @@ class RefreshCookie:
         self.check_origin(request)
         check_double_submit(self.csrf_token(refresh_token), request.headers.get(CSRF_HEADER))
 
-    def token_response(self, pair: TokenPair) -> JSONResponse:
-        """The token response without ``refresh_token``, which goes into the cookie."""
+    def token_response(
+        self, pair: TokenPair, *, headers: Mapping[str, str] | None = None
+    ) -> JSONResponse:
+        """The token response without ``refresh_token``, which goes into the cookie;
+        ``headers`` are added (``DPoP-Nonce``)."""
         body = BrowserTokenResponse(
             access_token=pair.access.token,
+            token_type=pair.token_type,
             expires_in=pair.access.expires_in,
             refresh_token_expires_in=pair.refresh_expires_in,
             scope=pair.scope,
             csrf_token=self.csrf_token(pair.refresh_token),
         )
-        response = JSONResponse(body.model_dump(), headers=NO_STORE)
+        response = JSONResponse(body.model_dump(), headers={**NO_STORE, **(headers or {})})
         response.set_cookie(
             self.name,
             pair.refresh_token,

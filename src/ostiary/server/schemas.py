@@ -40,10 +40,11 @@ class PasswordChange(_Request):
 
 
 class TokenResponse(BaseModel):
-    """RFC 6749 §5.1, plus when the refresh token stops working unused."""
+    """RFC 6749 §5.1, plus when the refresh token stops working unused. ``token_type`` is
+    ``DPoP`` when the access token is bound to the key of the request's proof (RFC 9449 §5)."""
 
     access_token: str
-    token_type: str = "Bearer"
+    token_type: Literal["Bearer", "DPoP"] = "Bearer"
     expires_in: int
     refresh_token: str
     refresh_token_expires_in: int
@@ -55,7 +56,7 @@ class BrowserTokenResponse(BaseModel):
     must be echoed in ``X-CSRF-Token`` when the cookie is used."""
 
     access_token: str
-    token_type: str = "Bearer"
+    token_type: Literal["Bearer", "DPoP"] = "Bearer"
     expires_in: int
     refresh_token_expires_in: int
     scope: str

@@ -51,6 +51,9 @@ class Session:
     #: The audiences (RFC 8707 ``resource``) the grant was given for; a refresh may narrow
     #: them, never widen them. Empty: the client's registered audiences.
     audiences: tuple[str, ...] = ()
+    #: The RFC 7638 thumbprint of the DPoP key the family is bound to (RFC 9449 §5: a public
+    #: client's, or a first-party session's): each refresh needs a proof signed by it.
+    dpop_jkt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +158,9 @@ class Client:
     #: The client wants ``sid`` in every Logout Token (§2.2); Ostiary sends it whenever the
     #: session was opened under a browser session, which every code flow's is.
     backchannel_logout_session_required: bool = True
+    #: RFC 9449 §5.2 ``dpop_bound_access_tokens``: every token request of the client must
+    #: carry a DPoP proof, so that all its access tokens are bound to a key.
+    dpop_bound_access_tokens: bool = False
 
     @property
     def public(self) -> bool:
@@ -183,6 +189,9 @@ class AuthorizationCode:
     used_at: float | None = None
     #: The refresh family issued for the code: revoked if the code is presented again.
     session_id: str | None = None
+    #: The ``dpop_jkt`` of the authorization request (RFC 9449 §10): the code is redeemed
+    #: only with a DPoP proof signed by the key of this thumbprint.
+    dpop_jkt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

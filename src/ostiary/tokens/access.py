@@ -20,7 +20,7 @@ ACCESS_TOKEN_TYP: Final = "at+jwt"
 DEFAULT_ACCESS_TTL: Final = 900
 #: Claims the issuer sets; ``extra`` may not override them.
 RESERVED_CLAIMS: Final = frozenset(
-    {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "roles", "sid"}
+    {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "roles", "sid", "cnf"}
 )
 
 
@@ -70,10 +70,12 @@ class AccessTokenIssuer:
         session_id: str | None = None,
         audience: str | Sequence[str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        dpop_jkt: str | None = None,
     ) -> IssuedToken:
         """Sign a token with the claims RFC 9068 §2.2 requires plus ``scope`` (§2.2.3),
         ``roles`` (§2.2.3.1) and ``sid``, the session (refresh family) it belongs to.
-        ``audience`` replaces the issuer's default audience (RFC 8707 ``resource``)."""
+        ``audience`` replaces the issuer's default audience (RFC 8707 ``resource``);
+        ``dpop_jkt`` binds the token to that DPoP key: ``cnf: {"jkt": ...}`` (RFC 9449 §6.1)."""
         if extra and not RESERVED_CLAIMS.isdisjoint(extra):
             raise ValueError(f"extra claims may not set {sorted(RESERVED_CLAIMS & extra.keys())}")
         issued_at = int(self._clock.now())
@@ -92,6 +94,8 @@ class AccessTokenIssuer:
         }
         if session_id is not None:
             claims["sid"] = session_id
+        if dpop_jkt is not None:
+            claims["cnf"] = {"jkt": dpop_jkt}
         if extra:
             claims.update(extra)
         token = sign_compact(claims, self._signing_key(), typ=ACCESS_TOKEN_TYP)

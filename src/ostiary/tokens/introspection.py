@@ -4,6 +4,8 @@
 Access tokens are recognized by their JWS form and verified as any resource server would;
 anything else is looked up as a refresh token. A client may introspect its own tokens and
 access tokens meant for its audiences; for anything else it learns ``{"active": false}``.
+A token bound to a DPoP key is answered with its ``cnf`` (RFC 9449 §6.2), an access token so
+bound with ``token_type: DPoP``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.errors import InvalidToken
 from ostiary.jose import AudienceMatch, ClaimRules, JWTVerifier, KeyLookup
 from ostiary.storage.records import Client
+from ostiary.tokens.dpop_binding import token_type
 from ostiary.tokens.lifecycle import SessionLifecycle
 from ostiary.tokens.revocation import Revocations
 
@@ -69,9 +72,10 @@ class TokenInspector:
             if claims is None or not _may_see(claims, client):
                 return dict(INACTIVE)
             raw = claims.raw
+            jkt = _bound_key(raw.get("cnf"))
             answer: dict[str, Any] = {
                 "active": True,
-                "token_type": "Bearer",
+                "token_type": token_type(jkt),
                 "scope": raw.get("scope", ""),
                 "client_id": claims.client_id,
                 "sub": claims.sub,
@@ -83,6 +87,8 @@ class TokenInspector:
             }
             if claims.sid is not None:
                 answer["sid"] = claims.sid
+            if jkt is not None:
+                answer["cnf"] = {"jkt": jkt}
             return answer
         found = await self._refresh.find(token)
         if found is None or found[1].client_id != client.id:
@@ -90,7 +96,7 @@ class TokenInspector:
         record, session = found
         if not self._refresh.is_active(record, session):
             return dict(INACTIVE)
-        return {
+        answer = {
             "active": True,
             "token_type": "refresh_token",
             "scope": session.scope,
@@ -100,6 +106,9 @@ class TokenInspector:
             "exp": int(min(session.expires_at, session.last_used_at + self._refresh.idle_ttl)),
             "sid": session.id,
         }
+        if session.dpop_jkt is not None:
+            answer["cnf"] = {"jkt": session.dpop_jkt}
+        return answer
 
     async def access_claims(self, token: str) -> AccessClaims | None:
         """The verified claims of one of this server's live access tokens, else None."""
@@ -109,6 +118,12 @@ class TokenInspector:
             return None
         claims = AccessClaims.from_claims(raw)
         return None if self._revocations.local.is_revoked(claims) else claims
+
+
+def _bound_key(cnf: object) -> str | None:
+    """The thumbprint of ``cnf.jkt`` (RFC 9449 §6.1), if the token has one."""
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    return jkt if isinstance(jkt, str) else None
 
 
 def _may_see(claims: AccessClaims, client: Client) -> bool:

@@ -87,6 +87,20 @@ def test_no_sid_without_a_session(
     assert "sid" not in verified(issued.token, ring, clock)
 
 
+def test_a_dpop_bound_token_confirms_the_key_thumbprint(
+    issuer: AccessTokenIssuer, ring: KeyRing, clock: FrozenClock
+) -> None:
+    """RFC 9449 §6.1: ``cnf.jkt``; an unbound token has no ``cnf`` at all, and ``extra``
+    cannot make one up."""
+    jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+    bound = issuer.issue(subject="u", client_id="c", scope="", dpop_jkt=jkt)
+    assert verified(bound.token, ring, clock)["cnf"] == {"jkt": jkt}
+    plain = issuer.issue(subject="u", client_id="c", scope="")
+    assert "cnf" not in verified(plain.token, ring, clock)
+    with pytest.raises(ValueError, match="cnf"):
+        issuer.issue(subject="u", client_id="c", scope="", extra={"cnf": {"jkt": jkt}})
+
+
 def test_jtis_are_long_and_unique(issuer: AccessTokenIssuer) -> None:
     jtis = {issuer.issue(subject="u", client_id="c", scope="").jti for _ in range(200)}
     assert len(jtis) == 200

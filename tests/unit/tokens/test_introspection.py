@@ -105,6 +105,30 @@ async def test_an_own_access_token_is_active_with_its_metadata(
     }
 
 
+async def test_a_dpop_bound_token_is_introspected_with_its_cnf(server: OAuthServer) -> None:
+    """RFC 9449 §6.2: ``cnf.jkt``, and ``token_type: DPoP``."""
+    jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+    bound = forged({"cnf": {"jkt": jkt}})
+    web = await server.add_web_app("web", audiences=frozenset({AUDIENCE}))
+    answer = await server.inspector.introspect(bound, web.client)
+    assert answer["active"] is True
+    assert (answer["token_type"], answer["cnf"]) == ("DPoP", {"jkt": jkt})
+    unbound = await server.inspector.introspect(forged({}), web.client)
+    assert unbound["token_type"] == "Bearer" and "cnf" not in unbound
+
+
+async def test_a_refresh_token_bound_to_a_key_is_introspected_with_its_cnf(
+    server: OAuthServer, alice: User
+) -> None:
+    jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+    web = await server.add_web_app("web", audiences=frozenset({AUDIENCE}))
+    started = await server.refresh.start(
+        user_id=alice.id, client_id="web", scope="openid", dpop_jkt=jkt
+    )
+    answer = await server.inspector.introspect(started.token, web.client)
+    assert (answer["token_type"], answer["cnf"]) == ("refresh_token", {"jkt": jkt})
+
+
 async def test_a_client_credentials_token_has_no_sid(server: OAuthServer) -> None:
     svc = await server.add_service()
     response = await server.endpoint.exchange(

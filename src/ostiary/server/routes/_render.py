@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -20,16 +21,21 @@ def no_store(model: BaseModel | list[Any], *, status_code: int = 200) -> JSONRes
     return JSONResponse(content, status_code=status_code, headers=NO_STORE)
 
 
-def token_response(pair: TokenPair) -> JSONResponse:
-    return no_store(
+def token_response(pair: TokenPair, *, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """RFC 6749 §5.1; ``token_type`` is ``DPoP`` for an access token bound to a key (RFC 9449
+    §5). ``headers`` are added (``DPoP-Nonce``)."""
+    response = no_store(
         TokenResponse(
             access_token=pair.access.token,
+            token_type=pair.token_type,
             expires_in=pair.access.expires_in,
             refresh_token=pair.refresh_token,
             refresh_token_expires_in=pair.refresh_expires_in,
             scope=pair.scope,
         )
     )
+    response.headers.update(headers or {})
+    return response
 
 
 def account(user: User) -> Account:

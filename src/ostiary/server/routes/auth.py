@@ -9,7 +9,7 @@ only first-party session tokens (the account audience, the first-party ``client_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -24,6 +24,7 @@ from ostiary.server.dependencies import (
     client_address,
     user_agent,
 )
+from ostiary.server.dpop import proof_request, with_nonce
 from ostiary.server.errors import NO_STORE, render
 from ostiary.server.refresh_cookie import Browser
 from ostiary.server.routes._render import account, no_store, token_response
@@ -39,6 +40,9 @@ from ostiary.server.schemas import (
 )
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+#: The public paths DPoP proofs name (RFC 9449 §4.2 ``htu``), under the issuer.
+LOGIN_PATH: Final = "/auth/login"
+REFRESH_PATH: Final = "/auth/refresh"
 
 
 def json_body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
@@ -74,18 +78,24 @@ async def login(request: Request, services: AppServices, browser: Browser) -> JS
     """Username and password for an access token and a refresh token. An unknown user, a
     wrong password and a disabled account get the same 401. With ``"cookie": true``
     (browser mode, from an allowed origin only) the refresh token is set as an ``HttpOnly``
-    cookie instead and the body carries a ``csrf_token``."""
+    cookie instead and the body carries a ``csrf_token``. A ``DPoP`` proof (RFC 9449) binds
+    the session and its access tokens to its key (``token_type: DPoP``)."""
     body = await read_json(request, LoginRequest)
     if body.cookie:
         browser.check_origin(request)
+    dpop = proof_request(request, services, LOGIN_PATH)
     async with services.throttle.login_attempt(body.username, client_address(request)):
         pair = await services.auth.login(
             body.username,
             body.password,
             user_agent=user_agent(request),
             address=client_address(request),
+            dpop=dpop,
         )
-    return browser.token_response(pair) if body.cookie else token_response(pair)
+    headers = with_nonce(services, {}, dpop)
+    if body.cookie:
+        return browser.token_response(pair, headers=headers)
+    return token_response(pair, headers=headers)
 
 
 @router.post(
@@ -95,23 +105,27 @@ async def login(request: Request, services: AppServices, browser: Browser) -> JS
 )
 async def refresh(request: Request, services: AppServices, browser: Browser) -> Response:
     """Exchange a refresh token for a new pair (RFC 6749 §6 with rotation): from the body,
-    or from browser mode's cookie under its CSRF checks, rotating the cookie."""
+    or from browser mode's cookie under its CSRF checks, rotating the cookie. A session bound
+    to a DPoP key needs a proof signed by it (RFC 9449 §5)."""
     cookie = browser.read(request)
+    dpop = proof_request(request, services, REFRESH_PATH)
+    headers = with_nonce(services, {}, dpop)
     if cookie is None:
         body = await read_json(request, RefreshRequest)
         await services.throttle.check_refresh(client_address(request))
-        return token_response(await services.auth.refresh(body.refresh_token))
+        pair = await services.auth.refresh(body.refresh_token, dpop=dpop)
+        return token_response(pair, headers=headers)
     browser.check(request, cookie)  # first: a cross-site request learns nothing more
     if await request.body() and (await read_json(request, CookieRefreshRequest)).refresh_token:
         raise InvalidRequest("Send the refresh token in the cookie or in the body, not both.")
     await services.throttle.check_refresh(client_address(request))
     try:
-        pair = await services.auth.refresh(cookie)
+        pair = await services.auth.refresh(cookie, dpop=dpop)
     except InvalidGrant as exc:  # the cookie is of no more use: drop it
         response = render(request.url.path, exc).response()
         browser.clear(response)
         return response
-    return browser.token_response(pair)
+    return browser.token_response(pair, headers=headers)
 
 
 @router.post("/logout", status_code=204)

@@ -33,6 +33,7 @@ _SELECT = select(
     _C.updated_at,
     _C.backchannel_logout_uri,
     _C.backchannel_logout_session_required,
+    _C.dpop_bound_access_tokens,
 )
 _BY_ID = _SELECT.where(_C.id == bindparam("client_id"))
 _LIST = _SELECT.order_by(_C.created_at, _C.id)
@@ -57,6 +58,7 @@ def _columns(client: Client) -> dict[str, object]:
         "updated_at": client.updated_at,
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "backchannel_logout_session_required": client.backchannel_logout_session_required,
+        "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
     }
 
 
@@ -77,6 +79,7 @@ def _record(row: Any) -> Client:
         updated_at,
         backchannel_logout_uri,
         backchannel_logout_session_required,
+        dpop_bound_access_tokens,
     ) = row
     return Client(
         id=client_id,
@@ -94,6 +97,7 @@ def _record(row: Any) -> Client:
         updated_at=updated_at,
         backchannel_logout_uri=backchannel_logout_uri,
         backchannel_logout_session_required=backchannel_logout_session_required,
+        dpop_bound_access_tokens=dpop_bound_access_tokens,
     )
 
 

@@ -31,6 +31,7 @@ _COLUMNS = (
     _C.expires_at,
     _C.used_at,
     _C.session_id,
+    _C.dpop_jkt,
 )
 _INSERT = insert(_CODES)
 _GET = select(*_COLUMNS).where(_C.code_hash == bindparam("hash"))
@@ -65,6 +66,7 @@ def _record(row: Any) -> AuthorizationCode:
         expires_at,
         used_at,
         session_id,
+        dpop_jkt,
     ) = row
     return AuthorizationCode(
         code_hash=code_hash,
@@ -81,6 +83,7 @@ def _record(row: Any) -> AuthorizationCode:
         expires_at=expires_at,
         used_at=used_at,
         session_id=session_id,
+        dpop_jkt=dpop_jkt,
     )
 
 
@@ -104,6 +107,7 @@ class SQLAuthorizationCodeStore:
             "expires_at": code.expires_at,
             "used_at": code.used_at,
             "session_id": code.session_id,
+            "dpop_jkt": code.dpop_jkt,
         }
 
         def add(conn: Connection) -> None:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: The newest revision in ``migrations/versions``: a new migration must update it (a test
 #: checks it against alembic's own view of the scripts, :func:`head_revision`).
-HEAD_REVISION: Final = "0005"
+HEAD_REVISION: Final = "0006"
 _VERSION_TABLE: Final = "alembic_version"
 # Any constant both sides agree on; the digits spell "ostiary" on a phone keypad.
 _PG_MIGRATION_LOCK = text("SELECT pg_advisory_xact_lock(6784279)")

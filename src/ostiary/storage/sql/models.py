@@ -19,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     Text,
     TypeDecorator,
+    false,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -82,6 +83,8 @@ class SessionRow(Base):
     browser_session_id: Mapped[str | None] = mapped_column(index=True)
     #: A JSON array, in the grant's order; NULL for none.
     audiences: Mapped[str | None]
+    #: The RFC 7638 thumbprint of the DPoP key the family is bound to (RFC 9449 §5).
+    dpop_jkt: Mapped[str | None]
 
 
 class RefreshTokenRow(Base):
@@ -149,6 +152,7 @@ class ClientRow(Base):
     updated_at: Mapped[float]
     backchannel_logout_uri: Mapped[str | None]
     backchannel_logout_session_required: Mapped[bool] = mapped_column(server_default=true())
+    dpop_bound_access_tokens: Mapped[bool] = mapped_column(server_default=false())
 
 
 class AuthorizationCodeRow(Base):
@@ -169,6 +173,8 @@ class AuthorizationCodeRow(Base):
     expires_at: Mapped[float] = mapped_column(index=True)
     used_at: Mapped[float | None]
     session_id: Mapped[str | None]
+    #: The authorization request's ``dpop_jkt`` (RFC 9449 §10).
+    dpop_jkt: Mapped[str | None]
 
 
 class BrowserSessionRow(Base):
