@@ -19,7 +19,7 @@ from ostiary.resource import AccessClaims, TokenVerifier
 
 #: The choices of ``verify --alg``; a test keeps them equal to ``ostiary.jose.ALGORITHMS``.
 VerifyAlg = Literal[
-    "ES256", "ES384", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+    "ES256", "ES384", "EdDSA", "Ed25519", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
     "HS256", "HS384", "HS512",
 ]  # fmt: skip
 NOT_CHECKED = "decoded only; the signature, issuer, audience and times were NOT checked"
