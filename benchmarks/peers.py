@@ -68,6 +68,8 @@ FLOOR: Final = "bare Starlette"
 GRANTS_TARGET: Final = 1.5  # Ostiary's grants per second / oidc-provider's
 JWKS_TARGET: Final = 1.0
 MEMORY_TARGET: Final = 0.75  # Ostiary's VmRSS after load / oidc-provider's, at most
+#: A server that got less of its core than this in a run was sharing it with something else.
+BUSY_CPU_SHARE: Final = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +228,31 @@ class PeersReport:
             share = ratio(mb / peer, up=True) if peer else "n/a"
             rows.append(["VmRSS after load (MB)", server, f"{mb:.1f}", share, *["-"] * 5])
         head = ["measure", "server", "rate /s", "x peer", "per CPU-s", "CPU", "p50 ms"]
-        return render_table([*head, "p99 ms", "errors"], rows, markdown=markdown)
+        table = render_table([*head, "p99 ms", "errors"], rows, markdown=markdown)
+        return "\n".join([table, "", *self.notes()])
+
+    def notes(self) -> list[str]:
+        """The cross-check of the rate ratios: the same ratios per second of server CPU time,
+        which another process taking CPU from a server does not move; and how many runs had
+        a server short of CPU (then the rates compare CPU shares as much as servers: a busy
+        machine gives more of a core to Node's several threads than to Python's one)."""
+        ratios = []
+        for load_ in LOADS:
+            ours = [c for r in self.of(OSTIARY, load_) if (c := r.cpu_rate) is not None]
+            peer = [c for r in self.of(PEER, load_) if (c := r.cpu_rate) is not None]
+            if ours and peer:
+                ratios.append(f"{load_} {median(ours) / median(peer):.2f}x")
+        lines = []
+        if ratios:
+            lines.append("Ostiary / oidc-provider per server CPU-second: " + ", ".join(ratios))
+        short = [r for r in self.runs if (r.result.get("server_cpu") or 0) < BUSY_CPU_SHARE]
+        if short:
+            lines.append(
+                f"{len(short)} of {len(self.runs)} runs had a server under "
+                f"{BUSY_CPU_SHARE:.0%} of its core: the machine was busy, and their rates "
+                "say as much about the CPU share each server got as about the servers"
+            )
+        return lines
 
 
 def _set_targets(report: PeersReport) -> None:

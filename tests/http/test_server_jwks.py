@@ -4,7 +4,7 @@ document, with a new tag, as soon as a key ring changes."""
 
 from __future__ import annotations
 
-from ostiary.server.routes.wellknown import etag_matches
+from ostiary.server.routes.wellknown import PublishedKeys, etag_matches
 from ostiary.wiring import key_services
 
 from ._server import Server
@@ -68,3 +68,20 @@ def test_if_none_match_is_compared_weakly_and_star_matches_anything() -> None:
     assert not etag_matches('"b"', '"a"')
     assert not etag_matches("a", '"a"')
     assert not etag_matches("", '"a"')
+
+
+async def test_a_ring_read_again_serves_the_same_document_and_is_not_compared_again(
+    server: Server,
+) -> None:
+    """A ring read again from the store holds equal keys in new objects: the same bytes and
+    tag, and from then on the prepared answers are kept against the new objects (compared by
+    identity, never by the keys' equality, which computes thumbprints on every request)."""
+    before = await server.client.get(JWKS)
+    for service in key_services(server.services):
+        await service.load()
+    after = await server.client.get(JWKS)
+    assert (after.content, after.headers["etag"]) == (before.content, before.headers["etag"])
+    published = server.app.state.published_keys
+    assert isinstance(published, PublishedKeys)
+    current = [managed for service in key_services(server.services) for managed in service.ring]
+    assert all(any(kept is key for kept in published.made_from) for key in current)

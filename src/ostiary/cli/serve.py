@@ -100,6 +100,8 @@ def serve(
     if count > 1:
         check_shared_database(settings.database_url)
         settings = settings.model_copy(update={"workers": count})
+    if count == 1:
+        share_one_malloc_arena()  # before preflight's threads (its storage runs on threads)
     check_port_free(host, port)
     preflight(settings)
     if not tls and not is_loopback(host):
@@ -114,7 +116,6 @@ def serve(
     if count == 1:
         from ostiary.server import create_app
 
-        share_one_malloc_arena()
         run_uvicorn(create_app(settings, freeze_gc=True), workers=1, **options)
         return
     run_several(settings, count, options)

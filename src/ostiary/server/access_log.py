@@ -190,17 +190,26 @@ def access_line(
     dumping it costs: this runs for every request."""
     path = escape_controls(redact_query(target[:_PATH_LIMIT]))
     where = _string(f"{client[0]}:{client[1]}") if client else "null"
+    method_json = _KNOWN.get(method) or _string(escape_controls(method[:16]))
+    http_json = _KNOWN.get(http_version) or _string(http_version)
     return (
         f'{{"time":"{_utc_text(started)}","client":{where},'
-        f'"method":{_string(escape_controls(method[:16]))},"path":{_string(path)},'
-        f'"http":{_string(http_version)},"status":{int(status)},"bytes":{int(sent)},'
-        f'"ms":{round(elapsed * 1000, 2)!r}}}'
+        f'"method":{method_json},"path":{_string(path)},'
+        f'"http":{http_json},"status":{int(status)},"bytes":{int(sent)},'
+        f'"ms":{elapsed * 1000:.2f}}}'
     )
 
 
 #: JSON's string encoder (the C one), ASCII only: quotes and escapes what JSON needs.
 _string: Callable[[str], str] = json.encoder.encode_basestring_ascii
 _seconds_cache: list[tuple[int, str]] = [(-1, "")]
+#: The JSON strings of the common methods and HTTP versions, made once.
+_KNOWN: Final[dict[str, str]] = {
+    text: _string(text)
+    for text in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "1.0", "1.1", "2")
+}
+#: ".000+00:00" to ".999+00:00": the millisecond part of a time.
+_MILLIS: Final = tuple(f".{millis:03d}+00:00" for millis in range(1000))
 
 
 def _utc_text(timestamp: float) -> str:
@@ -211,8 +220,7 @@ def _utc_text(timestamp: float) -> str:
     if second != cached_second:
         text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         _seconds_cache[0] = (second, text)
-    millis = min(999, int((timestamp - second) * 1000))
-    return f"{text}.{millis:03d}+00:00"
+    return text + _MILLIS[min(999, int((timestamp - second) * 1000))]
 
 
 class AccessLogMiddleware:
@@ -251,18 +259,35 @@ class AccessLogMiddleware:
                 status = 500  # what the server answers for an exception that escaped
             raise
         finally:
-            raw = scope.get("raw_path") or scope["path"].encode()
-            query = scope.get("query_string", b"")
-            target = (raw + (b"?" + query if query else b"")).decode("latin-1")
-            self.access_log.add(
-                access_line(
-                    started=wall,
-                    elapsed=self._clock() - start,
-                    client=scope.get("client"),
-                    method=scope["method"],
-                    target=target,
-                    http_version=scope.get("http_version", "1.1"),
-                    status=status,
-                    sent=sent,
-                )
+            log_request(
+                self.access_log,
+                scope,
+                wall=wall,
+                elapsed=self._clock() - start,
+                status=status,
+                sent=sent,
             )
+
+
+def log_request(
+    access_log: AccessLog, scope: Scope, *, wall: float, elapsed: float, status: int, sent: int
+) -> None:
+    """Add the line of the HTTP request of ``scope``, answered with ``status`` and ``sent``
+    bytes of body, begun at ``wall`` (``time.time``) and ``elapsed`` seconds long. The one
+    place a line is made from a request: :class:`AccessLogMiddleware` and the hot paths
+    (:mod:`ostiary.server.hot_paths`) both call it."""
+    raw = scope.get("raw_path") or scope["path"].encode()
+    query = scope.get("query_string", b"")
+    target = (raw + (b"?" + query if query else b"")).decode("latin-1")
+    access_log.add(
+        access_line(
+            started=wall,
+            elapsed=elapsed,
+            client=scope.get("client"),
+            method=scope["method"],
+            target=target,
+            http_version=scope.get("http_version", "1.1"),
+            status=status,
+            sent=sent,
+        )
+    )

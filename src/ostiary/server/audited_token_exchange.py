@@ -14,9 +14,10 @@ from typing import Final
 
 from ostiary.audit import SYSTEM, Outcome
 from ostiary.authn.client_auth import ClientCredentials
-from ostiary.errors import InvalidClient, OstiaryError, RefreshTokenReused
+from ostiary.errors import InvalidClient, OstiaryError, RefreshTokenReused, UseDPoPNonce
 from ostiary.grants.base import IssuedTokens, OAuthParams
 from ostiary.jose.inspect import inspect_compact
+from ostiary.tokens.dpop_binding import ProofRequest
 from ostiary.wiring import Services
 
 CLIENT_CREDENTIALS: Final = "client_credentials"
@@ -25,14 +26,20 @@ _AUDITED_FAILURES: Final = frozenset({"authorization_code", "refresh_token"})
 
 
 async def audited_exchange(
-    services: Services, credentials: ClientCredentials, form: OAuthParams
+    services: Services,
+    credentials: ClientCredentials,
+    form: OAuthParams,
+    *,
+    dpop: ProofRequest | None = None,
 ) -> IssuedTokens:
-    """The token endpoint's exchange, audited."""
+    """The token endpoint's exchange, audited. An event of tokens bound to a DPoP key names
+    the key's thumbprint (``dpop_jkt``), never the proof; a ``use_dpop_nonce`` answer is a
+    step of the protocol (RFC 9449 §8), not a failure worth storing."""
     grant = form.get("grant_type") or "-"
     client_id = _claimed_client(credentials)
     audit = services.audit
     try:
-        answer = await services.oauth.token_endpoint.exchange(credentials, form)
+        answer = await services.oauth.token_endpoint.exchange(credentials, form, dpop=dpop)
     except RefreshTokenReused as exc:
         await audit.record(
             "refresh.reuse",
@@ -43,6 +50,8 @@ async def audited_exchange(
         )
         raise
     except OstiaryError as exc:
+        if isinstance(exc, UseDPoPNonce):
+            raise
         if isinstance(exc, InvalidClient) or grant in _AUDITED_FAILURES:
             await audit.record(
                 f"oauth.{grant[:50]}",
@@ -59,11 +68,11 @@ async def audited_exchange(
                 "oauth.client_credentials",
                 actor=client_id,
                 subject=client_id,
-                data={"grant": grant, "tokens": tokens},
+                data=_with_key({"grant": grant, "tokens": tokens}, answer),
             )
             audit.notify(event)
         return answer
-    facts = {"grant": grant, "tokens": tokens, "client": client_id}
+    facts = _with_key({"grant": grant, "tokens": tokens, "client": client_id}, answer)
     subject = client_id
     try:
         _, claims = inspect_compact(answer.access.token)  # signed here a moment ago
@@ -74,6 +83,11 @@ async def audited_exchange(
         pass
     await audit.record(f"oauth.{grant}", actor=client_id, subject=subject, data=facts)
     return answer
+
+
+def _with_key(facts: dict[str, str], answer: IssuedTokens) -> dict[str, str]:
+    """The facts, with the thumbprint of the DPoP key the tokens are bound to, if any."""
+    return facts if answer.dpop_jkt is None else {**facts, "dpop_jkt": answer.dpop_jkt}
 
 
 def _claimed_client(credentials: ClientCredentials) -> str:

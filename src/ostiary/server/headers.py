@@ -44,46 +44,56 @@ class SecurityHeadersMiddleware:
 
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = self._secure(
-                    message.get("headers") or [], path=path, https=https
+                message["headers"] = secure_headers(
+                    message.get("headers") or [],
+                    path=path,
+                    https=https,
+                    docs_paths=self.docs_paths,
                 )
             await send(message)
 
         await self.app(scope, receive, send_secured)
 
-    def _secure(
-        self, headers: Iterable[tuple[bytes, bytes]], *, path: str, https: bool
-    ) -> list[tuple[bytes, bytes]]:
-        """One pass over the raw header list (this runs on every response): drop the banners
-        and the headers set here, add ours, and add the HTML ones only where none is set."""
-        replaced = _REPLACED_NO_STORE if needs_no_store(path) else _REPLACED
-        out = []
-        content_type = b""
-        present = set()
-        for name, value in headers:
-            lowered = name.lower()
-            if lowered in replaced:
-                continue
-            if lowered == b"content-type":
-                content_type = value
-            present.add(lowered)
-            out.append((name, value))
-        out += _ALWAYS
-        if https:
-            # Only over HTTPS: a browser ignores it over HTTP (RFC 6797 §8.1), and a plain-HTTP
-            # answer saying so would be forgeable by anyone on the path anyway.
-            out.append((b"strict-transport-security", HSTS.encode()))
-        if content_type[:9].lower() == b"text/html":
-            csp = DOCS_CSP if path in self.docs_paths else STRICT_CSP
-            if b"content-security-policy" not in present:  # pages keep their own
-                out.append((b"content-security-policy", csp.encode()))
-            if b"x-frame-options" not in present:
-                out.append((b"x-frame-options", b"DENY"))
-        if replaced is _REPLACED_NO_STORE:
-            out.append((b"cache-control", b"no-store"))
-            if b"pragma" not in present:
-                out.append((b"pragma", b"no-cache"))
-        return out
+
+def secure_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+    *,
+    path: str,
+    https: bool,
+    docs_paths: frozenset[str] = frozenset(),
+) -> list[tuple[bytes, bytes]]:
+    """The headers of an answer at ``path`` as sent: one pass over the raw header list (this
+    runs on every response): drop the banners and the headers set here, add ours, and add the
+    HTML ones only where none is set. A pure function of its arguments (the hot paths,
+    :mod:`ostiary.server.hot_paths`, keep its results)."""
+    replaced = _REPLACED_NO_STORE if needs_no_store(path) else _REPLACED
+    out = []
+    content_type = b""
+    present = set()
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered in replaced:
+            continue
+        if lowered == b"content-type":
+            content_type = value
+        present.add(lowered)
+        out.append((name, value))
+    out += _ALWAYS
+    if https:
+        # Only over HTTPS: a browser ignores it over HTTP (RFC 6797 §8.1), and a plain-HTTP
+        # answer saying so would be forgeable by anyone on the path anyway.
+        out.append((b"strict-transport-security", HSTS.encode()))
+    if content_type[:9].lower() == b"text/html":
+        csp = DOCS_CSP if path in docs_paths else STRICT_CSP
+        if b"content-security-policy" not in present:  # pages keep their own
+            out.append((b"content-security-policy", csp.encode()))
+        if b"x-frame-options" not in present:
+            out.append((b"x-frame-options", b"DENY"))
+    if replaced is _REPLACED_NO_STORE:
+        out.append((b"cache-control", b"no-store"))
+        if b"pragma" not in present:
+            out.append((b"pragma", b"no-cache"))
+    return out
 
 
 #: Set on every response, replacing whatever the app set.

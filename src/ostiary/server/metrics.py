@@ -11,21 +11,24 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, Final
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client.exposition import generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from ostiary.audit import Outcome, current_request
 from ostiary.errors import AccessDenied, InvalidToken, OstiaryError
 from ostiary.server.errors import BearerRejected, render
 from ostiary.storage.records import AuditEvent
 
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
 PATH: Final = "/metrics"
+#: The template of a request no route took (a 404, or one a cap answered before routing).
+UNMATCHED: Final = "unmatched"
 #: Request latency buckets, seconds: the token endpoint answers in about a millisecond.
 LATENCY_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _STATUS_CLASSES: Final = ("1xx", "2xx", "3xx", "4xx", "5xx")
@@ -38,10 +41,14 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class Metrics:
-    """The server's metrics, in a registry of their own (one per app)."""
+    """The server's metrics, in a registry of their own (one per app). ``prometheus_client``
+    (with what it imports, 2 MB of the server's memory) is imported only when metrics are
+    on, i.e. when this is made."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=False)
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.registry: CollectorRegistry = CollectorRegistry(auto_describe=False)
         self.tokens_issued = Counter(
             "ostiary_tokens_issued",
             "Tokens issued, by kind (access, refresh, id) and grant.",
@@ -91,16 +98,27 @@ class Metrics:
         child.observe(seconds)
 
     def exposition(self) -> bytes:
+        from prometheus_client.exposition import generate_latest
+
         return generate_latest(self.registry)
 
 
 class ObservabilityMiddleware:
     """Puts the request's scope where the audit trail finds it (its client address and user
-    agent) and, with ``metrics``, times the request by route template."""
+    agent) and, with ``metrics``, times the request by route template. FastAPI's routes put
+    themselves in the scope; a plain Starlette route (the token endpoint, the JWKS) only its
+    endpoint, whose template ``templates`` gives (:func:`route_templates`)."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics | None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics | None,
+        templates: Mapping[Callable[..., Any], str] | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.templates = dict(templates or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -130,13 +148,33 @@ class ObservabilityMiddleware:
         finally:
             route = scope.get("route")
             # The template, never the path: ids in paths would make a series per id.
-            template = getattr(route, "path", None) or "unmatched"
+            template = (
+                getattr(route, "path", None)
+                or self.templates.get(scope.get("endpoint"))  # type: ignore[arg-type]
+                or UNMATCHED
+            )
             metrics.request_done(template, scope["method"], status, time.perf_counter() - started)
+
+
+def route_templates(routes: Iterable[BaseRoute]) -> dict[Callable[..., Any], str]:
+    """The path template of each route by its endpoint, for the routes that do not put
+    themselves in the scope (Starlette's ``Route``); an endpoint served at two paths is left
+    out (it cannot tell which)."""
+    templates: dict[Callable[..., Any], str] = {}
+    shared: set[Callable[..., Any]] = set()
+    for route in routes:
+        if isinstance(route, Route):
+            if route.endpoint in templates and templates[route.endpoint] != route.path:
+                shared.add(route.endpoint)
+            templates[route.endpoint] = route.path
+    return {endpoint: path for endpoint, path in templates.items() if endpoint not in shared}
 
 
 def metrics_route(metrics: Metrics, *, token: str | None) -> Route:
     """``GET /metrics``: with ``token``, for a matching Bearer token only (compared in constant
     time); without, for loopback clients only."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
     expected = token.encode() if token is not None else None
 
     async def serve(request: Request) -> Response:

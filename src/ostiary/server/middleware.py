@@ -3,7 +3,7 @@ any unexpected exception into a plain 500. All render through :mod:`ostiary.serv
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 
 from ostiary.server.errors import (
@@ -21,7 +21,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class _BodyTooLarge(Exception):
+class BodyTooLarge(Exception):
     """Raised from ``receive`` once the body passes the cap."""
 
 
@@ -71,7 +71,7 @@ class BodySizeLimitMiddleware:
             return
         path: str = scope.get("path", "")
         response = _Response(send)
-        if _declared_length(scope) > self.max_bytes:
+        if declared_length(scope.get("headers", ())) > self.max_bytes:
             await response.send_error(render(path, PayloadTooLarge(self.max_bytes)))
             return
         received = 0
@@ -83,12 +83,12 @@ class BodySizeLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     response.replace_with = render(path, PayloadTooLarge(self.max_bytes))
-                    raise _BodyTooLarge
+                    raise BodyTooLarge
             return message
 
         try:
             await self.app(scope, counting_receive, response.send)
-        except _BodyTooLarge:
+        except BodyTooLarge:
             pass
         if response.replace_with is not None and not response.started:
             await response.send_error(response.replace_with)
@@ -105,16 +105,24 @@ class HeaderLimitMiddleware:
         self.max_count = max_count
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self._too_large(scope.get("headers", ())):
+        if scope["type"] == "http" and headers_too_large(
+            scope.get("headers", ()), max_bytes=self.max_bytes, max_count=self.max_count
+        ):
             error = render(scope.get("path", ""), HeadersTooLarge())
             await _Response(send).send_error(error)
             return
         await self.app(scope, receive, send)
 
-    def _too_large(self, headers: Sequence[tuple[bytes, bytes]]) -> bool:
-        if len(headers) > self.max_count:
-            return True
-        return sum(len(name) + len(value) + 4 for name, value in headers) > self.max_bytes
+
+def headers_too_large(
+    headers: Sequence[tuple[bytes, bytes]], *, max_bytes: int, max_count: int
+) -> bool:
+    """Whether the request's header section passes the caps of
+    :class:`HeaderLimitMiddleware`: more than ``max_count`` lines, or more than ``max_bytes``
+    (names and values, plus the four bytes of ``": "`` and CRLF each)."""
+    if len(headers) > max_count:
+        return True
+    return sum(len(name) + len(value) + 4 for name, value in headers) > max_bytes
 
 
 class CatchAllMiddleware:
@@ -137,8 +145,9 @@ class CatchAllMiddleware:
                 await response.send_error(error)
 
 
-def _declared_length(scope: Scope) -> int:
-    for name, value in scope.get("headers", ()):
+def declared_length(headers: Iterable[tuple[bytes, bytes]]) -> int:
+    """The request's ``Content-Length`` (0 when absent or malformed)."""
+    for name, value in headers:
         if name == b"content-length":
             try:
                 return int(value)

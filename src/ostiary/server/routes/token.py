@@ -2,7 +2,9 @@
 
 It is the hottest endpoint a service-to-service deployment has (every service fetches its
 tokens here), so it skips FastAPI's dependency solving and response handling, which cost it a
-quarter of its time; errors still go through the one renderer (:mod:`ostiary.server.errors`).
+quarter of its time, and (through :func:`token_answer`) the middleware stack and routing too
+(:mod:`ostiary.server.hot_paths`); errors still go through the one renderer
+(:mod:`ostiary.server.errors`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ostiary.server.audited_token_exchange import audited_exchange
+from ostiary.server.dpop import proof_request, with_nonce
 from ostiary.server.errors import NO_STORE
 from ostiary.server.forms import client_credentials, read_form
+from ostiary.server.hot_paths import Answer
+from ostiary.server.middleware import Receive, Scope
 from ostiary.wiring import Services
 
 PATH = "/oauth/token"
@@ -25,19 +30,29 @@ PATH = "/oauth/token"
 async def token(request: Request) -> Response:
     """Exchange a grant for tokens: ``client_credentials``, ``authorization_code`` (PKCE) or
     ``refresh_token``; the client authenticates with ``client_secret_basic``,
-    ``client_secret_post``, ``private_key_jwt`` or, if public, its ``client_id`` alone."""
+    ``client_secret_post``, ``private_key_jwt`` or, if public, its ``client_id`` alone. A
+    ``DPoP`` proof binds the access token to its key (RFC 9449 §5: ``token_type: DPoP``)."""
     services: Services = request.app.state.services
     form = await read_form(request)
     credentials = client_credentials(request, form)
     claimed = credentials.basic[0] if credentials.basic is not None else credentials.client_id
     await services.throttle.check_token(claimed, request.client.host if request.client else None)
-    answer = await audited_exchange(services, credentials, form)
+    dpop = proof_request(request, services, PATH)  # RFC 9449 §5: None without a DPoP header
+    answer = await audited_exchange(services, credentials, form, dpop=dpop)
     body = json.dumps(answer.body(), separators=(",", ":"))
-    return Response(body, media_type="application/json", headers=NO_STORE)
+    headers = NO_STORE if dpop is None else with_nonce(services, NO_STORE, dpop)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def token_route() -> Route:
     return Route(PATH, token, methods=["POST"], name="oauth_token")
+
+
+async def token_answer(scope: Scope, receive: Receive) -> Answer:
+    """``POST /oauth/token`` for the hot paths (:mod:`ostiary.server.hot_paths`): the very
+    :func:`token` handler, its response taken as it would be sent."""
+    response = await token(Request(scope, receive))
+    return Answer(response.status_code, response.raw_headers, bytes(response.body))
 
 
 def openapi_operation() -> dict[str, Any]:
@@ -53,7 +68,7 @@ def openapi_operation() -> dict[str, Any]:
         "required": ["access_token", "token_type", "expires_in", "scope"],
         "properties": {
             "access_token": {"type": "string"},
-            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "token_type": {"type": "string", "enum": ["Bearer", "DPoP"]},
             "expires_in": {"type": "integer"},
             "scope": {"type": "string"},
             "refresh_token": {"type": "string"},
@@ -95,6 +110,15 @@ def openapi_operation() -> dict[str, Any]:
         "summary": "Token",
         "description": token.__doc__ or "",
         "operationId": "oauth_token",
+        "parameters": [
+            {
+                "name": "DPoP",
+                "in": "header",
+                "required": False,
+                "description": "A DPoP proof (RFC 9449 §4): the tokens are bound to its key.",
+                "schema": {"type": "string"},
+            }
+        ],
         "requestBody": {
             "required": True,
             "content": {"application/x-www-form-urlencoded": {"schema": form}},

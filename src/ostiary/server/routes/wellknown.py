@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import operator
 from typing import Any, Final
 
 from fastapi import APIRouter, Request, Response
@@ -13,10 +14,13 @@ from fastapi.responses import JSONResponse
 from starlette.routing import Route
 
 from ostiary.jose import ALGORITHMS
+from ostiary.keys.ring import ManagedKey
 from ostiary.server.dependencies import AppServices, get_services
+from ostiary.server.hot_paths import Answer
+from ostiary.server.middleware import Receive, Scope
 from ostiary.settings import Settings
 from ostiary.storage.records import ClientAuthMethod
-from ostiary.wiring import Services, key_services, published_keys
+from ostiary.wiring import Services, published_keys
 
 router = APIRouter(tags=["keys"])
 JWKS_MEDIA_TYPE = "application/jwk-set+json"
@@ -25,30 +29,83 @@ ASSERTION_ALGS: Final = sorted(a for a in ALGORITHMS if not a.startswith("HS"))
 
 
 class PublishedKeys:
-    """The JWKS document as the bytes served, with their ``ETag``, prepared once per change of
-    the key rings: a request compares the rings' (kid, state) pairs, a few tuples, with those
-    the bytes were made from, and rebuilds only when a key was added, promoted, retired or
-    removed (by this process's schedule or another's, once the ring is reloaded)."""
+    """The JWKS document as the bytes served, with their ``ETag``, and the two answers made of
+    them (200 and 304, status, raw headers and body), prepared once per change of the key
+    rings: a request compares the rings' keys with those the answers were made from, and they
+    are made again only when a key was added, promoted, retired or removed (by this process's
+    schedule or another's, once the ring is reloaded). ``max_age`` is
+    ``OSTIARY_JWKS_MAX_AGE``. One per app (``app.state.published_keys``): :func:`jwks` and
+    :meth:`hot_answer` serve the same bytes."""
 
-    __slots__ = ("_made_from", "body", "etag")
+    __slots__ = ("_made_from", "body", "document", "etag", "max_age", "not_modified")
 
-    def __init__(self) -> None:
-        self._made_from: tuple[tuple[str, str], ...] | None = None
+    def __init__(self, max_age: int) -> None:
+        self._made_from: tuple[ManagedKey, ...] | None = None
+        self.max_age = max_age
         self.body = b""
         self.etag = ""
+        self.document = Answer(200, (), b"")
+        self.not_modified = Answer(304, (), b"")
 
     def current(self, services: Services) -> PublishedKeys:
-        made_from = tuple(
-            (managed.kid, managed.state.value)
-            for service in key_services(services)
-            for managed in service.ring
-        )
-        if made_from != self._made_from:
+        # The keys themselves, compared by identity: a ManagedKey is frozen, so a key added,
+        # promoted or retired is a new object (and so is every key of a ring read again, after
+        # which the same bytes are made once more). Never by equality, which would compute
+        # thumbprints. (The access and ID-token rings; one ring twice when one service has
+        # both: no matter.)
+        made_from = (*services.keys.ring, *services.id_keys.ring)
+        previous = self._made_from
+        if (
+            previous is None
+            or len(made_from) != len(previous)
+            or any(map(operator.is_not, made_from, previous))
+        ):
             body = json.dumps(published_keys(services), separators=(",", ":")).encode()
             digest = hashlib.sha256(body).digest()[:18]
-            self.body, self.etag = body, f'"{base64.urlsafe_b64encode(digest).decode()}"'
+            etag = f'"{base64.urlsafe_b64encode(digest).decode()}"'
+            caching = [
+                (b"cache-control", f"public, max-age={self.max_age}".encode()),
+                (b"etag", etag.encode()),
+            ]
+            self.body, self.etag = body, etag
+            # What Starlette's Response(body, media_type=...) and Response(status_code=304)
+            # would send: a 304 has no body, so neither Content-Length nor Content-Type.
+            self.document = Answer(
+                200,
+                (
+                    *caching,
+                    (b"content-length", str(len(body)).encode()),
+                    (b"content-type", JWKS_MEDIA_TYPE.encode()),
+                ),
+                body,
+            )
+            self.not_modified = Answer(304, tuple(caching), b"")
             self._made_from = made_from
         return self
+
+    @property
+    def made_from(self) -> tuple[ManagedKey, ...]:
+        """The keys the answers were made from (none before the first request)."""
+        return self._made_from or ()
+
+    def answer(self, if_none_match: str | None) -> Answer:
+        """The 200, or the 304 for a matching ``If-None-Match`` (RFC 9110 §13.1.2)."""
+        if if_none_match is not None and etag_matches(if_none_match, self.etag):
+            return self.not_modified
+        return self.document
+
+    async def hot_answer(self, scope: Scope, receive: Receive) -> Answer:
+        """``GET /.well-known/jwks.json`` for the hot paths (:mod:`ostiary.server.hot_paths`):
+        what :func:`jwks` answers, from the same bytes and headers."""
+        services = scope["app"].state.services
+        if not isinstance(services, Services):
+            raise RuntimeError("the server's lifespan has not run")  # noqa: TRY004
+        if_none_match = None
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":  # the first, as Starlette's Headers.get reads it
+                if_none_match = value.decode("latin-1")
+                break
+        return self.current(services).answer(if_none_match)
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:
@@ -67,7 +124,9 @@ JWKS_PATH: Final = "/.well-known/jwks.json"
 def jwks_route() -> Route:
     """A plain Starlette route, put first in the app's routes (as the token endpoint is):
     every resource service and cache asks for it, and a match there costs no walk through
-    the included routers nor dependency resolution."""
+    the included routers nor dependency resolution. (``GET`` itself is answered before the
+    routes, by :meth:`PublishedKeys.hot_answer` through :mod:`ostiary.server.hot_paths`;
+    ``HEAD`` comes here.)"""
     return Route(JWKS_PATH, jwks, methods=["GET"], name="jwks")
 
 
@@ -91,19 +150,11 @@ async def jwks(request: Request) -> Response:
     a strong ``ETag``; a matching ``If-None-Match`` gets ``304 Not Modified`` (RFC 9110
     §15.4.5) with the same caching headers and no body."""
     services = await get_services(request)
-    state = request.app.state
-    published = getattr(state, "published_keys", None)
-    if published is None:
-        published = state.published_keys = PublishedKeys()
-    current = published.current(services)
-    headers = {
-        "Cache-Control": f"public, max-age={services.settings.jwks_max_age}",
-        "ETag": current.etag,
-    }
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None and etag_matches(if_none_match, current.etag):
-        return Response(status_code=304, headers=headers)
-    return Response(current.body, media_type=JWKS_MEDIA_TYPE, headers=headers)
+    published: PublishedKeys = request.app.state.published_keys
+    answer = published.current(services).answer(request.headers.get("if-none-match"))
+    response = Response(answer.body, status_code=answer.status)
+    response.raw_headers = list(answer.headers)
+    return response
 
 
 @router.get("/.well-known/openid-configuration")
@@ -172,4 +223,6 @@ def server_metadata(settings: Settings, grant_types: list[str]) -> dict[str, Any
         # OpenID Connect Back-Channel Logout 1.0 §2.1: Logout Tokens always carry sid.
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
+        # RFC 9449 §5.1: the algorithms a DPoP proof may be signed with.
+        "dpop_signing_alg_values_supported": list(settings.dpop_signing_algs),
     }
