@@ -1,5 +1,5 @@
 """``python -m benchmarks [PART ...] [--quick] [--markdown]``: run and print, never assert.
-Parts: verify, http, server, workers, propagation, peers, startup (default: all).
+Parts: verify, http, dpop, server, workers, propagation, peers, startup (default: all).
 
 Exit status 0 whether targets PASS or MISS; 1 only when a bench crashed.
 """
@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from benchmarks._common import Target, load_average, machine_lines
 
-PARTS = ("verify", "http", "server", "workers", "propagation", "peers", "startup")
+PARTS = ("verify", "http", "dpop", "server", "workers", "propagation", "peers", "startup")
 N = TypeVar("N", int, float)
 
 
@@ -31,22 +31,24 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "parts",
         nargs="*",
         metavar="PART",
-        help="verify, http, server, workers, propagation, peers, startup (default: all)",
+        help="verify, http, dpop, server, workers, propagation, peers, startup (default: all)",
     )
     parser.add_argument("--quick", action="store_true", help="short loops, for a smoke run")
     parser.add_argument("--markdown", action="store_true", help="print tables as Markdown")
     parser.add_argument(
-        "--repeats", type=_positive(int), help="verify: timed repeats (default 7; quick 5)"
+        "--repeats", type=_positive(int), help="verify, dpop: timed repeats (default 7; quick 5)"
     )
     parser.add_argument(
-        "--rounds", type=_positive(int), help="http, server, workers: rounds (default 3)"
+        "--rounds", type=_positive(int), help="http, dpop, server, workers: rounds (default 3)"
     )
     parser.add_argument(
         "--duration",
         type=_positive(float),
-        help="http, server: seconds per measurement (default 5, server 4)",
+        help="http, dpop, server: seconds per measurement (default 5, server 4)",
     )
-    parser.add_argument("--connections", type=_positive(int), help="http: keep-alive connections")
+    parser.add_argument(
+        "--connections", type=_positive(int), help="http, dpop: keep-alive connections"
+    )
     parser.add_argument(
         "--logouts", type=_positive(int), help="propagation: logouts per path (default 100)"
     )
@@ -139,6 +141,24 @@ def _run_part(part: str, args: argparse.Namespace) -> tuple[str, str, list[Targe
         wconfig = dataclasses.replace(wconfig, **{k: v for k, v in chosen.items() if v is not None})
         wreport = workers.run(wconfig, log)
         return wreport.header(), wreport.table(markdown=args.markdown), []
+
+    if part == "dpop":
+        from benchmarks import dpop
+
+        dconfig = dpop.QUICK if args.quick else dpop.DPoPConfig()
+        chosen = {
+            "rounds": args.rounds,
+            "duration": args.duration,
+            "connections": args.connections,
+        }
+        http_config = dataclasses.replace(
+            dconfig.http, **{k: v for k, v in chosen.items() if v is not None}
+        )
+        dconfig = dataclasses.replace(dconfig, http=http_config)
+        if args.repeats is not None:
+            dconfig = dataclasses.replace(dconfig, repeats=args.repeats)
+        dreport = dpop.run(dconfig, log)
+        return dreport.header(), dreport.table(markdown=args.markdown), dreport.targets
 
     if part == "startup":
         from benchmarks import startup

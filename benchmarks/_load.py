@@ -7,7 +7,8 @@ time and requests) runs first, then the measurement, bounded by ``--duration`` s
 ``--max-requests`` requests, and for distinct tokens by the tokens given. Every response
 whose status is not 200 is an error. Prints one JSON object on stdout.
 
-Requests are ``GET --path`` (with ``--token``, or a token of ``--tokens-file`` each), the same
+Requests are ``GET --path`` (with ``--token``, or a token of ``--tokens-file`` each, or
+``--token`` as ``Authorization: DPoP`` with a proof of ``--dpop-proofs`` each), the same
 ``POST --path`` with the JSON body of ``--body-file`` each time, or, with ``--refresh-chains``,
 ``POST --path`` ``{"refresh_token": ...}`` where each connection starts from its own token of
 that file and sends next the refresh token the previous response returned (rotation: a
@@ -408,6 +409,11 @@ def build_requests(args: argparse.Namespace) -> Iterator[bytes]:
         body = Path(args.body_file).read_bytes()
         content_type = f"Content-Type: {args.content_type}\r\n".encode()
         return itertools.repeat(post(head + content_type, body))
+    if args.dpop_proofs is not None:
+        proofs = Path(args.dpop_proofs).read_text().split()
+        bound = head + b"Authorization: DPoP " + args.token.encode() + b"\r\nDPoP: "
+        chosen = proofs[args.offset : args.offset + args.count]
+        return iter([bound + p.encode() + b"\r\n\r\n" for p in chosen])
     if args.tokens_file is not None:
         lines = Path(args.tokens_file).read_text().split()
         chosen = lines[args.offset : args.offset + args.count]
@@ -481,6 +487,9 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=10**9)
     parser.add_argument("--token", help="send this bearer token with every request")
     parser.add_argument("--tokens-file", help="one token per line, each sent once")
+    parser.add_argument(
+        "--dpop-proofs", help="with --token: one DPoP proof per line, each sent once with it"
+    )
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--count", type=int, default=10**9)
     parser.add_argument("--server-pid", type=int, help="report this process's CPU use")
@@ -493,6 +502,8 @@ def main() -> None:
         "--cpu-of", help="also report the CPU use of the processes whose command line has this"
     )
     args = parser.parse_args()
+    if args.dpop_proofs is not None and not args.token:
+        parser.error("--dpop-proofs needs --token")
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     try:

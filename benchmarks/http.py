@@ -221,10 +221,16 @@ def _free_port() -> int:
 
 
 def http_status(
-    port: int, token: str | None = None, *, timeout: float = 5.0, path: str = PATH
+    port: int,
+    token: str | None = None,
+    *,
+    timeout: float = 5.0,
+    path: str = PATH,
+    headers: Sequence[tuple[str, str]] = (),
 ) -> int:
     """One blocking GET to 127.0.0.1 (``Connection: close``); the response's status."""
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    auth += "".join(f"{name}: {value}\r\n" for name, value in headers)
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
         conn.sendall(request.encode())
@@ -322,9 +328,12 @@ def run_load(
     *,
     token: str | None = None,
     tokens_file: Path | None = None,
+    proofs_file: Path | None = None,
     offset: int = 0,
     cpu: int | None = None,
 ) -> dict[str, Any]:
+    """One measurement: ``token`` on every request, or a token of ``tokens_file`` each, or
+    ``token`` with the ``DPoP`` scheme and a proof of ``proofs_file`` each."""
     command = [
         sys.executable,
         "-m",
@@ -337,10 +346,13 @@ def run_load(
         f"--server-pid={server.pid}",
         *_cpu_arg(cpu),
     ]
-    if tokens_file is not None:
+    if tokens_file is not None or proofs_file is not None:
         count = config.distinct_warmup + config.distinct_requests
+        if tokens_file is not None:
+            command.append(f"--tokens-file={tokens_file}")
+        else:
+            command += [f"--token={token}", f"--dpop-proofs={proofs_file}"]
         command += [
-            f"--tokens-file={tokens_file}",
             f"--offset={offset}",
             f"--count={count}",
             f"--warmup-max={config.distinct_warmup}",

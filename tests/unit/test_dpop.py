@@ -440,6 +440,30 @@ async def test_check_sync_refuses_a_cache_without_first_use_sync(
     await storage.close()
 
 
+async def test_remember_sync_refuses_a_cache_without_first_use_sync(
+    clock: FrozenClock, key: JWK
+) -> None:
+    storage = await open_storage(MEMORY_URL)
+    checker = DPoPChecker(storage.once, clock=clock)
+    assert not checker.supports_sync
+    checked = checker.verify([proof(key)], method=METHOD, url=URL)
+    with pytest.raises(TypeError):
+        checker.remember_sync(checked)
+    await checker.remember(checked)  # the async path works with it
+    with pytest.raises(InvalidDPoPProof):
+        await checker.remember(checked)
+    await storage.close()
+
+
+def test_a_memory_cache_supports_the_sync_path(checker: DPoPChecker, key: JWK) -> None:
+    assert checker.supports_sync
+    checked = checker.verify([proof(key)], method=METHOD, url=URL)
+    checker.remember_sync(checked)
+    with pytest.raises(InvalidDPoPProof) as info:
+        checker.remember_sync(checked)
+    assert info.value.reason == "replayed"
+
+
 # --- the SQL OnceStore shared by two workers --------------------------------------------------
 
 

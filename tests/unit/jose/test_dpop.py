@@ -692,6 +692,48 @@ def test_no_nonce_is_none(key: JWK) -> None:
     assert verify(build(key)).nonce is None
 
 
+# --- what is looked up again rather than recomputed -------------------------------------------
+
+
+def test_a_proof_key_is_imported_once_whatever_the_order_of_its_members(key: JWK) -> None:
+    jwk = public_jwk(key)
+    first, jkt = _proof_key(dict(jwk), "ES256")
+    again, jkt_again = _proof_key(dict(reversed(list(jwk.items()))), "ES256")
+    assert again is first
+    assert jkt_again == jkt == key.thumbprint()
+
+
+def test_a_jwk_with_members_that_are_not_text_passes_each_time(key: JWK) -> None:
+    jwk = {**public_jwk(key), "key_ops": ["verify"], "ext": True}
+    for _ in range(2):
+        assert verify(build(key, proof_header(key, jwk=jwk))).jkt == key.thumbprint()
+
+
+def test_a_jwk_that_differs_only_by_the_type_of_a_member_is_another_key(key: JWK) -> None:
+    verify(build(key))  # the genuine key, imported and remembered
+    for x in (1, True, None, [public_jwk(key)["x"]]):
+        for _ in range(2):  # a refusal is not remembered: refused again
+            refused(build(key, proof_header(key, jwk={**public_jwk(key), "x": x})), "invalid_key")
+
+
+def test_the_same_jwk_under_another_alg_is_not_taken_from_the_cache(keys: dict[str, JWK]) -> None:
+    rsa_key = keys["RS256"]
+    verify(build(rsa_key))
+    header = proof_header(rsa_key, alg="PS256")
+    proof = sign_parts(header, proof_claims(), keys["PS256"])
+    refused(proof, "bad_signature")
+
+
+def test_urls_are_checked_afresh_after_a_refusal(key: JWK) -> None:
+    bad = build(key, claims=proof_claims(htu="ftp://server.example.com/token"))
+    good = build(key, claims=proof_claims(htu="HTTPS://server.example.com:443/token"))
+    for _ in range(2):
+        refused(bad, "wrong_uri")
+        assert verify(good).htu == "HTTPS://server.example.com:443/token"
+        refused(good, "wrong_uri", url="https://server.example.com/other")
+        refused(good, "wrong_uri", url="/token")
+
+
 # --- rules -------------------------------------------------------------------------------------
 
 
