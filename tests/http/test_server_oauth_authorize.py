@@ -291,21 +291,21 @@ async def test_max_age_zero_always_asks(server: Server) -> None:
         (
             {"prompt": "none login"},
             "invalid_request",
-            "prompt is none, login, consent or select_account; none alone.",
+            "The prompt parameter is none, login, consent or select_account; none alone.",
         ),
         (
             {"prompt": "create"},
             "invalid_request",
-            "prompt is none, login, consent or select_account; none alone.",
+            "The prompt parameter is none, login, consent or select_account; none alone.",
         ),
-        ({"max_age": "-1"}, "invalid_request", "max_age is a number of seconds."),
+        ({"max_age": "-1"}, "invalid_request", "The max_age parameter is a number of seconds."),
         ({"request": "eyJ.e30."}, "request_not_supported", "Request objects are not supported."),
         (
             {"request_uri": "https://x"},
             "request_uri_not_supported",
             "Request objects are not supported.",
         ),
-        ({"state": "s" * 2049}, "invalid_request", "state is too long."),
+        ({"state": "s" * 2049}, "invalid_request", "The state parameter is too long."),
     ],
 )
 async def test_errors_after_the_redirect_is_trusted_go_back_to_the_client(

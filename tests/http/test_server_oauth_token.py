@@ -197,7 +197,7 @@ async def test_a_body_client_id_that_differs_from_basic_is_invalid_request(
     response = await server.client.post("/oauth/token", data=data, auth=basic(svc))
     assert (response.status_code, response.json()) == (
         400,
-        oauth("invalid_request", "client_id in the body differs from the authenticated one."),
+        oauth("invalid_request", "The client_id parameter differs from the authenticated client."),
     )
 
 

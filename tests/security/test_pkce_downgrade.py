@@ -26,8 +26,8 @@ from tests.http._server import Server, oauth
 
 BAD_GRANT = oauth("invalid_grant", "The grant is invalid, expired or revoked.")
 PKCE_REQUIRED = "PKCE is required: send code_challenge (S256)."
-S256_ONLY = "code_challenge_method must be S256 (plain is refused)."
-NOT_S256 = "code_challenge is not a base64url SHA-256 value."
+S256_ONLY = "The code_challenge_method parameter must be S256 (plain is refused)."
+NOT_S256 = "The code_challenge parameter is not a base64url SHA-256 value."
 
 
 @pytest.fixture

@@ -161,7 +161,7 @@ def _method_of(credentials: ClientCredentials) -> ClientAuthMethod:
         if credentials.client_assertion_type != JWT_BEARER_ASSERTION:
             raise InvalidClient(detail="client_assertion_type is not jwt-bearer")
         if credentials.client_assertion is None:
-            raise InvalidRequest("client_assertion is missing.")
+            raise InvalidRequest("The client_assertion parameter is missing.")
         used.append(ClientAuthMethod.PRIVATE_KEY_JWT)
     if len(used) > 1:
         raise InvalidRequest("Use one client authentication method per request.")
@@ -177,7 +177,7 @@ def _claimed_id(credentials: ClientCredentials, method: ClientAuthMethod) -> str
         assert credentials.basic is not None
         claimed = credentials.basic[0]
         if credentials.client_id is not None and credentials.client_id != claimed:
-            raise InvalidRequest("client_id in the body differs from the authenticated one.")
+            raise InvalidRequest("The client_id parameter differs from the authenticated client.")
         return claimed
     if method is ClientAuthMethod.PRIVATE_KEY_JWT:
         issuer = _unverified_issuer(credentials.client_assertion or "")
@@ -185,7 +185,7 @@ def _claimed_id(credentials: ClientCredentials, method: ClientAuthMethod) -> str
             raise InvalidClient(detail="client_id differs from the assertion's issuer")
         return issuer
     if credentials.client_id is None:
-        raise InvalidRequest("client_id is missing.")
+        raise InvalidRequest("The client_id parameter is missing.")
     return credentials.client_id
 
 

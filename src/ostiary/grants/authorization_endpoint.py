@@ -128,19 +128,23 @@ class Authorizations:
         if not challenge:
             raise InvalidRequest("PKCE is required: send code_challenge (S256).")
         if method != "S256":
-            raise InvalidRequest("code_challenge_method must be S256 (plain is refused).")
+            raise InvalidRequest(
+                "The code_challenge_method parameter must be S256 (plain is refused)."
+            )
         if not pkce.is_challenge(challenge):
-            raise InvalidRequest("code_challenge is not a base64url SHA-256 value.")
+            raise InvalidRequest("The code_challenge parameter is not a base64url SHA-256 value.")
         scope = requested_scope(params.get("scope"), client.scopes, default=client.scopes)
         prompt = frozenset(params.get("prompt", "").split())
         if not prompt <= PROMPTS or ("none" in prompt and len(prompt) > 1):
-            raise InvalidRequest("prompt is none, login, consent or select_account; none alone.")
+            raise InvalidRequest(
+                "The prompt parameter is none, login, consent or select_account; none alone."
+            )
         max_age = _max_age(params.get("max_age"))
         state, nonce = params.get("state"), params.get("nonce")
         if state is not None and len(state) > _MAX_STATE:
-            raise InvalidRequest("state is too long.")
+            raise InvalidRequest("The state parameter is too long.")
         if nonce is not None and len(nonce) > _MAX_NONCE:
-            raise InvalidRequest("nonce is too long.")
+            raise InvalidRequest("The nonce parameter is too long.")
         dpop_jkt = checked_thumbprint(params.get("dpop_jkt"))
         userinfo = self._userinfo_audience if "openid" in scope.split(" ") else None
         audiences = requested_audiences(resources, client, userinfo=userinfo)
@@ -220,5 +224,5 @@ def _max_age(value: str | None) -> int | None:
         return None
     # isascii: str.isdigit also says yes to "²" (which int() refuses) and to other scripts' digits.
     if not (value.isascii() and value.isdigit()) or len(value) > 9:
-        raise InvalidRequest("max_age is a number of seconds.")
+        raise InvalidRequest("The max_age parameter is a number of seconds.")
     return int(value)

@@ -619,7 +619,7 @@ async def test_no_credentials_at_all_or_a_secret_without_id(
 ) -> None:
     with pytest.raises(InvalidClient, match="Client authentication failed"):
         await authenticator.authenticate(ClientCredentials())
-    with pytest.raises(InvalidRequest, match="client_id is missing"):
+    with pytest.raises(InvalidRequest, match="The client_id parameter is missing"):
         await authenticator.authenticate(ClientCredentials(client_secret=secret_of(post_client)))
 
 
@@ -868,7 +868,7 @@ async def test_an_assertion_type_other_than_jwt_bearer_or_no_assertion(
     with pytest.raises(InvalidClient):
         await authenticator.authenticate(no_type)
     missing = ClientCredentials(client_assertion_type=JWT_BEARER_ASSERTION)
-    with pytest.raises(InvalidRequest, match="client_assertion is missing"):
+    with pytest.raises(InvalidRequest, match="The client_assertion parameter is missing"):
         await authenticator.authenticate(missing)
 
 

@@ -268,9 +268,9 @@ def test_a_malformed_max_age_is_invalid_request(
 
 def test_state_and_nonce_lengths_are_capped(server: OAuthServer, web: Registered) -> None:
     assert check(server, web, state="s" * 2048, nonce="n" * 512).state == "s" * 2048
-    with pytest.raises(InvalidRequest, match="state is too long"):
+    with pytest.raises(InvalidRequest, match="The state parameter is too long"):
         check(server, web, state="s" * 2049)
-    with pytest.raises(InvalidRequest, match="nonce is too long"):
+    with pytest.raises(InvalidRequest, match="The nonce parameter is too long"):
         check(server, web, nonce="n" * 513)
 
 
