@@ -34,18 +34,19 @@ from ostiary.keys.master_file import MASTER_KEY_FILE, load_or_create_master_key
 from ostiary.keys.service import KeyEvents, KeyService
 from ostiary.own_verifier import OwnTokenVerifier
 from ostiary.resource import RevocationList, TokenVerifier
+from ostiary.revocation.broadcast import RevocationBroadcast
+from ostiary.revocation.client_requests import ClientTokenRevocation
+from ostiary.revocation.relay import RevocationRelay
+from ostiary.revocation.service import Revocations
 from ostiary.settings import Settings
 from ostiary.storage import MEMORY_URL, Storage, open_storage
 from ostiary.storage.rate_limits import rate_limit_storage
-from ostiary.tokens import AccessTokenIssuer, RefreshTokens, Revocations
+from ostiary.tokens import AccessTokenIssuer, RefreshTokens
 from ostiary.tokens.backchannel import BackChannelLogout
-from ostiary.tokens.client_revocation import ClientTokenRevocation
 from ostiary.tokens.id_token import DEFAULT_ID_TOKEN_TTL, IdTokenIssuer
 from ostiary.tokens.introspection import TokenInspector
 from ostiary.tokens.lifecycle import SessionLifecycle
 from ostiary.tokens.logout_token import LogoutTokenIssuer
-from ostiary.tokens.revocation_broadcast import RevocationBroadcast
-from ostiary.tokens.revocation_relay import RevocationRelay
 
 #: How often every process runs the key schedule (and purges expired revocations).
 KEY_TICK_SECONDS: Final = 60.0

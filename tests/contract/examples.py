@@ -9,10 +9,10 @@ from ostiary.storage.records import (
     ClientAuthMethod,
     Consent,
     KeyStatus,
+    LoginSession,
     RefreshToken,
     Revocation,
     RevocationKind,
-    Session,
     StoredKey,
     User,
 )
@@ -49,8 +49,8 @@ def session(
     revoked_at: float | None = None,
     browser_session_id: str | None = None,
     client_id: str = "web",
-) -> Session:
-    return Session(
+) -> LoginSession:
+    return LoginSession(
         id=session_id,
         user_id=user_id,
         client_id=client_id,

@@ -1,6 +1,6 @@
 """RevocationNotices contract: a notice of one instance wakes a listener of another, and a
 channel that cannot be reached says so at once (the relay then polls; see
-tests/unit/tokens/test_revocation_relay.py). Run against Redis, PostgreSQL and SQLite."""
+tests/unit/revocation/test_relay.py). Run against Redis, PostgreSQL and SQLite."""
 
 from __future__ import annotations
 

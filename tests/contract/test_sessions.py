@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import event
 
 from ostiary.errors import InvalidGrant, RefreshTokenReused
+from ostiary.revocation.service import Revocations
 from ostiary.storage import Conflict, Storage, open_storage
-from ostiary.storage.records import Rotation, Session, User
+from ostiary.storage.records import LoginSession, Rotation, User
 from ostiary.storage.sql.engine import PostgresDatabase
 from ostiary.tokens.lifecycle import SessionLifecycle
 from ostiary.tokens.refresh import RefreshTokens
-from ostiary.tokens.revocation import Revocations
 from tests.contract import examples as ex
 from tests.contract.conftest import open_empty, warm_up
 
@@ -144,7 +144,7 @@ async def test_an_unknown_token_does_not_rotate(storage: Storage) -> None:
     ids=["revoked", "expired", "idle"],
 )
 async def test_a_dead_or_idle_family_does_not_rotate(
-    storage: Storage, family: Session, active_since: float
+    storage: Storage, family: LoginSession, active_since: float
 ) -> None:
     await storage.sessions.create(family, ex.token("h-0"))
     found = await rotate(storage, "h-0", "h-1", active_since=active_since)
@@ -425,9 +425,9 @@ async def test_a_check_that_raises_changes_nothing(storage: Storage, token_state
     if token_state == "used":
         assert await rotate(storage, "h-0", "h-1")
     before = await storage.sessions.find_token("h-0")
-    seen: list[Session] = []
+    seen: list[LoginSession] = []
 
-    def check(found: Session) -> None:
+    def check(found: LoginSession) -> None:
         seen.append(found)
         raise Refused
 
@@ -446,7 +446,7 @@ async def test_a_check_sees_the_family_of_the_client_only(storage: Storage) -> N
     alice, family, first = ex.user(), ex.session(client_id="web"), ex.token("h-0")
     await storage.users.create(alice)
     await storage.sessions.create(family, first)
-    seen: list[Session] = []
+    seen: list[LoginSession] = []
 
     found = await storage.sessions.rotate_for_live_user(
         "h-0", "h-1", now=LATER, active_since=ex.NOW, client_id="other", check=seen.append
@@ -529,7 +529,7 @@ async def test_a_refresh_is_one_transaction(sql_url: str) -> None:
         )
         started = await families.start(user_id="u-1", client_id="web", scope="openid")
         begun = count_transactions(storage)
-        checked: list[Session] = []
+        checked: list[LoginSession] = []
 
         refreshed = await lifecycle.rotate(started.token, client_id="web", check=checked.append)
 

@@ -23,7 +23,7 @@ from ostiary.logtext import escape_controls
 from ostiary.server.middleware import CatchAllMiddleware, Message, Receive, Scope, Send
 from ostiary.storage import MemoryStorage
 from ostiary.storage.memory import MemorySessionStore
-from ostiary.storage.records import Session
+from ostiary.storage.records import LoginSession
 from tests.http._server import Server, bearer, running, settings_for
 
 #: What the attacker wants a log reader to see as a line of its own.
@@ -114,7 +114,7 @@ async def test_a_rendered_error_does_not_forge_a_line(
 class FailingSessions(MemorySessionStore):
     """Looking up the forged session id fails in a way nobody planned for."""
 
-    async def get(self, session_id: str) -> Session | None:
+    async def get(self, session_id: str) -> LoginSession | None:
         if FORGED in session_id:
             raise RuntimeError("the unexpected")
         return await super().get(session_id)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ostiary.storage.memory import MemoryStorage
-from ostiary.storage.records import RefreshToken, Session
+from ostiary.storage.records import LoginSession, RefreshToken
 from tests.http._oauth import (
     Pkce,
     authorize_query,
@@ -43,7 +43,7 @@ class RacingStorage(MemoryStorage):
         create_family = self.sessions.create
         create_browser = self.browser_sessions.create
 
-        async def family(session: Session, first_token: RefreshToken) -> None:
+        async def family(session: LoginSession, first_token: RefreshToken) -> None:
             await self._race()
             await create_family(session, first_token)
 

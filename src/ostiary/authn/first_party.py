@@ -29,9 +29,10 @@ from ostiary.errors import (
     NotFound,
     RefreshTokenReused,
 )
+from ostiary.revocation.service import Revocations
 from ostiary.settings import Settings
-from ostiary.storage.records import BrowserSession, Revocation, Session, User
-from ostiary.tokens import AccessTokenIssuer, IssuedToken, Revocations
+from ostiary.storage.records import BrowserSession, LoginSession, Revocation, User
+from ostiary.tokens import AccessTokenIssuer, IssuedToken
 from ostiary.tokens.dpop_binding import (
     ProofRequest,
     TokenType,
@@ -68,7 +69,7 @@ class UserSessions:
     """What ``GET /auth/sessions`` lists: the user's refresh families (one per login or
     client grant) and signed-in browsers (single sign-on)."""
 
-    families: Sequence[Session]
+    families: Sequence[LoginSession]
     browsers: Sequence[BrowserSession]
 
 
@@ -163,7 +164,7 @@ class FirstParty:
         the token stays usable); with a proof the access token is bound to its key."""
         jkt = await proof_key(self._dpop, dpop)
 
-        def check(family: Session) -> None:
+        def check(family: LoginSession) -> None:
             require_key(family.dpop_jkt, jkt, what="session")
 
         try:
@@ -199,7 +200,7 @@ class FirstParty:
         return self._pair(user, session, refreshed.issued.token, scope, jkt)
 
     def _pair(
-        self, user: User, session: Session, refresh_token: str, scope: str, jkt: str | None
+        self, user: User, session: LoginSession, refresh_token: str, scope: str, jkt: str | None
     ) -> TokenPair:
         extra = (
             {"preferred_username": user.username} if self._settings.include_username_claim else None

@@ -11,7 +11,7 @@ from ostiary.authz.scopes import format_scope, parse_scope
 from ostiary.authz.trust import third_party_roles
 from ostiary.errors import InvalidScope
 from ostiary.grants.base import IssuedTokens, OAuthParams, requested_audiences, within_grant
-from ostiary.storage.records import Client, Session
+from ostiary.storage.records import Client, LoginSession
 from ostiary.tokens.access import AccessTokenIssuer
 from ostiary.tokens.dpop_binding import require_key
 from ostiary.tokens.lifecycle import SessionLifecycle
@@ -31,7 +31,7 @@ class RefreshTokenGrant:
         narrowed = _narrowed(request.get("scope"))
         asks = narrowed is not None or bool(request.resources)
 
-        def check(family: Session) -> None:
+        def check(family: LoginSession) -> None:
             """Before rotating: a refused request must leave the token usable, or the
             client's retry with it would look like reuse and end its whole family. A family
             bound to a DPoP key (a public client's) wants a proof by it (RFC 9449 §5)."""

@@ -29,7 +29,7 @@ from ostiary.resource.lifespan import follow_revocations
 from ostiary.resource.middleware import BearerAuthMiddleware
 from ostiary.resource.stream import RevocationStream, StreamState
 from ostiary.resource.verifier import TokenVerifier
-from ostiary.revocation_list import RevocationList
+from ostiary.revocation.known import RevocationList
 
 __all__ = [
     "AccessClaims",

@@ -40,7 +40,7 @@ from ostiary.jose import (
 )
 from ostiary.resource.cache import DEFAULT_CACHE_SIZE, VerifiedTokenCache
 from ostiary.resource.jwks_client import JWKSClient, JWKSPolicy
-from ostiary.revocation_list import RevocationList
+from ostiary.revocation.known import RevocationList
 
 KeysArgument = Mapping[str, Any] | Iterable[JWK | Mapping[str, Any]] | JWKSet
 #: The verified-token cache holds a DPoP-bound token's claims under another key than a bearer

@@ -7,7 +7,7 @@ While running: a background task runs the key schedule, checks for keys other pr
 changed, purges what has expired (revocations, authorization codes, once-keys, browser
 sessions, the database's rate-limit counters) and pulls revocations other processes wrote;
 another listens for their notices, revocations and key changes
-(:mod:`ostiary.tokens.revocation_relay`). At shutdown the
+(:mod:`ostiary.revocation.relay`). At shutdown the
 tasks are cancelled, the hashing thread stopped and storage closed.
 """
 

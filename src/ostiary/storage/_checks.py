@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ostiary.storage.records import RefreshToken, Session
+from ostiary.storage.records import LoginSession, RefreshToken
 
 
 def check_page(*, offset: int = 0, limit: int) -> None:
@@ -28,6 +28,6 @@ def check_family(token: RefreshToken, session_id: str) -> None:
         raise ValueError("the refresh token belongs to another session")
 
 
-def is_live(session: Session, now: float) -> bool:
+def is_live(session: LoginSession, now: float) -> bool:
     """Unrevoked and unexpired: the family may still rotate its tokens."""
     return session.revoked_at is None and session.expires_at > now

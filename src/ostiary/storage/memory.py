@@ -35,10 +35,10 @@ from ostiary.storage.records import (
     Client,
     Consent,
     KeyStatus,
+    LoginSession,
     RefreshToken,
     Revocation,
     Rotation,
-    Session,
     StoredKey,
     User,
 )
@@ -83,24 +83,26 @@ class MemoryUserStore:
 
 
 class MemorySessionStore:
-    """``users``: where :meth:`rotate_for_live_user` finds a family's user (none by default)."""
+    """Login sessions (a refresh-token family each) and their tokens, in dicts.
+
+    ``users``: where :meth:`rotate_for_live_user` finds a family's user (none by default)."""
 
     def __init__(self, users: MemoryUserStore | None = None) -> None:
-        self._sessions: dict[str, Session] = {}
+        self._sessions: dict[str, LoginSession] = {}
         self._tokens: dict[str, RefreshToken] = {}
         self._users = users if users is not None else MemoryUserStore()
 
-    async def create(self, session: Session, first_token: RefreshToken) -> None:
+    async def create(self, session: LoginSession, first_token: RefreshToken) -> None:
         check_family(first_token, session.id)
         if session.id in self._sessions or first_token.token_hash in self._tokens:
             raise Conflict("the session id or the token hash exists")
         self._sessions[session.id] = session
         self._tokens[first_token.token_hash] = first_token
 
-    async def get(self, session_id: str) -> Session | None:
+    async def get(self, session_id: str) -> LoginSession | None:
         return self._sessions.get(session_id)
 
-    async def find_token(self, token_hash: str) -> tuple[RefreshToken, Session] | None:
+    async def find_token(self, token_hash: str) -> tuple[RefreshToken, LoginSession] | None:
         token = self._tokens.get(token_hash)
         if token is None:
             return None
@@ -125,7 +127,7 @@ class MemorySessionStore:
         now: float,
         active_since: float,
         client_id: str | None = None,
-        check: Callable[[Session], None] | None = None,
+        check: Callable[[LoginSession], None] | None = None,
     ) -> tuple[Rotation, User | None] | None:
         old = self._tokens.get(old_hash)
         if old is None:
@@ -174,7 +176,7 @@ class MemorySessionStore:
         user_id: str | None = None,
         browser_session_id: str | None = None,
         client_id: str | None = None,
-    ) -> list[Session]:
+    ) -> list[LoginSession]:
         check_revoke_target(session_id, user_id, browser_session_id, client_id)
         if session_id is not None:
             found = self._sessions.get(session_id)
@@ -192,13 +194,13 @@ class MemorySessionStore:
             self._sessions[session.id] = session
         return _newest_first(revoked)
 
-    async def list_for_user(self, user_id: str, *, now: float) -> Sequence[Session]:
+    async def list_for_user(self, user_id: str, *, now: float) -> Sequence[LoginSession]:
         return _newest_first(
             s for s in self._sessions.values() if s.user_id == user_id and is_live(s, now)
         )
 
 
-def _newest_first(sessions: Iterable[Session]) -> list[Session]:
+def _newest_first(sessions: Iterable[LoginSession]) -> list[LoginSession]:
     return sorted(sessions, key=lambda s: (s.created_at, s.id), reverse=True)
 
 

@@ -19,10 +19,10 @@ from ostiary.storage.records import (
     Client,
     Consent,
     KeyStatus,
+    LoginSession,
     RefreshToken,
     Revocation,
     Rotation,
-    Session,
     StoredKey,
     User,
 )
@@ -53,16 +53,16 @@ class UserStore(Protocol):
 
 
 class SessionStore(Protocol):
-    """Refresh-token families and their tokens."""
+    """Login sessions (a refresh-token family each: :class:`LoginSession`) and their tokens."""
 
-    async def create(self, session: Session, first_token: RefreshToken) -> None:
+    async def create(self, session: LoginSession, first_token: RefreshToken) -> None:
         """Start a family with its first refresh token, atomically. :class:`Conflict` if the
         session id or the token hash exists; :class:`ValueError` if the token is of another
         family."""
 
-    async def get(self, session_id: str) -> Session | None: ...
+    async def get(self, session_id: str) -> LoginSession | None: ...
 
-    async def find_token(self, token_hash: str) -> tuple[RefreshToken, Session] | None:
+    async def find_token(self, token_hash: str) -> tuple[RefreshToken, LoginSession] | None:
         """The refresh token with this hash and its family."""
 
     async def rotate(
@@ -93,7 +93,7 @@ class SessionStore(Protocol):
         now: float,
         active_since: float,
         client_id: str | None = None,
-        check: Callable[[Session], None] | None = None,
+        check: Callable[[LoginSession], None] | None = None,
     ) -> tuple[Rotation, User | None] | None:
         """:meth:`rotate`, reading the family's user in the same transaction (a refresh is one
         round of the database): the token rotates only if :meth:`rotate` would rotate it and,
@@ -112,13 +112,13 @@ class SessionStore(Protocol):
         user_id: str | None = None,
         browser_session_id: str | None = None,
         client_id: str | None = None,
-    ) -> list[Session]:
+    ) -> list[LoginSession]:
         """Revoke one family, every live family of a user, every live family issued under
         a browser session, or every live family of a client; return those revoked now,
         newest first. Exactly one of the four (:class:`ValueError` otherwise); a family
         already revoked or expired is left as it is and not returned."""
 
-    async def list_for_user(self, user_id: str, *, now: float) -> Sequence[Session]:
+    async def list_for_user(self, user_id: str, *, now: float) -> Sequence[LoginSession]:
         """Live (unrevoked, unexpired) families of a user, newest first."""
 
 
@@ -311,6 +311,7 @@ class Storage(Protocol):
     """Every store of one backend, plus its lifecycle."""
 
     users: UserStore
+    #: Login sessions (a refresh-token family each), not the browsers' SSO sessions.
     sessions: SessionStore
     revocations: RevocationStore
     keys: KeyStore

@@ -31,8 +31,11 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
-class Session:
-    """A refresh-token family (one login). Its id is the access token's ``sid``."""
+class LoginSession:
+    """A login session (a refresh-token family): one login. Its id is the access token's ``sid``.
+
+    Not the :class:`BrowserSession`, the signed-in browser's SSO session at the authorization
+    server, under which a login session may be issued (``browser_session_id``)."""
 
     id: str
     user_id: str
@@ -73,7 +76,7 @@ class Rotation(NamedTuple):
     #: The presented token as it was found (before being marked used).
     token: RefreshToken
     #: Its family as it was found (before being touched).
-    session: Session
+    session: LoginSession
     rotated: bool
 
 

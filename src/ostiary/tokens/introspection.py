@@ -1,5 +1,5 @@
 """Token introspection (RFC 7662) for OAuth clients; revocation (RFC 7009) is
-:mod:`ostiary.tokens.client_revocation`.
+:mod:`ostiary.revocation.client_requests`.
 
 Access tokens are recognized by their JWS form and verified as any resource server would;
 anything else is looked up as a refresh token. A client may introspect its own tokens and
@@ -16,10 +16,10 @@ from ostiary.access_claims import AccessClaims
 from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.errors import InvalidToken
 from ostiary.jose import AudienceMatch, ClaimRules, JWTVerifier, KeyLookup
+from ostiary.revocation.service import Revocations
 from ostiary.storage.records import Client
 from ostiary.tokens.dpop_binding import token_type
 from ostiary.tokens.lifecycle import SessionLifecycle
-from ostiary.tokens.revocation import Revocations
 
 INACTIVE: dict[str, Any] = {"active": False}
 #: The longest token looked at: anything longer is no token of this server.

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.errors import InvalidGrant, RefreshTokenReused
+from ostiary.revocation.service import Revocations
 from ostiary.storage.protocols import BrowserSessionStore, UserStore
-from ostiary.storage.records import BrowserSession, Session, User
+from ostiary.storage.records import BrowserSession, LoginSession, User
 from ostiary.tokens.refresh import IssuedRefresh, RefreshTokens
-from ostiary.tokens.revocation import Revocations
 from ostiary.tokens.session_events import SessionListener, events_for, notify
 
 
@@ -37,7 +37,7 @@ from ostiary.tokens.session_events import SessionListener, events_for, notify
 class Ended:
     """What one operation ended."""
 
-    families: Sequence[Session] = ()
+    families: Sequence[LoginSession] = ()
     browsers: Sequence[BrowserSession] = ()
 
     def __len__(self) -> int:
@@ -52,7 +52,7 @@ class Refreshed:
     user: User
 
     @property
-    def session(self) -> Session:
+    def session(self) -> LoginSession:
         return self.issued.session
 
 
@@ -77,7 +77,9 @@ class SessionLifecycle:
 
     # --- ending sessions -------------------------------------------------------------------
 
-    async def end_session(self, session_id: str, *, user_id: str | None = None) -> Session | None:
+    async def end_session(
+        self, session_id: str, *, user_id: str | None = None
+    ) -> LoginSession | None:
         """End one refresh family and refuse its access tokens at once (even if the family
         had ended already: a reuse the store detected ends the family, not its tokens); with
         ``user_id``, only if it is that user's. Returns the family if it ended now."""
@@ -127,7 +129,7 @@ class SessionLifecycle:
         notify(self.listeners, events_for(families, browsers=ended_browsers))
         return Ended(families, browsers)
 
-    async def end_client_sessions(self, client_id: str) -> Sequence[Session]:
+    async def end_client_sessions(self, client_id: str) -> Sequence[LoginSession]:
         """End every family of a client and refuse their access tokens (the client was
         deleted: its refresh tokens are bound to it, RFC 6749 §10.4)."""
         ended = await self.families.store.revoke(now=self._clock.now(), client_id=client_id)
@@ -153,7 +155,9 @@ class SessionLifecycle:
             return None
         return user
 
-    async def keep_new_session(self, session: Session | BrowserSession, signed_in: User) -> User:
+    async def keep_new_session(
+        self, session: LoginSession | BrowserSession, signed_in: User
+    ) -> User:
         """Called right after a sign-in opened ``session`` (a refresh family or a signed-in
         browser) for the user record ``signed_in`` it authenticated: if the password changed
         (or the user was disabled) while the sign-in ran, end the session and raise
@@ -172,7 +176,7 @@ class SessionLifecycle:
         return user
 
     async def rotate(
-        self, token: str, *, client_id: str, check: Callable[[Session], None] | None = None
+        self, token: str, *, client_id: str, check: Callable[[LoginSession], None] | None = None
     ) -> Refreshed:
         """The one refresh (RFC 6749 §6): the token's family must be ``client_id``'s (a
         refresh token is bound to its client), ``check`` passes on the family before anything

@@ -18,7 +18,7 @@ from ostiary.clock import DAY, SYSTEM_CLOCK, Clock
 from ostiary.encoding import b64url, sha256_hex
 from ostiary.errors import ConfigurationError, InvalidGrant, RefreshTokenReused
 from ostiary.storage.protocols import Conflict, SessionStore
-from ostiary.storage.records import RefreshToken, Rotation, Session, User
+from ostiary.storage.records import LoginSession, RefreshToken, Rotation, User
 
 DEFAULT_ABSOLUTE_TTL: Final = 30 * DAY
 DEFAULT_IDLE_TTL: Final = 7 * DAY
@@ -29,7 +29,7 @@ MIN_SECRET_BYTES: Final = 32
 
 
 class IssuedRefresh(NamedTuple):
-    session: Session
+    session: LoginSession
     #: The plaintext refresh token: handed to the client once, never stored nor logged.
     token: str
 
@@ -38,7 +38,7 @@ class LiveRotation(NamedTuple):
     """What :meth:`RefreshTokens.rotate_for_live_user` did."""
 
     #: The token's family, as found.
-    session: Session
+    session: LoginSession
     #: Its user, as found (None if there is none).
     user: User | None
     #: The successor; None if nothing rotated: the user is gone or disabled (nothing
@@ -102,7 +102,7 @@ class RefreshTokens:
         """A new family (a login, or an authorization code exchanged) and its first refresh
         token; ``dpop_jkt`` binds the family to that DPoP key (RFC 9449 §5)."""
         now = self._clock.now()
-        session = Session(
+        session = LoginSession(
             id=new_session_id(),
             user_id=user_id,
             client_id=client_id,
@@ -136,7 +136,7 @@ class RefreshTokens:
         return done.issued
 
     async def rotate_for_live_user(
-        self, token: str, *, client_id: str, check: Callable[[Session], None] | None = None
+        self, token: str, *, client_id: str, check: Callable[[LoginSession], None] | None = None
     ) -> LiveRotation:
         """:meth:`rotate`, the family's user read in the same store transaction (a refresh is
         one round of the database), and the token exchanged only if that user exists and is
@@ -153,7 +153,7 @@ class RefreshTokens:
         client_id: str | None,
         *,
         for_live_user: bool,
-        check: Callable[[Session], None] | None = None,
+        check: Callable[[LoginSession], None] | None = None,
     ) -> LiveRotation:
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
             raise InvalidGrant(detail="refresh token of impossible length")
@@ -189,7 +189,7 @@ class RefreshTokens:
         now: float,
         client_id: str | None,
         for_live_user: bool,
-        check: Callable[[Session], None] | None,
+        check: Callable[[LoginSession], None] | None,
     ) -> tuple[Rotation, User | None] | None:
         """The store's rotation (and the family's user). A :class:`Conflict` means a
         concurrent retry inserted the same derived successor first: asked again, the store
@@ -210,7 +210,7 @@ class RefreshTokens:
         now: float,
         client_id: str | None,
         for_live_user: bool,
-        check: Callable[[Session], None] | None,
+        check: Callable[[LoginSession], None] | None,
     ) -> tuple[Rotation, User | None] | None:
         active_since = now - self.idle_ttl
         if for_live_user:
@@ -227,13 +227,13 @@ class RefreshTokens:
         )
         return None if found is None else (found, None)
 
-    async def find(self, token: str) -> tuple[RefreshToken, Session] | None:
+    async def find(self, token: str) -> tuple[RefreshToken, LoginSession] | None:
         """The stored record of ``token`` and its family, whatever their state."""
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
             return None
         return await self._sessions.find_token(hash_refresh_token(token))
 
-    def is_active(self, record: RefreshToken, session: Session) -> bool:
+    def is_active(self, record: RefreshToken, session: LoginSession) -> bool:
         """Would ``record`` be exchanged now (unused, family live and not idle)?"""
         now = self._clock.now()
         return (
@@ -243,7 +243,7 @@ class RefreshTokens:
             and now - session.last_used_at <= self.idle_ttl
         )
 
-    def expires_in(self, session: Session) -> int:
+    def expires_in(self, session: LoginSession) -> int:
         """Seconds until the family's current refresh token stops working unused: the sooner
         of its idle timeout and its absolute end (``refresh_token_expires_in``)."""
         end = min(session.expires_at, session.last_used_at + self.idle_ttl)
@@ -258,7 +258,7 @@ class RefreshTokens:
 
     async def revoke_session(
         self, session_id: str, *, user_id: str | None = None
-    ) -> Session | None:
+    ) -> LoginSession | None:
         """Revoke one family; with ``user_id``, only if it is that user's. Returns the session
         revoked now, or None (unknown, someone else's, or revoked already)."""
         if user_id is not None:
@@ -268,19 +268,19 @@ class RefreshTokens:
         revoked = await self._sessions.revoke(now=self._clock.now(), session_id=session_id)
         return revoked[0] if revoked else None
 
-    async def revoke_user(self, user_id: str, *, keep: str | None = None) -> list[Session]:
+    async def revoke_user(self, user_id: str, *, keep: str | None = None) -> list[LoginSession]:
         """Revoke every family of a user, except the session ``keep`` (after a password change
         the session that made it stays)."""
         now = self._clock.now()
         if keep is None:
             return await self._sessions.revoke(now=now, user_id=user_id)
-        revoked: list[Session] = []
+        revoked: list[LoginSession] = []
         for session in await self._sessions.list_for_user(user_id, now=now):
             if session.id != keep:
                 revoked += await self._sessions.revoke(now=now, session_id=session.id)
         return revoked
 
-    async def list_sessions(self, user_id: str) -> Sequence[Session]:
+    async def list_sessions(self, user_id: str) -> Sequence[LoginSession]:
         """The user's live sessions (neither revoked, expired nor idle), newest first."""
         now = self._clock.now()
         sessions = await self._sessions.list_for_user(user_id, now=now)
@@ -288,13 +288,13 @@ class RefreshTokens:
 
     # --- the steps of rotate ---------------------------------------------------------------
 
-    def _check_live(self, session: Session, now: float) -> None:
+    def _check_live(self, session: LoginSession, now: float) -> None:
         if session.revoked_at is not None:
             raise InvalidGrant(detail=f"session {session.id} is revoked")
         if now >= session.expires_at:
             raise InvalidGrant(detail=f"session {session.id} reached its absolute lifetime")
 
-    def _check_not_idle(self, session: Session, now: float) -> None:
+    def _check_not_idle(self, session: LoginSession, now: float) -> None:
         if now - session.last_used_at > self.idle_ttl:
             raise InvalidGrant(detail=f"session {session.id} was idle too long")
 
@@ -305,7 +305,7 @@ class RefreshTokens:
         return b64url(digest)
 
     async def _answer_used(
-        self, token: str, used_at: float, session: Session, now: float
+        self, token: str, used_at: float, session: LoginSession, now: float
     ) -> IssuedRefresh | None:
         """A token exchanged before: within the grace window, the same successor again;
         otherwise reuse: the family is revoked and None returned."""
@@ -318,7 +318,7 @@ class RefreshTokens:
         await self._sessions.revoke(now=now, session_id=session.id)
         return None
 
-    async def _reread(self, old_hash: str, now: float) -> tuple[RefreshToken, Session]:
+    async def _reread(self, old_hash: str, now: float) -> tuple[RefreshToken, LoginSession]:
         """The token and its family again, after a concurrent rotation won."""
         found = await self._sessions.find_token(old_hash)
         if found is None:

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from ostiary.storage.records import Session
+from ostiary.storage.records import LoginSession
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ SessionListener = Callable[[SessionEnded], None]
 
 
 def events_for(
-    families: Iterable[Session], *, browsers: Iterable[tuple[str, str]] = ()
+    families: Iterable[LoginSession], *, browsers: Iterable[tuple[str, str]] = ()
 ) -> list[SessionEnded]:
     """One event per (user, browser session): the ``families`` grouped by the browser session
     they were issued under, and each of ``browsers`` (``(browser session id, user id)``) that

@@ -29,15 +29,15 @@ from ostiary.grants.pkce import s256
 from ostiary.jose import JWK
 from ostiary.keys.encryption import MasterKey
 from ostiary.resource import TokenVerifier
+from ostiary.revocation.client_requests import ClientTokenRevocation
+from ostiary.revocation.service import Revocations
 from ostiary.settings import Settings
 from ostiary.storage import MEMORY_URL
 from ostiary.storage.memory import MemoryStorage
 from ostiary.storage.records import BrowserSession, ClientAuthMethod, KeyStatus, StoredKey, User
 from ostiary.tokens.access import AccessTokenIssuer
-from ostiary.tokens.client_revocation import ClientTokenRevocation
 from ostiary.tokens.introspection import TokenInspector
 from ostiary.tokens.refresh import RefreshTokens
-from ostiary.tokens.revocation import Revocations
 from ostiary.wiring import (
     OAuthServices,
     accounts,

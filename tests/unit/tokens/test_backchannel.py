@@ -12,6 +12,7 @@ import pytest
 
 from ostiary.clock import FrozenClock
 from ostiary.jose import JWK, JWKSet, JWTVerifier
+from ostiary.revocation.service import Revocations
 from ostiary.storage.memory import MemoryStorage
 from ostiary.storage.records import BrowserSession, Client, ClientAuthMethod
 from ostiary.tokens.backchannel import BackChannelLogout, DeliveryPolicy
@@ -19,7 +20,6 @@ from ostiary.tokens.lifecycle import SessionLifecycle
 from ostiary.tokens.logout_token import BACKCHANNEL_LOGOUT_EVENT, LogoutTokenIssuer
 from ostiary.tokens.logout_token import logout_token_rules as rules
 from ostiary.tokens.refresh import RefreshTokens
-from ostiary.tokens.revocation import Revocations
 from tests._relying_party import Received, RelyingParty, running_relying_party
 from tests._uvicorn import base_url, loopback_socket
 from tests.unit._users import ALICE

@@ -11,11 +11,11 @@ import pytest
 from ostiary.access_claims import AccessClaims
 from ostiary.clock import FrozenClock
 from ostiary.errors import InvalidGrant, InvalidScope, RefreshTokenReused
+from ostiary.revocation.service import Revocations
 from ostiary.storage.memory import MemoryStorage
-from ostiary.storage.records import BrowserSession, Session, User
+from ostiary.storage.records import BrowserSession, LoginSession, User
 from ostiary.tokens.lifecycle import SessionLifecycle
 from ostiary.tokens.refresh import RefreshTokens
-from ostiary.tokens.revocation import Revocations
 from tests.unit._users import ALICE
 from tests.unit.tokens.conftest import T0
 
@@ -227,7 +227,7 @@ async def test_rotate_refused_by_its_check_leaves_the_token_usable(
     nothing changed, and a used token is not taken for reuse."""
     started = await lifecycle.families.start(user_id=ALICE.id, client_id="web", scope="openid")
 
-    def refuse(family: Session) -> None:
+    def refuse(family: LoginSession) -> None:
         assert family.id == started.session.id
         raise InvalidScope(detail="refused by the test")
 

@@ -9,11 +9,11 @@ import pytest
 
 from ostiary.clock import FrozenClock
 from ostiary.errors import RefreshTokenReused
+from ostiary.revocation.service import Revocations
 from ostiary.storage.memory import MemoryStorage
 from ostiary.storage.records import BrowserSession
 from ostiary.tokens.lifecycle import SessionLifecycle
 from ostiary.tokens.refresh import RefreshTokens
-from ostiary.tokens.revocation import Revocations
 from ostiary.tokens.session_events import EndedFamily, SessionEnded
 from tests.unit._users import ALICE
 from tests.unit.tokens.conftest import T0

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from ostiary.revocation.service import MAX_FEED_PAGE
 from ostiary.server.dependencies import AppServices, FeedClaims
 from ostiary.server.routes._render import no_store
 from ostiary.server.schemas import RevocationEntry, RevocationFeedPage
-from ostiary.tokens.revocation import MAX_FEED_PAGE
 
 router = APIRouter(prefix="/auth", tags=["sessions"])
 

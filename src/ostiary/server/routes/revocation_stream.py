@@ -24,10 +24,10 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from ostiary.errors import InvalidRequest, TemporarilyUnavailable
+from ostiary.revocation.broadcast import StreamsFull, Subscription, SubscriptionEnded
+from ostiary.revocation.service import MAX_FEED_PAGE, Revocations
 from ostiary.server.dependencies import AppServices, FeedClaims
 from ostiary.storage.records import Revocation
-from ostiary.tokens.revocation import MAX_FEED_PAGE, Revocations
-from ostiary.tokens.revocation_broadcast import StreamsFull, Subscription, SubscriptionEnded
 from ostiary.wiring import Services
 
 router = APIRouter(prefix="/auth", tags=["sessions"])

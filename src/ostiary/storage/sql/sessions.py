@@ -1,4 +1,4 @@
-"""SessionStore on SQL: refresh-token families and their tokens.
+"""SessionStore on SQL: login sessions (a refresh-token family each) and their tokens.
 
 SQLAlchemy Core on the transaction's connection: rows come back as tuples and become records
 here."""
@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import BindParameter
 
 from ostiary.storage._checks import check_family, check_revoke_target, is_live
-from ostiary.storage.records import RefreshToken, Rotation, Session, User
+from ostiary.storage.records import LoginSession, RefreshToken, Rotation, User
 from ostiary.storage.sql.engine import Database
 from ostiary.storage.sql.models import RefreshTokenRow, Seconds, SessionRow
 from ostiary.storage.sql.users import USER_COLUMNS, USERS, user_record
@@ -174,7 +174,7 @@ _REVOKE_BROWSER_SESSION = _revoke_by(_S.browser_session_id)
 _REVOKE_CLIENT = _revoke_by(_S.client_id)
 
 
-def _session_values(session: Session) -> dict[str, object]:
+def _session_values(session: LoginSession) -> dict[str, object]:
     return {
         "id": session.id,
         "user_id": session.user_id,
@@ -201,7 +201,7 @@ def _token_values(token: RefreshToken) -> dict[str, object]:
     }
 
 
-def _session(row: Any) -> Session:
+def _session(row: Any) -> LoginSession:
     (
         session_id,
         user_id,
@@ -217,7 +217,7 @@ def _session(row: Any) -> Session:
         audiences,
         dpop_jkt,
     ) = row
-    return Session(
+    return LoginSession(
         id=session_id,
         user_id=user_id,
         client_id=client_id,
@@ -237,7 +237,7 @@ def _session(row: Any) -> Session:
 def _rotate(
     conn: Connection,
     token: RefreshToken,
-    session: Session,
+    session: LoginSession,
     user_live: bool,
     successor_hash: str,
     now: float,
@@ -262,7 +262,7 @@ def _rotate(
     return Rotation(token, session, rotated=True)
 
 
-def _found(row: Any) -> tuple[RefreshToken, Session, User | None]:
+def _found(row: Any) -> tuple[RefreshToken, LoginSession, User | None]:
     """The token, its family and its user (None if none) of a row of :data:`_FIND_FOR_USER`."""
     user = None if row[_N_FAMILY] is None else user_record(row[_N_FAMILY:_N_FOUND])
     return _token(row[:_N_TOKEN]), _session(row[_N_TOKEN:_N_FAMILY]), user
@@ -279,7 +279,7 @@ class SQLSessionStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create(self, session: Session, first_token: RefreshToken) -> None:
+    async def create(self, session: LoginSession, first_token: RefreshToken) -> None:
         check_family(first_token, session.id)
         session_values, token_values = _session_values(session), _token_values(first_token)
 
@@ -290,15 +290,15 @@ class SQLSessionStore:
         # Lost to a power failure, the new session only means a new login.
         await self._db.write(create, relaxed=True)
 
-    async def get(self, session_id: str) -> Session | None:
-        def get(conn: Connection) -> Session | None:
+    async def get(self, session_id: str) -> LoginSession | None:
+        def get(conn: Connection) -> LoginSession | None:
             row = conn.execute(_GET, {"session_id": session_id}).first()
             return None if row is None else _session(row)
 
         return await self._db.read(get)
 
-    async def find_token(self, token_hash: str) -> tuple[RefreshToken, Session] | None:
-        def find(conn: Connection) -> tuple[RefreshToken, Session] | None:
+    async def find_token(self, token_hash: str) -> tuple[RefreshToken, LoginSession] | None:
+        def find(conn: Connection) -> tuple[RefreshToken, LoginSession] | None:
             row = conn.execute(_FIND_TOKEN, {"token_hash": token_hash}).first()
             if row is None:
                 return None
@@ -334,7 +334,7 @@ class SQLSessionStore:
         now: float,
         active_since: float,
         client_id: str | None = None,
-        check: Callable[[Session], None] | None = None,
+        check: Callable[[LoginSession], None] | None = None,
     ) -> tuple[Rotation, User | None] | None:
         def rotate(conn: Connection) -> tuple[Rotation, User | None] | None:
             row = conn.execute(_FIND_FOR_USER, {"token_hash": old_hash}).first()
@@ -378,7 +378,7 @@ class SQLSessionStore:
         user_id: str | None = None,
         browser_session_id: str | None = None,
         client_id: str | None = None,
-    ) -> list[Session]:
+    ) -> list[LoginSession]:
         check_revoke_target(session_id, user_id, browser_session_id, client_id)
         if session_id is not None:
             stmt, params = _REVOKE_SESSION, {"target": session_id, "now": now}
@@ -389,20 +389,20 @@ class SQLSessionStore:
         else:
             stmt, params = _REVOKE_BROWSER_SESSION, {"target": browser_session_id, "now": now}
 
-        def revoke(conn: Connection) -> list[Session]:
+        def revoke(conn: Connection) -> list[LoginSession]:
             return [_session(row) for row in conn.execute(stmt, params)]
 
         revoked = await self._db.write(revoke)
         return sorted(revoked, key=lambda r: (r.created_at, r.id), reverse=True)
 
-    async def list_for_user(self, user_id: str, *, now: float) -> Sequence[Session]:
+    async def list_for_user(self, user_id: str, *, now: float) -> Sequence[LoginSession]:
         stmt = (
             select(*_SESSION_COLUMNS)
             .where(_S.user_id == user_id, _live(now))
             .order_by(_S.created_at.desc(), _S.id.desc())
         )
 
-        def list_(conn: Connection) -> list[Session]:
+        def list_(conn: Connection) -> list[LoginSession]:
             return [_session(row) for row in conn.execute(stmt)]
 
         return await self._db.read(list_)

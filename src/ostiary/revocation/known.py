@@ -1,6 +1,6 @@
 """Revocations a resource server knows of: by token (``jti``), by session (``sid``), and by
 user with a "not before" time. Each entry expires when the tokens it covers would have. Shared
-by the server's revocations (``ostiary.tokens.revocation``) and the resource toolkit
+by the server's revocations (``ostiary.revocation.service``) and the resource toolkit
 (``ostiary.resource``, which exports it), below both."""
 
 from __future__ import annotations

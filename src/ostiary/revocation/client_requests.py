@@ -3,10 +3,10 @@ anything else learns nothing (the endpoint answers 200 regardless, RFC 7009 §2.
 
 from __future__ import annotations
 
+from ostiary.revocation.service import Revocations
 from ostiary.storage.records import Client
 from ostiary.tokens.introspection import MAX_TOKEN, TokenInspector, looks_like_jwt
 from ostiary.tokens.lifecycle import SessionLifecycle
-from ostiary.tokens.revocation import Revocations
 
 
 class ClientTokenRevocation:

@@ -14,10 +14,10 @@ from typing import Final
 from ostiary.access_claims import AccessClaims
 from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.jose import DEFAULT_LEEWAY
-from ostiary.revocation_list import RevocationList
+from ostiary.revocation.broadcast import RevocationBroadcast
+from ostiary.revocation.known import RevocationList
 from ostiary.storage.protocols import RevocationStore
 from ostiary.storage.records import Revocation, RevocationKind
-from ostiary.tokens.revocation_broadcast import RevocationBroadcast
 
 MAX_FEED_PAGE: Final = 1000
 
@@ -45,7 +45,7 @@ class Revocations:
         verifiers share so that a revocation here reaches them at once. ``broadcast`` pushes
         every entry applied here, written here or pulled by :meth:`sync`, to the revocation
         streams of this process. ``announce`` is told the ``seq`` of every entry written here,
-        so that other processes hear of it at once (:mod:`ostiary.tokens.revocation_relay`);
+        so that other processes hear of it at once (:mod:`ostiary.revocation.relay`);
         it must not block."""
         if max_access_ttl <= 0 or leeway < 0:
             raise ValueError("max_access_ttl must be positive and leeway not negative")

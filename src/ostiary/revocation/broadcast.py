@@ -1,6 +1,6 @@
 """Pushing revocations to the streams of this process (``GET /auth/revocations/stream``).
 
-:class:`~ostiary.tokens.revocation.Revocations` publishes every entry it learns of, written here
+:class:`~ostiary.revocation.service.Revocations` publishes every entry it learns of, written here
 or pulled from the store; each open stream holds a :class:`Subscription`. Everything is
 bounded: the number of subscriptions, each one's backlog (a consumer that falls behind is
 dropped, and catches up from the store with its cursor when it comes back), and the memory of

@@ -10,8 +10,8 @@ from typing import Final
 
 import pytest
 
+from ostiary.revocation.relay import RevocationRelay
 from ostiary.storage.protocols import KEYS_CHANGED
-from ostiary.tokens.revocation_relay import RevocationRelay
 
 TIMEOUT: Final = 10.0
 #: Put in a FakeNotices' queue: the connection is lost.

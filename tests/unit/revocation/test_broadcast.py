@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from ostiary.storage.records import Revocation, RevocationKind
-from ostiary.tokens.revocation_broadcast import (
+from ostiary.revocation.broadcast import (
     RevocationBroadcast,
     StreamsFull,
     SubscriptionEnded,
 )
+from ostiary.storage.records import Revocation, RevocationKind
 
 
 def _entry(seq: int) -> Revocation:

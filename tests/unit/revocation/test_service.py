@@ -8,10 +8,10 @@ import pytest
 
 from ostiary.access_claims import AccessClaims
 from ostiary.clock import FrozenClock
+from ostiary.revocation.service import Revocations
 from ostiary.storage.memory import MemoryRevocationStore
 from ostiary.storage.records import RevocationKind
-from ostiary.tokens import Revocations
-from tests.unit.tokens.conftest import T0
+from tests.unit.revocation.conftest import T0
 
 TTL = 900.0
 LEEWAY = 30.0
