@@ -700,8 +700,12 @@ class DPoPReport:
         rows = [
             row("token: verified-token cache hit", s.us(TOKEN), "SHA-256 of it, LRU, revoked?"),
             row("proof: parse + header checks", s.us(PARSE), "parse_compact, typ, alg"),
-            row("proof key: import (cached)", s.us(KEY), "looked up by the jwk's members"),
-            row("proof: ES256 signature", s.us(SIGNATURE), "JWK.verify_signature (joserfc)"),
+            row(
+                "proof key: lookup by jwk members",
+                s.us(KEY),
+                "verify_proof skips it once the header segment is remembered",
+            ),
+            row("proof: ES256 signature", s.us(SIGNATURE), "JWK.verify_signature (cryptography)"),
             row("proof: claims checks", claims, "by difference (verify_proof less the above)"),
             row("  of which claims JSON", s.us(CLAIMS_JSON), "strict_loads", share=False),
             row("  of which htu", s.us(HTU), "both URLs normalized (remembered)", share=False),

@@ -11,11 +11,12 @@ Nothing here knows of HTTP.
 from __future__ import annotations
 
 import hashlib
-import heapq
 import hmac
 import struct
 import threading
 from collections.abc import Collection, Sequence
+from hashlib import sha256
+from heapq import heappop, heappush
 from typing import Final, Protocol, runtime_checkable
 
 from ostiary.clock import SYSTEM_CLOCK, Clock
@@ -89,28 +90,25 @@ class MemoryReplayCache:
         return len(self._expiries)
 
     def first_use_sync(self, key: str, *, expires_at: float, now: float) -> bool:
-        with self._lock:
-            return self._first_use(key, expires_at=expires_at, now=now)
-
-    def _first_use(self, key: str, *, expires_at: float, now: float) -> bool:
         expiries, queue = self._expiries, self._queue
-        previous = expiries.get(key)
-        if previous is not None and previous >= now:
-            return False
-        # Forget every entry expired before now (this key's own, if it had one, among them).
-        while queue and queue[0][0] < now:
-            expired, old_key = heapq.heappop(queue)
-            if expiries.get(old_key) == expired:
-                del expiries[old_key]
-        if len(expiries) >= self._capacity:
-            raise TemporarilyUnavailable(
-                "Too many DPoP proofs right now; try again later.",
-                detail=f"replay cache full ({self._capacity} entries)",
-            )
-        until = max(expires_at, now)
-        expiries[key] = until
-        heapq.heappush(queue, (until, key))
-        return True
+        with self._lock:
+            previous = expiries.get(key)
+            if previous is not None and previous >= now:
+                return False
+            # Forget every entry expired before now (this key's own, if it had one, among them).
+            while queue and queue[0][0] < now:
+                expired, old_key = heappop(queue)
+                if expiries.get(old_key) == expired:
+                    del expiries[old_key]
+            if len(expiries) >= self._capacity:
+                raise TemporarilyUnavailable(
+                    "Too many DPoP proofs right now; try again later.",
+                    detail=f"replay cache full ({self._capacity} entries)",
+                )
+            until = now if now > expires_at else expires_at
+            expiries[key] = until
+            heappush(queue, (until, key))
+            return True
 
     async def first_use(self, key: str, *, expires_at: float, now: float) -> bool:
         return self.first_use_sync(key, expires_at=expires_at, now=now)
@@ -167,6 +165,9 @@ class DPoPChecker:
         # Looked at once: isinstance against a runtime-checkable Protocol walks its members
         # (2-3 µs), which the sync path would otherwise pay twice a request.
         self._sync_replay = replay if isinstance(replay, SyncReplayCache) else None
+        # A MemoryReplayCache answers at once: remember() then calls it without the coroutine
+        # its first_use would cost (a subclass may do more, and is awaited like any other).
+        self._memory_replay = replay if type(replay) is MemoryReplayCache else None
         self.rules = rules
         self.nonces = nonces
         self._clock = clock
@@ -258,9 +259,14 @@ class DPoPChecker:
         :class:`~ostiary.errors.InvalidDPoPProof` ``replayed`` if it was seen before (§11.1)."""
         now = self._clock.now()
         expires_at = proof.iat + self.rules.remembered_for
-        if not await self._replay.first_use(
-            self._replay_key(proof), expires_at=expires_at, now=now
-        ):
+        memory = self._memory_replay
+        if memory is not None:
+            first = memory.first_use_sync(self._replay_key(proof), expires_at=expires_at, now=now)
+        else:
+            first = await self._replay.first_use(
+                self._replay_key(proof), expires_at=expires_at, now=now
+            )
+        if not first:
             raise InvalidDPoPProof(reason="replayed", detail="the proof's jti was seen before")
 
     def remember_sync(self, proof: DPoPProof) -> None:
@@ -274,5 +280,5 @@ class DPoPChecker:
             raise InvalidDPoPProof(reason="replayed", detail="the proof's jti was seen before")
 
     def _replay_key(self, proof: DPoPProof) -> str:
-        digest = hashlib.sha256(f"{proof.jkt}\x00{proof.jti}".encode()).hexdigest()
+        digest = sha256(f"{proof.jkt}\x00{proof.jti}".encode()).hexdigest()
         return f"{self._scope}:{digest}"

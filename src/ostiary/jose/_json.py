@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ostiary.errors import DuplicateMember, MalformedToken
@@ -34,6 +35,10 @@ def _reject_constant(name: str) -> Any:
 # A \uD800-\uDFFF escape; paired ones decode to one character, lone ones do not encode.
 _MAYBE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+# The decoder's scanner, called directly: ``JSONDecoder.decode`` adds two regular-expression
+# matches for surrounding whitespace, which a JOSE header or claims set (compact JSON) never
+# has. Any text the scanner does not consume whole goes through ``decode`` for its verdict.
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 def strict_loads(data: bytes | str) -> Any:
@@ -42,12 +47,17 @@ def strict_loads(data: bytes | str) -> Any:
     and excessive nesting."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        value = _DECODER.decode(text)
+        try:
+            value, end = _SCAN(text, 0)
+        except StopIteration:  # no value at 0 (leading whitespace, empty text): decode decides
+            end = -1
+        if end != len(text):
+            value = _DECODER.decode(text)
     except RecursionError as exc:
         raise MalformedToken(detail="JSON nested too deeply") from exc
     except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise MalformedToken(detail=f"invalid JSON: {exc}") from exc
-    if _MAYBE_SURROGATE.search(text):
+    if "\\" in text and _MAYBE_SURROGATE.search(text):  # an escape needs a backslash
         try:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:

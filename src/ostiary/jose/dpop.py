@@ -191,17 +191,29 @@ def verify_proof(
         parsed = parse_compact(proof, max_size=rules.max_size, embedded_key=True)
     except InvalidToken as exc:
         raise InvalidDPoPProof(reason=exc.reason, detail=exc.detail) from None
-    header = parsed.header
-    if header.get("typ") != DPOP_TYP:
-        raise InvalidDPoPProof(reason="wrong_type", detail="typ is not dpop+jwt")
-    if parsed.alg not in rules.algorithms:
+    signing_input = parsed.signing_input
+    header_b64 = signing_input[: signing_input.index(b".")]
+    known = _proof_headers.get(header_b64)
+    if known is None:
+        header = parsed.header
+        if header.get("typ") != DPOP_TYP:
+            raise InvalidDPoPProof(reason="wrong_type", detail="typ is not dpop+jwt")
+        if parsed.alg not in rules.algorithms:
+            raise InvalidDPoPProof(reason="disallowed_algorithm", detail=f"alg {parsed.alg}")
+        known = _proof_key(header.get("jwk"), parsed.alg)
+        if len(header_b64) <= _PROOF_HEADER_SIZE:
+            if len(_proof_headers) >= _KEY_CACHE_SIZE:
+                _proof_headers.clear()  # a flood of new headers costs a key import, no more
+            _proof_headers[header_b64] = known
+    elif parsed.alg not in rules.algorithms:  # the typ of these bytes was checked before
         raise InvalidDPoPProof(reason="disallowed_algorithm", detail=f"alg {parsed.alg}")
-    key, jkt = _proof_key(header.get("jwk"), parsed.alg)
+    key, jkt = known
     try:
         claims = parsed.verify(key)
     except InvalidToken as exc:
         raise InvalidDPoPProof(reason=exc.reason, detail=exc.detail) from None
-    jti, htm, htu, iat = (claims.get(name) for name in ("jti", "htm", "htu", "iat"))
+    get = claims.get
+    jti, htm, htu, iat = get("jti"), get("htm"), get("htu"), get("iat")
     if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_LENGTH:
         raise InvalidDPoPProof(reason="invalid_claim", detail="jti missing or too long")
     if not isinstance(htm, str) or not isinstance(htu, str):
@@ -227,11 +239,11 @@ def verify_proof(
     if iat < now - rules.max_age - rules.leeway:
         raise InvalidDPoPProof(reason="expired", detail=f"iat {_seconds(int(now) - iat)} ago")
     # Presence, not ``is not None``: ``"nonce": null`` is not a string of NQCHARs.
-    nonce = claims.get("nonce")
+    nonce = get("nonce")
     if "nonce" in claims and not (isinstance(nonce, str) and _NONCE_CHARS.fullmatch(nonce)):
         raise InvalidDPoPProof(reason="invalid_claim", detail="nonce is not a string of NQCHARs")
-    ath = claims.get("ath")
     if access_token is not None:
+        ath = get("ath")
         # An access token is ASCII (RFC 6750 §2.1 b64token): any other cannot match an ath.
         if (
             not isinstance(ath, str)
@@ -239,7 +251,7 @@ def verify_proof(
             or ath != access_token_hash(access_token)
         ):
             raise InvalidDPoPProof(reason="wrong_ath", detail="ath is not the token's hash")
-    return DPoPProof(jkt=jkt, jti=jti, iat=iat, htm=htm, htu=htu, nonce=nonce, alg=parsed.alg)
+    return DPoPProof(jkt, jti, iat, htm, htu, nonce, parsed.alg)
 
 
 def _seconds(delta: int) -> str:
@@ -247,6 +259,14 @@ def _seconds(delta: int) -> str:
     the ``iat`` a proof may carry, such as 10**400) and capped in length."""
     return f"{delta}s" if abs(delta) < 10**12 else "ages"
 
+
+#: The proof key and its thumbprint by the exact bytes of the header segment they came from,
+#: once ``typ`` and the ``jwk`` passed their checks: a client sends the same header (``typ``,
+#: ``alg``, ``jwk``) with every proof, so these bytes stand for all that was checked of them.
+#: ``alg`` is still held against each verifier's :class:`ProofRules`.
+_proof_headers: dict[bytes, tuple[JWK, str]] = {}
+#: Longest header segment remembered there (one with an RSA-3072 ``jwk`` fits).
+_PROOF_HEADER_SIZE: Final = 1024
 
 #: Imported proof keys by their members: a client signs every proof with the same key, and
 #: importing an EC point or RSA modulus costs more than checking the signature.

@@ -15,9 +15,13 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
@@ -43,7 +47,7 @@ _KEY_MEMBERS: Final = frozenset({"kty", "crv", "x", "y", "n", "e", "k"}) | PRIVA
 class JWK:
     """One key, one algorithm, one ``kid``. Immutable once built."""
 
-    __slots__ = ("_algorithm", "_ecdsa", "_key", "_public", "alg", "kid")
+    __slots__ = ("_algorithm", "_ecdsa", "_key", "_public", "_verify", "alg", "kid")
 
     def __init__(self, key: _JoseKey, *, alg: str, kid: str | None = None) -> None:
         spec = _checked_spec(alg)
@@ -63,6 +67,7 @@ class JWK:
         except JoseError as exc:
             raise InvalidKey(f"the key does not fit {alg}: {exc}") from exc
         self._ecdsa = _ecdsa_signer(key, alg)
+        self._verify = _direct_verifier(key, alg)
 
     # --- construction ----------------------------------------------------------------------
 
@@ -168,6 +173,9 @@ class JWK:
     def verify_signature(self, signing_input: bytes, signature: bytes) -> bool:
         """Whether ``signature`` is this key's signature of ``signing_input``."""
         try:
+            verify = self._verify
+            if verify is not None:
+                return verify(signing_input, signature)
             return bool(self._algorithm.verify(signing_input, signature, self._key))
         except (JoseError, ValueError, TypeError):
             return False
@@ -311,6 +319,89 @@ _ECDSA_HASHES: Final[dict[str, type[hashes.HashAlgorithm]]] = {
     "ES384": hashes.SHA384,
     "ES512": hashes.SHA512,
 }
+#: The order n of each curve's base point (SEC 2 §2.4.2, §2.5.1, §2.6.1), by ``cryptography``'s
+#: curve name: a signature's R and S must lie in [1, n-1] (FIPS 186-5 §6.4.2 step 1).
+_CURVE_ORDERS: Final[dict[str, int]] = {
+    "secp256r1": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "secp384r1": int(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF"
+        "581A0DB248B0A77AECEC196ACCC52973",
+        16,
+    ),
+    "secp521r1": int(
+        "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+        "FFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+        16,
+    ),
+}
+#: RFC 8032 §5.1.6 and §5.2.6: an Ed25519 signature is 64 bytes, an Ed448 one 114.
+_EDDSA_SIGNATURE_SIZES: Final = {"Ed25519": 64, "Ed448": 114}
+
+
+def _direct_verifier(key: _JoseKey, alg: str) -> Callable[[bytes, bytes], bool] | None:
+    """For an EC or OKP key, the JWS signature check straight from ``cryptography``, as
+    joserfc does it but without its per-call key and hash lookups: every token a service
+    accepts pays for it. None for the other keys, which joserfc checks.
+
+    ES256/ES384 (RFC 7518 §3.4): the signature is R and S, each exactly the curve's size,
+    big-endian; anything of another length is refused, and so are R or S of 0 or not below
+    the curve order (the "psychic signatures" of CVE-2022-21449) before ``cryptography`` sees
+    them. EdDSA (RFC 8037 §3.1): a signature of RFC 8032's length, checked by ``cryptography``.
+    """
+    hash_type = _ECDSA_HASHES.get(alg)
+    if hash_type is not None and isinstance(key, ECKey):
+        public = key.public_key
+        order = _CURVE_ORDERS.get(public.curve.name)
+        if order is None:
+            return None
+        return _ecdsa_verifier(public, (public.curve.key_size + 7) // 8, order, hash_type())
+    if isinstance(key, OKPKey):
+        okp_public = key.public_key
+        if not isinstance(okp_public, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            return None
+        return _eddsa_verifier(okp_public, _EDDSA_SIGNATURE_SIZES[key.curve_name])
+    return None
+
+
+def _ecdsa_verifier(
+    public: ec.EllipticCurvePublicKey, size: int, order: int, hash_algorithm: hashes.HashAlgorithm
+) -> Callable[[bytes, bytes], bool]:
+    algorithm = ec.ECDSA(hash_algorithm)
+    length = 2 * size
+    from_bytes = int.from_bytes
+    check = public.verify
+
+    def verify(signing_input: bytes, signature: bytes) -> bool:
+        if len(signature) != length:
+            return False
+        r = from_bytes(signature[:size], "big")
+        s = from_bytes(signature[size:], "big")
+        if not (0 < r < order and 0 < s < order):
+            return False
+        try:
+            check(encode_dss_signature(r, s), signing_input, algorithm)
+        except InvalidSignature:
+            return False
+        return True
+
+    return verify
+
+
+def _eddsa_verifier(
+    public: ed25519.Ed25519PublicKey | ed448.Ed448PublicKey, length: int
+) -> Callable[[bytes, bytes], bool]:
+    check = public.verify
+
+    def verify(signing_input: bytes, signature: bytes) -> bool:
+        if len(signature) != length:
+            return False
+        try:
+            check(signature, signing_input)
+        except InvalidSignature:
+            return False
+        return True
+
+    return verify
 
 
 def _checked_spec(alg: str) -> AlgorithmSpec:

@@ -783,3 +783,30 @@ def test_parse_compact_with_embedded_key_still_refuses_crit(key: JWK) -> None:
     proof = build(key, {**proof_header(key), "crit": ["x"], "x": 1})
     with pytest.raises(UnsupportedCritical):
         parse_compact(proof, embedded_key=True)
+
+
+# --- proof headers remembered by their bytes ------------------------------------------------
+
+
+def test_a_remembered_proof_header_is_still_held_to_each_verifiers_algorithms(key: JWK) -> None:
+    proof = build(key)
+    verify(proof)  # the header's key is now remembered by the header's bytes
+    refused(proof, "disallowed_algorithm", rules=ProofRules(algorithms=("EdDSA",)))
+    assert verify(proof).alg == key.alg
+
+
+def test_a_refused_proof_header_is_refused_every_time(key: JWK) -> None:
+    for _ in range(2):
+        refused(build(key, header=proof_header(key, typ="JWT")), "wrong_type")
+        refused(build(key, header=proof_header(key, jwk=...)), "missing_key")
+
+
+def test_a_remembered_proof_header_lets_no_other_signature_or_claims_through(key: JWK) -> None:
+    proof = build(key)
+    verify(proof)
+    header, payload, signature = proof.split(".")
+    flipped = ("B" if signature[0] == "A" else "A") + signature[1:]
+    refused(f"{header}.{payload}.{flipped}", "bad_signature")
+    other = b64url_json(proof_claims(jti="another-jti"))
+    refused(f"{header}.{other}.{signature}", "bad_signature")
+    refused(build(key, claims=proof_claims(htm="GET")), "wrong_method")

@@ -488,3 +488,52 @@ def test_jwkset_from_malformed_document(document: Any) -> None:
 def test_oct_jwk_k_must_be_canonical_base64url(k: str) -> None:
     with pytest.raises(InvalidKey):
         JWK.from_dict({"kty": "oct", "alg": "HS256", "k": k})
+
+
+# --- signature checks -----------------------------------------------------------------------
+
+#: Order of the P-256 and P-384 base points (SEC 2 §2.4.2, §2.5.1).
+_ORDERS = {
+    "ES256": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    "ES384": int(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF"
+        "581A0DB248B0A77AECEC196ACCC52973",
+        16,
+    ),
+}
+
+
+@pytest.mark.parametrize("alg", ["ES256", "ES384", "EdDSA"])
+def test_verify_signature_takes_only_the_exact_signature(alg: str) -> None:
+    key = JWK.generate(alg)
+    public = key.public()
+    signature = key.sign(b"data")
+    assert public.verify_signature(b"data", signature)
+    assert key.verify_signature(b"data", signature)
+    assert not public.verify_signature(b"datA", signature)
+    for wrong in (signature[:-1], signature + b"\x00", b"\x00" + signature, b"", bytes(4096)):
+        assert not public.verify_signature(b"data", wrong)
+
+
+@pytest.mark.parametrize("alg", ["ES256", "ES384"])
+def test_ecdsa_r_or_s_out_of_range_is_refused(alg: str) -> None:
+    key = JWK.generate(alg)
+    size = 32 if alg == "ES256" else 48
+    n = _ORDERS[alg]
+    signature = key.sign(b"data")
+    r = int.from_bytes(signature[:size], "big")
+    s = int.from_bytes(signature[size:], "big")
+    for bad_r, bad_s in ((0, s), (r, 0), (0, 0), (r + n, s), (r, s + n), (n, n)):
+        if bad_r >= 256**size or bad_s >= 256**size:
+            continue
+        forged = bad_r.to_bytes(size, "big") + bad_s.to_bytes(size, "big")
+        assert not key.public().verify_signature(b"data", forged)
+
+
+def test_ed448_keys_check_114_byte_signatures() -> None:
+    private = ed448.Ed448PrivateKey.generate()
+    key = JWK.from_pem(public_pem(private), alg="EdDSA")
+    signature = private.sign(b"data")
+    assert len(signature) == 114
+    assert key.verify_signature(b"data", signature)
+    assert not key.verify_signature(b"data", signature[:64])

@@ -222,3 +222,38 @@ def test_size_limit_is_checked_on_str_and_bytes(es256_key: JWK) -> None:
     for value in (token, token.encode()):
         with pytest.raises(TokenTooLarge):
             parse_compact(value, max_size=len(token) - 1)
+
+
+# --- headers remembered by their bytes -----------------------------------------------------
+
+
+def test_a_remembered_header_still_lets_no_damaged_payload_or_signature_through(
+    es256_key: JWK,
+) -> None:
+    keys = JWKSet([es256_key.public()])
+    token = sign_compact(access_claims(), es256_key, typ="at+jwt")
+    verify_compact(token, keys)  # the header is now remembered
+    header, payload, signature = token.split(".")
+    flipped = ("B" if signature[0] == "A" else "A") + signature[1:]
+    _raises(BadSignature, f"{header}.{payload}.{flipped}", keys)
+    _raises(MalformedToken, f"{header}.{payload}.{signature}x", keys)
+    _raises(MalformedToken, f"{header}.{payload}.", keys)
+    other = b64url_json({**access_claims(), "sub": "mallory"})
+    _raises(BadSignature, f"{header}.{other}.{signature}", keys)
+
+
+def test_a_header_accepted_in_a_dpop_proof_is_still_refused_in_a_token(es256_key: JWK) -> None:
+    jwk = {k: v for k, v in es256_key.public_dict().items() if k not in ("kid", "alg", "use")}
+    header = {"alg": "ES256", "typ": "dpop+jwt", "jwk": jwk}
+    token = sign_parts(header, access_claims(), es256_key)
+    assert parse_compact(token, embedded_key=True).header["jwk"] == jwk
+    with pytest.raises(ForbiddenHeader):
+        parse_compact(token)
+    assert parse_compact(token, embedded_key=True).header == header
+
+
+def test_the_header_handed_out_is_a_copy(es256_key: JWK) -> None:
+    token = sign_compact(access_claims(), es256_key, typ="at+jwt")
+    parse_compact(token).header["alg"] = "none"
+    assert parse_compact(token).header["alg"] == "ES256"
+    verify_compact(token, JWKSet([es256_key.public()]))
