@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=19456, ge=8)
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_parallelism: int = Field(default=1, ge=1)
+    #: Hashes computed at once (each holds ``argon2_memory_kib`` while it runs; more logins
+    #: wait their turn): by default one per CPU this process may run on.
+    argon2_concurrency: int | None = Field(default=None, ge=1, le=256)
 
     # --- audit trail and metrics (docs/security.md, "Audit trail") --------------------------
     #: Audit events older than this are purged by the maintenance task.

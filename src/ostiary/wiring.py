@@ -182,6 +182,7 @@ def password_hasher(settings: Settings) -> PasswordHasher:
         memory_cost=settings.argon2_memory_kib,
         time_cost=settings.argon2_time_cost,
         parallelism=settings.argon2_parallelism,
+        workers=settings.argon2_concurrency,
     )
 
 

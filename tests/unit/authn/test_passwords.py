@@ -13,6 +13,8 @@ import pytest
 
 from ostiary.authn import PasswordHasher, PasswordPolicy, passwords
 from ostiary.errors import ConfigurationError, InvalidRequest, WeakPassword
+from ostiary.settings import Settings
+from ostiary.wiring import password_hasher
 
 
 @pytest.fixture
@@ -220,3 +222,44 @@ def test_a_weak_password_is_a_400_invalid_request() -> None:
     with pytest.raises(InvalidRequest) as caught:
         PasswordPolicy(min_length=20).check("a" * 19)
     assert (caught.value.status_code, caught.value.error) == (400, "invalid_request")
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+async def test_the_concurrency_setting_bounds_the_hashes_running_at_once(
+    monkeypatch: pytest.MonkeyPatch, concurrency: int
+) -> None:
+    """``OSTIARY_ARGON2_CONCURRENCY``: at most that many hashes hold their memory at once,
+    however many logins arrive together (issue 11: the memory of a login flood is bounded)."""
+    running = 0
+    most = 0
+    lock = threading.Lock()
+    real_verify = argon2.PasswordHasher.verify
+
+    def counting_verify(self: argon2.PasswordHasher, stored: str, password: str) -> bool:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            return real_verify(self, stored, password)
+        finally:
+            with lock:
+                running -= 1
+
+    settings = Settings(
+        database_url="memory://",
+        argon2_memory_kib=1024,
+        argon2_time_cost=1,
+        argon2_concurrency=concurrency,
+    )
+    hasher = password_hasher(settings)
+    try:
+        stored = await hasher.hash("correct horse battery")
+        monkeypatch.setattr(argon2.PasswordHasher, "verify", counting_verify)
+        answers = await asyncio.gather(
+            *(hasher.verify(stored, "correct horse battery") for _ in range(8))
+        )
+    finally:
+        hasher.close()
+    assert all(answers)
+    assert 1 <= most <= concurrency
