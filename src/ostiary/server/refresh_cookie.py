@@ -52,14 +52,14 @@ class RefreshCookie:
         mac = hmac.new(self._secret, refresh_token.encode(), hashlib.sha256).digest()
         return b64url(mac)
 
-    def check_origin(self, request: Request) -> None:
+    def check_request_origin(self, request: Request) -> None:
         """:class:`~ostiary.resource.csrf.CrossSiteRequest` unless from an allowed origin."""
         headers = request.headers
         check_origin(headers.get("origin"), headers.get("sec-fetch-site"), self.allowed_origins)
 
     def check(self, request: Request, refresh_token: str) -> None:
         """The origin and the double-submit token of a request the cookie carries."""
-        self.check_origin(request)
+        self.check_request_origin(request)
         check_double_submit(self.csrf_token(refresh_token), request.headers.get(CSRF_HEADER))
 
     def token_response(

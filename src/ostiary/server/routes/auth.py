@@ -82,7 +82,7 @@ async def login(request: Request, services: AppServices, browser: Browser) -> JS
     the session and its access tokens to its key (``token_type: DPoP``)."""
     body = await read_json(request, LoginRequest)
     if body.cookie:
-        browser.check_origin(request)
+        browser.check_request_origin(request)
     dpop = proof_request(request, services, LOGIN_PATH)
     async with services.throttle.login_attempt(body.username, client_address(request)):
         pair = await services.auth.login(
