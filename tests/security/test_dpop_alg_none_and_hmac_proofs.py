@@ -19,7 +19,6 @@ from ostiary.resource import TokenVerifier
 from tests.security._attacks import REFUSAL_TIMEOUT
 from tests.unit.jose._helpers import b64url, hmac_token, sign_parts, unsigned_token
 from tests.unit.resource._dpop import (
-    KINDS,
     ORDERS,
     Kind,
     bound_token,
@@ -32,12 +31,6 @@ from tests.unit.resource._dpop import (
 from tests.unit.resource._tokens import T0
 
 HOLDER = JWK.generate("ES256")
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> Kind:
-    chosen: Kind = request.param
-    return chosen
 
 
 @pytest.fixture

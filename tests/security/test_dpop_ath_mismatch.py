@@ -11,14 +11,12 @@ from typing import Any
 
 import pytest
 
-from ostiary.clock import FrozenClock
 from ostiary.jose import JWK
 from ostiary.jose.dpop import access_token_hash
 from ostiary.resource import TokenVerifier
 from tests.security._attacks import REFUSAL_TIMEOUT
 from tests.unit.jose._helpers import sign_parts
 from tests.unit.resource._dpop import (
-    KINDS,
     ORDERS,
     Kind,
     bound_token,
@@ -27,22 +25,10 @@ from tests.unit.resource._dpop import (
     refusal_reason,
     send_within,
     service,
-    verifier_for,
 )
 from tests.unit.resource._tokens import T0
 
 HOLDER = JWK.generate("ES256")
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> Kind:
-    chosen: Kind = request.param
-    return chosen
-
-
-@pytest.fixture
-def verifier(es256_key: JWK) -> TokenVerifier:
-    return verifier_for(es256_key, FrozenClock(T0))
 
 
 def proof_with_ath(ath: Any) -> str:

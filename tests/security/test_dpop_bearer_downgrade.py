@@ -8,33 +8,19 @@ from __future__ import annotations
 
 import pytest
 
-from ostiary.clock import FrozenClock
 from ostiary.errors import BoundTokenAsBearer
 from ostiary.jose import JWK
 from ostiary.resource import TokenVerifier
 from tests.security._attacks import REFUSAL_TIMEOUT
 from tests.unit.resource._dpop import (
-    KINDS,
     Kind,
     bound_token,
     dpop_headers,
     proof,
     send_within,
     service,
-    verifier_for,
 )
 from tests.unit.resource._tokens import T0, mint
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> Kind:
-    chosen: Kind = request.param
-    return chosen
-
-
-@pytest.fixture
-def verifier(es256_key: JWK) -> TokenVerifier:
-    return verifier_for(es256_key, FrozenClock(T0))
 
 
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])

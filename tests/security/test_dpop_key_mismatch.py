@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from ostiary.clock import FrozenClock
 from ostiary.dpop import MemoryReplayCache
 from ostiary.jose import JWK
 from ostiary.jose.dpop import access_token_hash
@@ -17,7 +16,6 @@ from tests.security._attacks import REFUSAL_TIMEOUT
 from tests.unit.jose._helpers import sign_parts
 from tests.unit.resource._dpop import (
     KEY_BINDING,
-    KINDS,
     ORDERS,
     Kind,
     bound_token,
@@ -26,22 +24,10 @@ from tests.unit.resource._dpop import (
     refusal_reason,
     send_within,
     service,
-    verifier_for,
 )
 from tests.unit.resource._tokens import T0
 
 HOLDER = JWK.generate("ES256")
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> Kind:
-    chosen: Kind = request.param
-    return chosen
-
-
-@pytest.fixture
-def verifier(es256_key: JWK) -> TokenVerifier:
-    return verifier_for(es256_key, FrozenClock(T0))
 
 
 @pytest.mark.parametrize("alg", ["ES256", "EdDSA", "PS256"])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from ostiary.clock import FrozenClock
 from ostiary.dpop import MemoryReplayCache
 from ostiary.jose import JWK
 from ostiary.jose.dpop import DEFAULT_MAX_PROOF_SIZE, MAX_JTI_LENGTH, access_token_hash
@@ -16,7 +15,6 @@ from ostiary.resource import TokenVerifier
 from tests.security._attacks import REFUSAL_TIMEOUT
 from tests.unit.jose._helpers import b64url, sign_parts, sign_raw
 from tests.unit.resource._dpop import (
-    KINDS,
     ORDERS,
     Kind,
     bound_token,
@@ -25,22 +23,10 @@ from tests.unit.resource._dpop import (
     refusal_reason,
     send_within,
     service,
-    verifier_for,
 )
 from tests.unit.resource._tokens import T0
 
 HOLDER = JWK.generate("ES256")
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> Kind:
-    chosen: Kind = request.param
-    return chosen
-
-
-@pytest.fixture
-def verifier(es256_key: JWK) -> TokenVerifier:
-    return verifier_for(es256_key, FrozenClock(T0))
 
 
 def padded_proof(token: str, padding: int) -> str:

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from ostiary.clock import FrozenClock
 from ostiary.jose import JWK
 from ostiary.jose.dpop import access_token_hash
 from ostiary.resource import TokenVerifier
 from tests.security._attacks import REFUSAL_TIMEOUT
 from tests.unit.jose._helpers import b64url, sign_parts
 from tests.unit.resource._dpop import (
-    KINDS,
     ORDERS,
     Kind,
     bound_token,
@@ -22,20 +20,8 @@ from tests.unit.resource._dpop import (
     refusal_reason,
     send_within,
     service,
-    verifier_for,
 )
 from tests.unit.resource._tokens import T0
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> Kind:
-    chosen: Kind = request.param
-    return chosen
-
-
-@pytest.fixture
-def verifier(es256_key: JWK) -> TokenVerifier:
-    return verifier_for(es256_key, FrozenClock(T0))
 
 
 def proof_carrying(key: JWK, jwk: dict[str, object], token: str) -> str:

@@ -13,7 +13,6 @@ from ostiary.jose import JWK
 from ostiary.resource import TokenVerifier
 from tests.security._attacks import REFUSAL_TIMEOUT
 from tests.unit.resource._dpop import (
-    KINDS,
     Kind,
     bound_token,
     dpop_headers,
@@ -26,12 +25,6 @@ from tests.unit.resource._dpop import (
 from tests.unit.resource._tokens import T0
 
 HOLDER = JWK.generate("ES256")
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> Kind:
-    chosen: Kind = request.param
-    return chosen
 
 
 @pytest.fixture

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from ostiary.clock import FrozenClock
 from ostiary.jose import JWK
 from ostiary.resource import TokenVerifier
 from tests.security._attacks import REFUSAL_TIMEOUT
 from tests.unit.resource._dpop import (
     API,
-    KINDS,
     ORDERS,
     Kind,
     bound_token,
@@ -23,22 +21,9 @@ from tests.unit.resource._dpop import (
     refusal_reason,
     send_within,
     service,
-    verifier_for,
 )
-from tests.unit.resource._tokens import T0
 
 HOLDER = JWK.generate("ES256")
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> Kind:
-    chosen: Kind = request.param
-    return chosen
-
-
-@pytest.fixture
-def verifier(es256_key: JWK) -> TokenVerifier:
-    return verifier_for(es256_key, FrozenClock(T0))
 
 
 @pytest.mark.parametrize("htm", ["GET", "get", "Post", "DELETE ", "HEAD"])
