@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
+from tests.browser._spa import RECORD_VIOLATIONS, STEP_TIMEOUT_MS
+
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, BrowserContext
 
 CHROMIUM: Final = Path("/usr/bin/chromium")
 CHROMIUM_ARGS: Final = [
@@ -53,3 +55,25 @@ def browser() -> Iterator[Browser]:
 def screenshots_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture(scope="module")
+def expect() -> Any:
+    """Playwright's assertions (they wait); imported late, as the ``browser`` fixture skips
+    when Playwright is missing."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=STEP_TIMEOUT_MS)
+    return expect
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh browser context (no cookies, no storage) that records CSP violations."""
+    context = browser.new_context()
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    context.add_init_script(RECORD_VIOLATIONS)
+    try:
+        yield context
+    finally:
+        context.close()

@@ -7,57 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.browser._spa import READABLE_STORAGE, REFRESH_COOKIE
 from tests.http._live import LiveServer, live_server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Cookie, Page
+    from playwright.sync_api import BrowserContext, Cookie, Page
 
 pytestmark = pytest.mark.browser
-
-STEP_TIMEOUT_MS: Final = 15_000
-REFRESH_COOKIE: Final = "ostiary_refresh"  # no __Host- prefix on a plain-HTTP loopback issuer
-#: Everything JavaScript could read of where tokens might be kept.
-READABLE_STORAGE: Final = """() => ({
-    local: Object.entries(localStorage),
-    session: Object.entries(sessionStorage),
-    cookie: document.cookie,
-})"""
-RECORD_VIOLATIONS: Final = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation",
-    (e) => window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI));
-"""
-
-
-@pytest.fixture(scope="module")
-def expect() -> Any:
-    """Playwright's assertions (they wait); imported late, as the ``browser`` fixture skips
-    when Playwright is missing."""
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=STEP_TIMEOUT_MS)
-    return expect
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with live_server(tmp_path_factory.mktemp("spa")) as live:
         yield live
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context()
-    context.set_default_timeout(STEP_TIMEOUT_MS)
-    context.add_init_script(RECORD_VIOLATIONS)
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 def refresh_cookie(context: BrowserContext) -> Cookie:

@@ -21,17 +21,12 @@ from ostiary.clock import SYSTEM_CLOCK
 from ostiary.jose.dpop import access_token_hash, make_proof
 from ostiary.jose.inspect import inspect_compact
 from ostiary.jose.jwk import JWK
-from tests.browser.test_spa import (
-    RECORD_VIOLATIONS,
-    REFRESH_COOKIE,
-    STEP_TIMEOUT_MS,
-    assert_nothing_readable,
-    refresh_cookie,
-)
+from tests.browser._spa import REFRESH_COOKIE
+from tests.browser.test_spa import assert_nothing_readable, refresh_cookie
 from tests.http._live import LiveServer, live_server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page, Request, Response
+    from playwright.sync_api import BrowserContext, Page, Request, Response
 
 pytestmark = pytest.mark.browser
 
@@ -93,28 +88,9 @@ EXPORT_PRIVATE_KEY: Final = """async () => {
 
 
 @pytest.fixture(scope="module")
-def expect() -> Any:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=STEP_TIMEOUT_MS)
-    return expect
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with live_server(tmp_path_factory.mktemp("spa-dpop")) as live:
         yield live
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context()
-    context.set_default_timeout(STEP_TIMEOUT_MS)
-    context.add_init_script(RECORD_VIOLATIONS)
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 def sign_in(page: Page, server: LiveServer, expect: Any) -> dict[str, Any]:
