@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage as LimitsMemoryStorage
 from limits.aio.storage import Storage as LimitsStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError as CounterStoreError
@@ -106,6 +107,16 @@ class _Counters:
         # the limit at a window edge, as a fixed window allows.
         return cls(storage, SlidingWindowCounterRateLimiter(storage))
 
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
+        """``limiter.hit``: in this process's memory straight to the storage's own hit
+        (:meth:`~ostiary.storage.rate_limits.SweepingMemoryStorage.hit_sliding_window`), past
+        the wrappers a call through ``limits`` crosses."""
+        storage = self.storage
+        if isinstance(storage, SweepingMemoryStorage):
+            key = item.key_for(*identifiers)
+            return await storage.hit_sliding_window(key, item.amount, item.get_expiry())
+        return await self.limiter.hit(item, *identifiers)
+
 
 class Throttle:
     """Checks each attempt against its limits; raises :class:`~ostiary.errors.RateLimited`
@@ -129,6 +140,9 @@ class Throttle:
     ) -> None:
         self._storage = storage
         self._shared = _Counters.over(storage)
+        # Counters in this process's memory answer without any I/O: the timeout, which bounds
+        # the wait for Redis or the database, has nothing to bound there.
+        self._in_process = isinstance(storage, LimitsMemoryStorage)
         # Created on the first failure of the shared storage; kept, so that a flapping
         # storage does not reset the local counts each time.
         self._local: _Counters | None = None
@@ -273,8 +287,11 @@ class Throttle:
         """``step`` on the shared counters, or on this process's while they fail."""
         if self._retry_at is None or self._clock.now() >= self._retry_at:
             try:
-                async with asyncio.timeout(self._timeout):
+                if self._in_process:  # nothing to wait for: no timer to arm and cancel
                     result = await step(self._shared)
+                else:
+                    async with asyncio.timeout(self._timeout):
+                        result = await step(self._shared)
             except _STORE_FAILURES as exc:
                 self._failed(exc)
             else:
@@ -306,7 +323,7 @@ class Throttle:
         self, counters: _Counters, items: list[RateLimitItem], name: str, identifier: str
     ) -> None:
         for item in items:
-            if not await counters.limiter.hit(item, name, identifier):
+            if not await counters.hit(item, name, identifier):
                 stats = await counters.limiter.get_window_stats(item, name, identifier)
                 raise RateLimited(
                     retry_after=max(1, math.ceil(stats.reset_time - LIBRARY_CLOCK.now())),

@@ -185,18 +185,39 @@ def sign_compact(
 ) -> str:
     """Sign a claims set with ``key`` as a compact JWS whose header names ``alg``, ``kid`` and
     ``typ`` (RFC 7515 §7.1; RFC 9068 §2.1 for ``typ: at+jwt``)."""
-    protected: dict[str, Any] = {"alg": key.alg, "kid": key.kid, "typ": typ}
     if headers:
         if not _FORBIDDEN_OR_REFUSED.isdisjoint(headers) or "alg" in headers:
             raise ValueError("alg, jku, x5u, x5c, jwk, crit and b64 are never set by the caller")
-        protected.update(headers)
+        protected = {"alg": key.alg, "kid": key.kid, "typ": typ, **headers}
+        header_segment = b64url_bytes(_COMPACT_JSON.encode(protected).encode())
+    else:
+        header_segment = _plain_header(key.alg, key.kid, typ)
     signing_input = (
-        b64url_bytes(json.dumps(protected, separators=(",", ":")).encode())
-        + b"."
-        + b64url_bytes(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
+        header_segment + b"." + b64url_bytes(_COMPACT_UNICODE_JSON.encode(claims).encode())
     )
     signature = key.sign(signing_input)
     return (signing_input + b"." + b64url_bytes(signature)).decode("ascii")
+
+
+#: ``json.dumps(..., separators=(",", ":"))`` (and with ``ensure_ascii=False``), the encoders
+#: made once rather than for every call.
+_COMPACT_JSON: Final = json.JSONEncoder(separators=(",", ":"))
+_COMPACT_UNICODE_JSON: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+#: Header segments signed without extra headers, by (alg, kid, typ): every token of a key
+#: carries the same one.
+_SIGNED_HEADERS: dict[tuple[str, str, str], bytes] = {}
+
+
+def _plain_header(alg: str, kid: str, typ: str) -> bytes:
+    """The header segment ``{"alg", "kid", "typ"}``, made once per distinct triple (bounded)."""
+    segment = _SIGNED_HEADERS.get((alg, kid, typ))
+    if segment is None:
+        protected = {"alg": alg, "kid": kid, "typ": typ}
+        segment = b64url_bytes(_COMPACT_JSON.encode(protected).encode())
+        if len(_SIGNED_HEADERS) >= _REMEMBERED_HEADERS:
+            _SIGNED_HEADERS.clear()
+        _SIGNED_HEADERS[(alg, kid, typ)] = segment
+    return segment
 
 
 def _as_bytes(token: str | bytes, max_size: int) -> bytes:

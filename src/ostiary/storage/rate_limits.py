@@ -6,6 +6,8 @@ The throttle itself (:mod:`ostiary.authn.throttle`) only counts in them."""
 from __future__ import annotations
 
 import asyncio
+import time
+from math import floor
 from typing import Final
 
 from limits.aio.storage import MemoryStorage as LimitsMemoryStorage
@@ -58,6 +60,49 @@ class SweepingMemoryStorage(LimitsMemoryStorage):
             return
         self._next_sweep = now + self._interval
         await super()._MemoryStorage__schedule_expiry()  # type: ignore[misc]
+
+    async def acquire_sliding_window_entry(
+        self, key: str, limit: int, expiry: int, amount: int = 1
+    ) -> bool:
+        """:meth:`hit_sliding_window`, as ``limits``' strategies call it (through the error
+        wrappers ``limits`` puts around this method in every subclass)."""
+        return await self.hit_sliding_window(key, limit, expiry, amount)
+
+    async def hit_sliding_window(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        """One hit of the sliding window counter: upstream's, with its keys
+        (``sliding_window_keys``), its expiries and its arithmetic, so that ``limits``' own
+        ``get_sliding_window`` and window stats read the same counters, in one step.
+
+        Upstream reads and increments through ``get`` and ``incr``, each awaited through two
+        error wrappers (``limits`` wraps a storage's methods again for every subclass) and a
+        lock per key, then undoes an increment that lost a race. Nothing here awaits between
+        reading the counters and writing them, so no other hit can come in between: there is
+        no race to lose, and the lock guarded nothing the event loop does not."""
+        if amount > limit:
+            return False
+        now = time.time()
+        previous_key, current_key = self.sliding_window_keys(key, expiry, now)
+        previous_count = self._live_count(previous_key, now)
+        current_count = self._live_count(current_key, now)
+        previous_ttl = (1 - (((now - expiry) / expiry) % 1)) * expiry if previous_count else 0.0
+        if floor(previous_count * previous_ttl / expiry + current_count) + amount > limit:
+            return False
+        count = current_count + amount
+        self.storage[current_key] = count
+        if count == amount:  # a new counter: twice the window, as upstream sets it
+            self.expirations[current_key] = now + 2 * expiry
+        if asyncio.get_running_loop().time() >= self._next_sweep:
+            await self._MemoryStorage__schedule_expiry()
+        return True
+
+    def _live_count(self, key: str, now: float) -> int:
+        """The counter at ``key``, dropped first if expired (upstream's ``get``)."""
+        if self.expirations.get(key, 0) <= now:
+            self.storage.pop(key, None)
+            self.expirations.pop(key, None)
+            self.locks.pop(key, None)
+            return 0
+        return self.storage.get(key, 0)
 
 
 async def close_counter_storage(storage: LimitsStorage) -> None:

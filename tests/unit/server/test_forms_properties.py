@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ostiary.errors import InvalidClient, InvalidRequest
 from ostiary.grants import OAuthParams
-from ostiary.server.forms import MAX_FIELDS, REPEATABLE, _basic, parse_form
+from ostiary.server.forms import MAX_FIELDS, REPEATABLE, _basic, _pairs, parse_form
 
 PROPS: Final = settings(max_examples=150, derandomize=True, database=None, deadline=None)
 #: Text without NUL, which the reader refuses (tests/security/test_lone_surrogates_and_controls.py).
@@ -98,6 +98,60 @@ def test_an_encoded_form_reads_back(params: dict[str, str], resources: list[str]
     form = parse_form(urlencode(pairs).encode())
     assert dict(form.params) == params
     assert form.resources == tuple(resources)
+
+
+def strict_python_pairs(text: str) -> list[tuple[str, str]] | type[ValueError]:
+    """What the reader read with ``urllib.parse`` before it read forms itself; ValueError
+    where that raised."""
+    try:
+        return parse_qsl(
+            text,
+            keep_blank_values=True,
+            strict_parsing=bool(text),
+            max_num_fields=MAX_FIELDS,
+            errors="strict",
+        )
+    except ValueError:
+        return ValueError
+
+
+def own_pairs(text: str) -> list[tuple[str, str]] | type[ValueError]:
+    try:
+        return _pairs(text)
+    except ValueError:
+        return ValueError
+
+
+#: Text made of what a form's syntax is made of: separators, escapes (valid, truncated, or no
+#: UTF-8), plus signs, NUL and a few characters from elsewhere.
+FORM_TEXT: Final = st.lists(
+    st.sampled_from(["&", "=", "+", "%", "%2", "%41", "%ff", "%C3%A9", "%00", "a", "é", " "]),
+    max_size=30,
+).map("".join)
+
+
+@PROPS
+@given(FORM_TEXT)
+def test_the_fields_are_what_strict_parse_qsl_reads(text: str) -> None:
+    assert own_pairs(text) == strict_python_pairs(text)
+
+
+@PROPS
+@given(FORM_BYTES)
+def test_form_soup_fields_are_what_strict_parse_qsl_reads(body: bytes) -> None:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    assert own_pairs(text) == strict_python_pairs(text)
+
+
+def test_the_field_cap_and_empty_fields_as_strict_parse_qsl() -> None:
+    for text in ("", "&", "a=1&", "&a=1", "a", "=", "a==b", "a=1&" * (MAX_FIELDS - 1) + "b=2"):
+        assert own_pairs(text) == strict_python_pairs(text), text
+    too_many = "&".join(["a=1"] * (MAX_FIELDS + 1))
+    assert own_pairs(too_many) is ValueError
+    assert strict_python_pairs(too_many) is ValueError
 
 
 @PROPS

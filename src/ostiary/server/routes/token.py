@@ -10,7 +10,7 @@ quarter of its time, and (through :func:`token_answer`) the middleware stack and
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,6 +32,12 @@ async def token(request: Request) -> Response:
     ``refresh_token``; the client authenticates with ``client_secret_basic``,
     ``client_secret_post``, ``private_key_jwt`` or, if public, its ``client_id`` alone. A
     ``DPoP`` proof binds the access token to its key (RFC 9449 §5: ``token_type: DPoP``)."""
+    body, headers = await _exchange(request)
+    return Response(body, media_type=JSON, headers=NO_STORE if headers is None else headers)
+
+
+async def _exchange(request: Request) -> tuple[bytes, dict[str, str] | None]:
+    """The JSON answer of a successful exchange, and its headers (None: :data:`NO_STORE`)."""
     services: Services = request.app.state.services
     form = await read_form(request)
     credentials = client_credentials(request, form)
@@ -39,9 +45,8 @@ async def token(request: Request) -> Response:
     await services.throttle.check_token(claimed, request.client.host if request.client else None)
     dpop = proof_request(request, services, PATH)  # RFC 9449 §5: None without a DPoP header
     answer = await audited_exchange(services, credentials, form, dpop=dpop)
-    body = json.dumps(answer.body(), separators=(",", ":"))
-    headers = NO_STORE if dpop is None else with_nonce(services, NO_STORE, dpop)
-    return Response(body, media_type="application/json", headers=headers)
+    body = _COMPACT_JSON.encode(answer.body()).encode()
+    return body, None if dpop is None else with_nonce(services, NO_STORE, dpop)
 
 
 def token_route() -> Route:
@@ -49,10 +54,26 @@ def token_route() -> Route:
 
 
 async def token_answer(scope: Scope, receive: Receive) -> Answer:
-    """``POST /oauth/token`` for the hot paths (:mod:`ostiary.server.hot_paths`): the very
-    :func:`token` handler, its response taken as it would be sent."""
-    response = await token(Request(scope, receive))
-    return Answer(response.status_code, response.raw_headers, bytes(response.body))
+    """``POST /oauth/token`` for the hot paths (:mod:`ostiary.server.hot_paths`): what the
+    :func:`token` handler answers, its headers as its response would send them (without
+    building that response)."""
+    body, headers = await _exchange(Request(scope, receive))
+    if headers is None:
+        raw = [*_NO_STORE_RAW, (b"content-length", str(len(body)).encode("latin-1")), _JSON_RAW]
+        return Answer(200, raw, body)
+    response = Response(body, media_type=JSON, headers=headers)
+    return Answer(response.status_code, response.raw_headers, body)
+
+
+JSON: Final = "application/json"
+#: ``json.dumps(..., separators=(",", ":"))``, its encoder made once.
+_COMPACT_JSON: Final = json.JSONEncoder(separators=(",", ":"))
+#: :data:`NO_STORE` and the media type as Starlette's ``Response`` sends them (its
+#: ``init_headers``: the given headers, then ``content-length``, then ``content-type``).
+_NO_STORE_RAW: Final = tuple(
+    (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in NO_STORE.items()
+)
+_JSON_RAW: Final = (b"content-type", JSON.encode("latin-1"))
 
 
 def openapi_operation() -> dict[str, Any]:
