@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import stat
 import sys
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from ostiary.keys import MasterKey
 from ostiary.server import create_app
 from ostiary.storage import StorageError
 from ostiary.storage.sql import SQLStorage, head_revision, upgrade_async
-from ostiary.storage.sql.migrate import HEAD_REVISION
+from ostiary.storage.sql.migrate import HEAD_REVISION, current_revision, upgrade_in_child
 
 from .._postgres import PostgresUnavailable, postgres_database
 from ._server import BAD_GRANT, REVOKED, Server, bearer, problem, running, settings_for
@@ -125,6 +126,26 @@ async def test_a_database_at_head_starts_and_is_ready_without_importing_alembic(
     stdout, stderr = await process.communicate()
     assert process.returncode == 0, stderr.decode()
     assert stdout.decode().split() == ["200", "False"]
+
+
+def test_a_new_database_is_migrated_in_a_child_process(tmp_path: Path) -> None:
+    """What ``ostiary serve`` does before its app starts: alembic loads in the child only."""
+    url = sqlite_url(tmp_path)
+    assert upgrade_in_child(url)
+    assert asyncio.run(current_revision(url)) == HEAD_REVISION
+    assert upgrade_in_child(url)  # at head: nothing to do
+
+
+def test_a_failed_migration_in_the_child_is_left_to_the_caller(tmp_path: Path) -> None:
+    """A revision the scripts do not know: the child fails, and says nothing; the lifespan's
+    own migration then reports it as it always has."""
+    url = sqlite_url(tmp_path)
+    asyncio.run(upgrade_async(url))
+    with contextlib.closing(sqlite3.connect(tmp_path / "ostiary.db")) as db, db:
+        db.execute("UPDATE alembic_version SET version_num = 'ffff'")
+    assert not upgrade_in_child(url)
+    assert asyncio.run(current_revision(url)) == "ffff"
+    assert not upgrade_in_child("postgresql+asyncpg://nobody@127.0.0.1:1/none")
 
 
 async def test_without_auto_migrate_an_empty_database_fails_start_up(tmp_path: Path) -> None:

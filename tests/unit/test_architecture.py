@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import ast
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -267,3 +271,82 @@ def test_commands_other_than_serve_never_load_the_web_stack(
     assert "ostiary.cli" in imported, done.stderr[-2000:]  # the check saw the imports at all
     heavy = sorted(m for m in imported if m.split(".")[0] in WEB or m.startswith("ostiary.server"))
     assert not heavy, f"ostiary {' '.join(command)} imported {heavy[:10]}"
+
+
+#: What the serving process never loads (issue 11, RSS): alembic and mako are the migration's
+#: (run in a child process, or not at all on a database at head); pygments and rich came in
+#: through httpx's command-line module; httpx is the toolkit's client side and the back-channel
+#: logout's; jinja2 renders the sign-in pages, loaded by the first one shown.
+NOT_IN_THE_SERVER = ("alembic", "mako", "pygments", "rich", "httpx", "jinja2")
+SERVE_LAUNCHER = "import sys; from ostiary.cli import main; sys.argv = sys.argv[1:]; main()"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database", ["new", "migrated"])
+def test_the_serving_process_loads_neither_the_migrations_nor_httpx_nor_jinja2(
+    database: str, tmp_path: Path
+) -> None:
+    """``ostiary serve --demo`` on a new SQLite file (migrated at start-up) and on one already
+    migrated, run for real with ``-X importtime`` until ``/readyz`` says 200: every module the
+    server process imported is on its stderr."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ostiary.db'}"
+    if database == "migrated":
+        from ostiary.storage.sql import upgrade
+
+        upgrade(url)
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.upper().startswith("OSTIARY_")},
+        "OSTIARY_DATABASE_URL": url,
+    }
+    port = _free_port()
+    serve = ["serve", "--demo", "--port", str(port)]
+    log = tmp_path / "stderr"
+    with log.open("w") as stderr:
+        server = subprocess.Popen(
+            [sys.executable, "-X", "importtime", "-c", SERVE_LAUNCHER, "ostiary", *serve],
+            cwd=tmp_path,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        try:
+            ready = False
+            for _ in range(300):  # up to a minute on a slow machine
+                if server.poll() is not None:
+                    break
+                ready = _ready(port)
+                if ready:
+                    break
+                time.sleep(0.2)
+        finally:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+    output = log.read_text()
+    assert ready, output[-2000:]
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in output.splitlines()
+        if line.startswith("import time:") and line.count("|") == 2
+    }
+    assert "ostiary.server.app" in imported, output[-2000:]  # the check saw the imports at all
+    loaded = sorted({m.split(".")[0] for m in imported} & set(NOT_IN_THE_SERVER))
+    assert not loaded, f"ostiary serve imported {loaded}"

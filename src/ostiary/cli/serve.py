@@ -306,12 +306,29 @@ def preflight(settings: Settings) -> None:
             + "\nFor a local try-out, `ostiary serve --demo` (or OSTIARY_DEV=true) makes one.",
             code=2,
         )
+    master: MasterKey | None = None
     if settings.master_key is not None:
         try:
             master = MasterKey.from_text(settings.master_key.get_secret_value())
         except OstiaryError as exc:
             fail(f"OSTIARY_MASTER_KEY: {describe(exc)}", code=2)
+    migrate_apart(settings)
+    if master is not None:
         check_master_key_opens_keys(settings, master)
+
+
+def migrate_apart(settings: Settings) -> None:
+    """The start-up migration (``OSTIARY_AUTO_MIGRATE``), run in a child process so that
+    alembic and mako never load into the server's, which keeps what it imports for as long
+    as it runs. Afterwards the lifespan finds the database at the latest revision with one
+    plain query. If the child failed, nothing is said here: the lifespan migrates in its own
+    process and reports the failure as it would have."""
+    from ostiary.storage import MEMORY_URL
+
+    if settings.auto_migrate and settings.database_url != MEMORY_URL:
+        from ostiary.storage.sql.migrate import upgrade_in_child
+
+        upgrade_in_child(settings.database_url)
 
 
 def check_master_key_opens_keys(settings: Settings, master: MasterKey) -> None:

@@ -9,12 +9,13 @@ tokens it covers and drops them from its cache.
 from __future__ import annotations
 
 import logging
-from typing import Any, Final
-
-import httpx
+from typing import TYPE_CHECKING, Any, Final
 
 from ostiary.errors import TemporarilyUnavailable
 from ostiary.resource.verifier import TokenVerifier
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("ostiary.resource.feed")
 
@@ -53,6 +54,8 @@ class RevocationFeed:
         Raises :class:`TemporarilyUnavailable` when the feed cannot be read; what was applied
         before the failure stays applied and the cursor stays where it got to.
         """
+        import httpx  # here: a process that never polls a feed never loads it
+
         applied = 0
         async with httpx.AsyncClient(
             timeout=self._timeout, transport=self._transport, auth=self._auth
@@ -72,6 +75,8 @@ class RevocationFeed:
         return applied
 
     async def _fetch(self, client: httpx.AsyncClient) -> dict[str, Any]:
+        import httpx
+
         try:
             response = await client.get(self.url, params={"since": self.cursor})
             response.raise_for_status()

@@ -17,16 +17,17 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
-
-import httpx
 
 from ostiary.clock import SYSTEM_CLOCK, Clock
 from ostiary.errors import ConfigurationError, InvalidKey, KeySetUnavailable
 from ostiary.hosts import LOOPBACK_HOSTS
 from ostiary.jose import JWK, JWKSet
 from ostiary.resource._loops import LoopLocks
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("ostiary.resource.jwks")
 
@@ -115,6 +116,8 @@ class JWKSClient:
                 return
             if not forced and not self._is_stale():
                 return
+            import httpx  # here: a process that never fetches a key set never loads it
+
             try:
                 # httpx's timeout bounds each read; this bounds the whole response.
                 async with (
@@ -150,6 +153,8 @@ class JWKSClient:
             if not forced and not self._is_stale():
                 return
             deadline = time.monotonic() + self.policy.timeout
+            import httpx
+
             try:
                 with (
                     httpx.Client(

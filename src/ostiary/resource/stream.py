@@ -19,13 +19,14 @@ import logging
 import random
 import threading
 from dataclasses import asdict, dataclass
-from typing import Any, Final
-
-import httpx
+from typing import TYPE_CHECKING, Any, Final
 
 from ostiary.errors import OstiaryError
 from ostiary.resource.feed import RevocationFeed
 from ostiary.resource.verifier import TokenVerifier
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("ostiary.resource.stream")
 
@@ -100,6 +101,8 @@ class RevocationStream:
             max_token_lifetime=max_token_lifetime,
             transport=transport,
         )
+        import httpx  # here: a process that never follows a stream never loads it
+
         self._auth = auth
         self._timeout = httpx.Timeout(connect_timeout, read=idle_timeout)
         self._transport = transport
@@ -165,6 +168,8 @@ class RevocationStream:
 
     async def run(self) -> None:
         """Follow the stream until cancelled: connect, apply events, reconnect."""
+        import httpx
+
         async with httpx.AsyncClient(
             auth=self._auth, timeout=self._timeout, transport=self._transport
         ) as client:

@@ -12,12 +12,14 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib.resources import files
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 STYLESHEET_PATH: Final = "/static/ostiary.css"
 
@@ -30,14 +32,21 @@ _HTTPS_ORIGIN: Final = re.compile(
 #: Plain ``http`` only for the loopback interface (native apps, RFC 8252 §7.3).
 _LOOPBACK_ORIGIN: Final = re.compile(rf"http://(?:localhost|127\.0\.0\.1|\[::1\]){_PORT}", re.ASCII)
 
-_env: Final = Environment(
-    loader=PackageLoader("ostiary.server", "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    auto_reload=False,
-)
+
+@cache
+def _environment() -> Environment:
+    """The templates' environment, made (and jinja2 imported) when a first page is rendered:
+    a server that only issues tokens never loads it."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    return Environment(
+        loader=PackageLoader("ostiary.server", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
 
 
 def login_page(
@@ -143,7 +152,7 @@ def _render(
     form_action_sources: Sequence[str] = (),
 ) -> HTMLResponse:
     headers = page_headers(form_action_sources)  # first: a bad origin renders nothing
-    html = _env.get_template(template).render({**context, "stylesheet": STYLESHEET_PATH})
+    html = _environment().get_template(template).render({**context, "stylesheet": STYLESHEET_PATH})
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 

@@ -22,13 +22,14 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final
-
-import httpx
+from typing import TYPE_CHECKING, Final
 
 from ostiary.storage.records import Client
 from ostiary.tokens.logout_token import LogoutTokenIssuer
 from ostiary.tokens.session_events import SessionEnded
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +164,8 @@ class BackChannelLogout:
         """One POST (§2.5): ``("", False)`` on success, else why and whether to retry."""
         assert client.backchannel_logout_uri is not None
         form = {"logout_token": token}
+        import httpx  # here: a server whose clients have no back-channel URI never loads it
+
         try:
             # Streamed and closed unread: the answer's body says nothing the status does not.
             async with self._client().stream(
@@ -177,6 +180,8 @@ class BackChannelLogout:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
+            import httpx
+
             self._http = httpx.AsyncClient(
                 timeout=self.policy.timeout,
                 follow_redirects=False,

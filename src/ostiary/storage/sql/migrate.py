@@ -6,11 +6,15 @@ server processes starting together run the migrations once.
 Alembic is imported only when a migration must run: a database already at
 :data:`HEAD_REVISION` is recognized by reading ``alembic_version`` with plain SQL, so that a
 server starting on it (and its ``/readyz``) never loads alembic's ~10 MiB.
+:func:`upgrade_in_child` migrates one that is not in a child Python process, for ``ostiary
+serve``: alembic and mako then load into that short-lived process, never into the server's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -30,6 +34,11 @@ HEAD_REVISION: Final = "0006"
 _VERSION_TABLE: Final = "alembic_version"
 # Any constant both sides agree on; the digits spell "ostiary" on a phone keypad.
 _PG_MIGRATION_LOCK = text("SELECT pg_advisory_xact_lock(6784279)")
+#: What :func:`upgrade_in_child` runs: :func:`upgrade` of the URL on its standard input (not
+#: its command line, which every local user may read, password included).
+_CHILD_SCRIPT: Final = (
+    "import sys; from ostiary.storage.sql.migrate import upgrade; upgrade(sys.stdin.read())"
+)
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -69,6 +78,30 @@ async def upgrade_async(url: str) -> None:
                 await conn.run_sync(_upgrade_on, alembic_config())
     finally:
         await engine.dispose()
+
+
+def upgrade_in_child(url: str) -> bool:
+    """Migrate the database at ``url`` to the latest revision in a child Python process, so
+    that alembic and mako (about 8 MiB) load there and never into this one: a server's
+    start-up. Nothing is started if the database is at the latest revision already.
+
+    True if the database is now at the latest revision. False if it could not be read or the
+    child failed, for whatever reason (its output is dropped): the caller then migrates in
+    its own process (:func:`upgrade_async`), which reports the failure as it always has."""
+    try:
+        at_head = asyncio.run(is_up_to_date(url))
+    except Exception:  # an unreachable database, a malformed URL: the caller's to report
+        return False
+    if at_head:
+        return True
+    done = subprocess.run(  # this interpreter and a fixed script; the URL on stdin
+        [sys.executable, "-c", _CHILD_SCRIPT],
+        input=url,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.returncode == 0
 
 
 def _upgrade_on(connection: Connection, config: Config) -> None:
