@@ -33,6 +33,9 @@ class Settings(BaseSettings):
 
     # --- where things are ----------------------------------------------------------------
     database_url: str = DEFAULT_DATABASE_URL
+    #: PostgreSQL connections each process keeps open; ``--workers N`` opens N times this (plus
+    #: one LISTEN connection each): keep it within the server's ``max_connections``.
+    database_pool_size: int = Field(default=16, ge=1, le=1000)
     auto_migrate: bool = True
     master_key: SecretStr | None = None
     #: Where dev/demo mode keeps its generated master key (``master.key``, mode 0600).

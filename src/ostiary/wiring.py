@@ -71,7 +71,7 @@ async def open_migrated_storage(settings: Settings) -> Storage:
         from ostiary.storage.sql import upgrade_async
 
         await upgrade_async(settings.database_url)
-    return await open_storage(settings.database_url)
+    return await open_storage(settings.database_url, pool_size=settings.database_pool_size)
 
 
 def load_master_key(settings: Settings) -> MasterKey:

@@ -13,8 +13,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.pool import QueuePool
 
 from ostiary.errors import ConfigurationError
+from ostiary.settings import Settings
 from ostiary.storage import Conflict, MemoryStorage, StorageError, open_storage
 from ostiary.storage.sql import (
     SQLStorage,
@@ -27,6 +29,7 @@ from ostiary.storage.sql import (
     upgrade,
     upgrade_async,
 )
+from ostiary.storage.sql.engine import PostgresDatabase
 from ostiary.storage.sql.models import Base
 from tests.contract import examples as ex
 from tests.contract.conftest import open_empty
@@ -188,3 +191,28 @@ async def _join_aiosqlite_workers() -> None:
     for thread in threading.enumerate():
         if thread.name.endswith("(_connection_worker_thread)"):
             await asyncio.to_thread(thread.join, 5)
+
+
+async def test_the_postgresql_pool_holds_the_configured_number_of_connections(
+    postgres_url: str,
+) -> None:
+    """``OSTIARY_DATABASE_POOL_SIZE``: that many connections at most, however many
+    transactions run at once; the others wait for one."""
+    settings = Settings(database_url=postgres_url, database_pool_size=2)
+    storage = await open_storage(settings.database_url, pool_size=settings.database_pool_size)
+    assert isinstance(storage, SQLStorage)
+    try:
+        assert isinstance(storage.db, PostgresDatabase)
+        engine = storage.db.engine
+        pool = engine.pool
+        assert isinstance(pool, QueuePool)
+        assert pool.size() == 2
+
+        async def busy() -> None:
+            async with engine.connect() as conn:
+                await conn.exec_driver_sql("SELECT pg_sleep(0.05)")
+
+        await asyncio.gather(*(busy() for _ in range(6)))
+        assert pool.checkedin() <= 2
+    finally:
+        await storage.close()

@@ -22,15 +22,18 @@ from ostiary.storage.protocols import (
 MEMORY_URL = "memory://"
 
 
-async def open_storage(url: str) -> Storage:
+async def open_storage(url: str, *, pool_size: int | None = None) -> Storage:
     """The storage at ``url``. SQL schemas must be migrated first
-    (:func:`ostiary.storage.sql.upgrade`); nothing connects until the first call."""
+    (:func:`ostiary.storage.sql.upgrade`); nothing connects until the first call.
+    ``pool_size``: PostgreSQL connections each process keeps open (by default 16)."""
     if url == MEMORY_URL:
         return MemoryStorage()
     # Imported here: the resource toolkit imports ostiary.storage without SQLAlchemy installed.
     from ostiary.storage.sql import SQLStorage
 
-    return SQLStorage.from_url(url)
+    if pool_size is None:
+        return SQLStorage.from_url(url)
+    return SQLStorage.from_url(url, pool_size=pool_size)
 
 
 __all__ = [

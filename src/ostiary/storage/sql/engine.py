@@ -73,17 +73,17 @@ def normalize_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
-def open_engine(url: str = DEFAULT_URL) -> AsyncEngine:
-    """An async engine for ``url``; for SQLite with WAL, foreign keys and a busy timeout."""
+def open_engine(url: str = DEFAULT_URL, *, pool_size: int = POSTGRES_POOL_SIZE) -> AsyncEngine:
+    """An async engine for ``url``; for SQLite with WAL, foreign keys and a busy timeout; for
+    PostgreSQL a pool of ``pool_size`` connections kept open, none beyond (a transaction
+    waits for one)."""
     url = normalize_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         # Rolling back on return only when a transaction is open: see _configure_sqlite().
         engine = _create_async_engine(url, hide_parameters=True, pool_reset_on_return=None)
         _configure_sqlite(engine.sync_engine)
         return engine
-    return _create_async_engine(
-        url, hide_parameters=True, pool_size=POSTGRES_POOL_SIZE, max_overflow=0
-    )
+    return _create_async_engine(url, hide_parameters=True, pool_size=pool_size, max_overflow=0)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -278,9 +278,10 @@ class PostgresDatabase(Database):
         await self.engine.dispose()
 
 
-def open_database(url: str = DEFAULT_URL) -> Database:
-    """The :class:`Database` for ``url``; nothing connects until the first transaction."""
+def open_database(url: str = DEFAULT_URL, *, pool_size: int = POSTGRES_POOL_SIZE) -> Database:
+    """The :class:`Database` for ``url``; nothing connects until the first transaction.
+    ``pool_size``: PostgreSQL connections kept open (SQLite has its own one writer)."""
     url = normalize_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         return SQLiteDatabase(url)
-    return PostgresDatabase(open_engine(url))
+    return PostgresDatabase(open_engine(url, pool_size=pool_size))

@@ -20,7 +20,7 @@ from ostiary.storage.sql.browser_sessions import SQLBrowserSessionStore
 from ostiary.storage.sql.clients import SQLClientStore
 from ostiary.storage.sql.codes import SQLAuthorizationCodeStore
 from ostiary.storage.sql.consents import SQLConsentStore
-from ostiary.storage.sql.engine import Database, open_database
+from ostiary.storage.sql.engine import POSTGRES_POOL_SIZE, Database, open_database
 from ostiary.storage.sql.keys import SQLKeyStore
 from ostiary.storage.sql.leases import SQLLeaseStore
 from ostiary.storage.sql.once import SQLOnceStore
@@ -49,8 +49,8 @@ class SQLStorage:
         self.audit: AuditStore = SQLAuditStore(db)
 
     @classmethod
-    def from_url(cls, url: str) -> SQLStorage:
-        return cls(open_database(url))
+    def from_url(cls, url: str, *, pool_size: int = POSTGRES_POOL_SIZE) -> SQLStorage:
+        return cls(open_database(url, pool_size=pool_size))
 
     async def close(self) -> None:
         await self.db.dispose()
