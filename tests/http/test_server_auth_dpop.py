@@ -169,3 +169,14 @@ async def test_login_and_refresh_ask_for_the_servers_nonce(tmp_path: Path) -> No
         )
         assert renewed.status_code == 200, renewed.text
         assert renewed.headers["dpop-nonce"]
+
+
+@pytest.mark.parametrize("path", [LOGIN_PATH, REFRESH_PATH, "/oauth/token"])
+async def test_the_openapi_document_names_the_dpop_header(server: Server, path: str) -> None:
+    """Every endpoint that takes a proof says so, for clients and for the fuzzing of the
+    suite (tests/http/test_server_openapi_fuzz.py sends it what the document allows)."""
+    document = (await server.client.get("/openapi.json")).json()
+    parameters = document["paths"][path]["post"].get("parameters", [])
+    assert {"name": "DPoP", "in": "header"}.items() <= next(
+        p for p in parameters if p["name"] == "DPoP"
+    ).items()

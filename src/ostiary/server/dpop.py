@@ -22,6 +22,14 @@ from ostiary.wiring import Services
 DPOP_HEADER: Final = "dpop"
 #: RFC 9449 §8: the response header that carries the server's nonce.
 NONCE_HEADER: Final = "DPoP-Nonce"
+#: The ``DPoP`` request header in the OpenAPI document of every endpoint that takes a proof.
+OPENAPI_PARAMETER: Final = {
+    "name": "DPoP",
+    "in": "header",
+    "required": False,
+    "description": "A DPoP proof (RFC 9449 §4): the tokens issued are bound to its key.",
+    "schema": {"type": "string"},
+}
 
 
 def endpoint_url(services: Services, path: str) -> str:

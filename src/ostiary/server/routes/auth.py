@@ -24,7 +24,7 @@ from ostiary.server.dependencies import (
     client_address,
     user_agent,
 )
-from ostiary.server.dpop import proof_request, with_nonce
+from ostiary.server.dpop import OPENAPI_PARAMETER, proof_request, with_nonce
 from ostiary.server.errors import NO_STORE, render
 from ostiary.server.refresh_cookie import Browser
 from ostiary.server.routes._render import account, no_store, token_response
@@ -72,7 +72,7 @@ async def register(request: Request, services: AppServices) -> JSONResponse:
 @router.post(
     "/login",
     response_model=TokenResponse | BrowserTokenResponse,
-    openapi_extra=json_body(LoginRequest),
+    openapi_extra={**json_body(LoginRequest), "parameters": [OPENAPI_PARAMETER]},
 )
 async def login(request: Request, services: AppServices, browser: Browser) -> JSONResponse:
     """Username and password for an access token and a refresh token. An unknown user, a
@@ -101,7 +101,10 @@ async def login(request: Request, services: AppServices, browser: Browser) -> JS
 @router.post(
     "/refresh",
     response_model=TokenResponse | BrowserTokenResponse,
-    openapi_extra=json_body(RefreshRequest, required=False),
+    openapi_extra={
+        **json_body(RefreshRequest, required=False),
+        "parameters": [OPENAPI_PARAMETER],
+    },
 )
 async def refresh(request: Request, services: AppServices, browser: Browser) -> Response:
     """Exchange a refresh token for a new pair (RFC 6749 §6 with rotation): from the body,

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ostiary.server.audited_token_exchange import audited_exchange
-from ostiary.server.dpop import proof_request, with_nonce
+from ostiary.server.dpop import OPENAPI_PARAMETER, proof_request, with_nonce
 from ostiary.server.errors import NO_STORE
 from ostiary.server.forms import client_credentials, read_form
 from ostiary.server.hot_paths import Answer
@@ -131,15 +131,7 @@ def openapi_operation() -> dict[str, Any]:
         "summary": "Token",
         "description": token.__doc__ or "",
         "operationId": "oauth_token",
-        "parameters": [
-            {
-                "name": "DPoP",
-                "in": "header",
-                "required": False,
-                "description": "A DPoP proof (RFC 9449 §4): the tokens are bound to its key.",
-                "schema": {"type": "string"},
-            }
-        ],
+        "parameters": [OPENAPI_PARAMETER],
         "requestBody": {
             "required": True,
             "content": {"application/x-www-form-urlencoded": {"schema": form}},
